@@ -1,0 +1,22 @@
+//! Pure rules of haochaping (好差评): checked input types, the rating rules, the indicator catalogue,
+//! the canonical byte encoding of the ledger and the definitions of the statistics.
+//!
+//! Nothing here does IO or is async: the storage and web crates call into it.
+
+pub mod catalogue;
+pub mod channel;
+pub mod error;
+pub mod ids;
+pub mod ledger;
+pub mod level;
+pub mod person;
+pub mod rating;
+pub mod stats;
+pub mod timestamp;
+pub mod token;
+
+pub use catalogue::Catalogue;
+pub use channel::Channel;
+pub use error::DomainError;
+pub use level::Level;
+pub use timestamp::Timestamp;

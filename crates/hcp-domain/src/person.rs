@@ -1,0 +1,143 @@
+//! Personal data of raters and applicants: checked on the way in, masked on the way out.
+
+use crate::error::DomainError;
+use crate::ids::parse_text;
+
+/// A mainland mobile number (11 digits starting with 1); spaces, dashes and a +86 prefix are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, DomainError> {
+        let mut digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if let Some(rest) = digits.strip_prefix("+86") {
+            digits = rest.to_string();
+        }
+        if digits.len() == 11 && digits.starts_with('1') && digits.chars().all(|c| c.is_ascii_digit()) {
+            Ok(Phone(digits))
+        } else {
+            Err(DomainError::new("invalid_phone", field, "手机号码格式不正确（应为 11 位数字）"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `138****8000`
+    pub fn masked(&self) -> String {
+        mask_phone(&self.0)
+    }
+}
+
+pub fn mask_phone(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    if chars.len() < 7 {
+        return "****".to_string();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+/// A resident identity card number (18 characters, GB 11643 check digit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdNumber(String);
+
+impl IdNumber {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, DomainError> {
+        let s = raw.trim().to_ascii_uppercase();
+        let bad = || DomainError::new("invalid_id_number", field, "身份证号码格式不正确");
+        let chars: Vec<char> = s.chars().collect();
+        if chars.len() != 18 || !chars[..17].iter().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+        let sum: u32 = chars[..17].iter().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
+        if CHECK[(sum % 11) as usize] != chars[17] {
+            return Err(bad());
+        }
+        Ok(IdNumber(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `610***********123X`: the region's first three digits and the last four.
+    pub fn masked(&self) -> String {
+        format!("{}***********{}", &self.0[..3], &self.0[14..])
+    }
+}
+
+/// A person's or organisation's name: 1..=60 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonName(String);
+
+impl PersonName {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, DomainError> {
+        let s = parse_text(raw, field, 60)?;
+        if s.is_empty() {
+            return Err(DomainError::new("missing_field", field, "姓名不能为空"));
+        }
+        Ok(PersonName(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn masked(&self) -> String {
+        mask_name(&self.0)
+    }
+}
+
+/// `张*` for two characters, `张*明` for three or more.
+pub fn mask_name(n: &str) -> String {
+    let chars: Vec<char> = n.chars().collect();
+    match chars.len() {
+        0 => String::new(),
+        1 => "*".to_string(),
+        2 => format!("{}*", chars[0]),
+        len => format!("{}{}{}", chars[0], "*".repeat(len - 2), chars[len - 1]),
+    }
+}
+
+/// Contact details of a real-name rater or an applicant, as checked input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub name: Option<PersonName>,
+    pub phone: Option<Phone>,
+    pub id_number: Option<IdNumber>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones() {
+        let p = Phone::parse("+86 138-0013-8000", "phone").unwrap();
+        assert_eq!(p.as_str(), "13800138000");
+        assert_eq!(p.masked(), "138****8000");
+        assert_eq!(Phone::parse("12345", "phone").unwrap_err().code, "invalid_phone");
+        assert_eq!(Phone::parse("2380013800a", "phone").unwrap_err().code, "invalid_phone");
+    }
+
+    #[test]
+    fn id_numbers() {
+        // A well-formed number with a correct check digit (not a real person's).
+        let id = IdNumber::parse("11010519491231002X", "id_number").unwrap();
+        assert_eq!(id.masked(), "110***********002X");
+        assert!(IdNumber::parse("110105194912310021", "id_number").is_err());
+        assert!(IdNumber::parse("1101051949", "id_number").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳小明"), "欧**明");
+        assert!(PersonName::parse("  ", "name").is_err());
+    }
+}

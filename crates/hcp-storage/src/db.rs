@@ -1,0 +1,150 @@
+//! The database handle, connection set-up and migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::error::{Result, StoreError};
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+/// Runs the same code against whichever pool the `Db` holds; the body is compiled once per engine.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Pg($pool) => $body,
+        }
+    };
+}
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    common: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Migrations: version N = the shared text (with `BYTES_TYPE` spelled per engine) followed by the
+/// engine's own file of the same number. Same versions on both engines, always.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "ledger_foundation",
+    common: include_str!("../migrations/common_0001.sql"),
+    sqlite: include_str!("../migrations/sqlite/0001_append_only.sql"),
+    postgres: include_str!("../migrations/postgres/0001_append_only.sql"),
+}];
+
+impl Db {
+    /// Opens `sqlite://PATH` (created if missing; WAL, foreign keys) or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let opts = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Pg(pool))
+        } else if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            Err(StoreError::Internal(format!("不支持的数据库地址：{url}（应为 sqlite://路径 或 postgres://…）")))
+        }
+    }
+
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Pg(_) => "postgres",
+        }
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        on_db!(self, pool => { sqlx::query("SELECT 1").execute(pool).await?; });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, pool => pool.close().await)
+    }
+
+    /// Applies every migration not yet applied. On PostgreSQL an advisory lock makes concurrent starts of
+    /// several nodes safe; SQLite takes its write lock with `BEGIN IMMEDIATE`.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+        let mut applied = Vec::new();
+        match self {
+            Db::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                sqlx::query(CREATE).execute(&mut *tx).await?;
+                for m in MIGRATIONS {
+                    let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(m.version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if done.is_some() {
+                        continue;
+                    }
+                    let text = format!("{}\n{}", m.common.replace("BYTES_TYPE", "BLOB"), m.sqlite);
+                    sqlx::raw_sql(AssertSqlSafe(text)).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                        .bind(m.version)
+                        .bind(m.name)
+                        .bind(hcp_domain::Timestamp::now().micros())
+                        .execute(&mut *tx)
+                        .await?;
+                    applied.push(m.version);
+                }
+                tx.commit().await?;
+            }
+            Db::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(0x4843_505f_4d49_47_i64).execute(&mut *tx).await?;
+                sqlx::query(CREATE).execute(&mut *tx).await?;
+                for m in MIGRATIONS {
+                    let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+                        .bind(m.version)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if done.is_some() {
+                        continue;
+                    }
+                    let text = format!("{}\n{}", m.common.replace("BYTES_TYPE", "BYTEA"), m.postgres);
+                    sqlx::raw_sql(AssertSqlSafe(text)).execute(&mut *tx).await?;
+                    sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                        .bind(m.version)
+                        .bind(m.name)
+                        .bind(hcp_domain::Timestamp::now().micros())
+                        .execute(&mut *tx)
+                        .await?;
+                    applied.push(m.version);
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(applied)
+    }
+
+    /// Whether the database holds no units yet (the demo seeds only an empty database).
+    pub async fn is_empty(&self) -> Result<bool> {
+        let n: i64 = on_db!(self, pool => sqlx::query("SELECT COUNT(*) AS n FROM units").fetch_one(pool).await?.try_get("n")?);
+        Ok(n == 0)
+    }
+}

@@ -1,0 +1,132 @@
+//! The append-only hash chain over ratings (and, later, every record about a rating), and its verification.
+
+use hcp_domain::ledger::{GENESIS, Hash, Record, chain_hash};
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::on_db;
+use crate::ratings::{RATING_COLS, StoredRating, rating_from_row};
+
+/// The fields of a rating that the chain protects, in their fixed order. Encrypted contact data is left out
+/// (it is re-encrypted when keys rotate); its presence and the phone's blind index are in.
+pub fn rating_record(r: &StoredRating) -> Record {
+    Record::new("rating")
+        .str("id", &r.id)
+        .str("matter_id", &r.matter_id)
+        .str("matter_no", &r.matter_no)
+        .int("service_seq", r.service_seq)
+        .int("assess_number", r.assess_number)
+        .opt_str("follows_id", r.follows_id.as_deref())
+        .str("channel", &r.channel)
+        .int("level", r.level)
+        .str("indicators", &r.indicators)
+        .str("reasons", &r.reasons)
+        .opt_str("text", r.text.as_deref())
+        .bool("anonymous", r.anonymous)
+        .bool("has_rater_name", r.rater_name.is_some())
+        .bool("has_rater_phone", r.rater_phone.is_some())
+        .bool("has_rater_id_number", r.rater_id_number.is_some())
+        .opt_str("rater_phone_ix", r.rater_phone_ix.as_deref())
+        .bool("rater_from_applicant", r.rater_from_applicant)
+        .str("unit_code", &r.unit_code)
+        .str("item_code", &r.item_code)
+        .opt_str("window_code", r.window_code.as_deref())
+        .opt_str("staff_code", r.staff_code.as_deref())
+        .int("catalogue_version", r.catalogue_version)
+        .bool("referral", r.referral)
+        .int("rated_at", r.rated_at)
+        .int("received_at", r.received_at)
+        .int("biz_day", r.biz_day)
+        .str("credential_kind", &r.credential_kind)
+        .opt_str("credential_id", r.credential_id.as_deref())
+        .opt_str("device_id", r.device_id.as_deref())
+        .opt_str("source_hash", r.source_hash.as_deref())
+        .str("client_type", &r.client_type)
+        .opt_int("seconds_after_service", r.seconds_after_service)
+        .int("ledger_seq", r.ledger_seq)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub entries: i64,
+    pub ratings: i64,
+    /// The first problem found, naming the record; `None` when every chain is intact.
+    pub first_break: Option<String>,
+}
+
+fn to_hash(v: &[u8]) -> Option<Hash> {
+    v.try_into().ok()
+}
+
+impl Db {
+    /// Recomputes the whole chain from the stored records, in order, and checks that every rating is in it.
+    pub async fn verify_ledger(&self) -> Result<VerifyReport> {
+        let mut report = VerifyReport { entries: 0, ratings: 0, first_break: None };
+        let mut prev: Hash = GENESIS;
+        let mut expected_seq = 1_i64;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT l.seq AS l_seq, l.kind AS l_kind, l.ref_id AS l_ref, l.content_hash AS l_content, l.chain_hash AS l_chain, r.id AS r_present, {} \
+             FROM ledger l LEFT JOIN ratings r ON r.id = l.ref_id AND l.kind = 'rating' ORDER BY l.seq",
+            RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
+        ));
+        on_db!(self, pool => {
+            use futures_util::TryStreamExt;
+            let mut rows = sqlx::query(sql).fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                report.entries += 1;
+                let seq: i64 = row.try_get("l_seq")?;
+                let kind: String = row.try_get("l_kind")?;
+                let ref_id: String = row.try_get("l_ref")?;
+                let content: Vec<u8> = row.try_get("l_content")?;
+                let chain: Vec<u8> = row.try_get("l_chain")?;
+                let fail = |why: String| Some(format!("账本第 {seq} 条（{kind} {ref_id}）：{why}"));
+                if seq != expected_seq {
+                    report.first_break = fail(format!("序号不连续，应为 {expected_seq}"));
+                    break;
+                }
+                expected_seq += 1;
+                let (Some(content), Some(chain)) = (to_hash(&content), to_hash(&chain)) else {
+                    report.first_break = fail("哈希长度错误".into());
+                    break;
+                };
+                if kind == "rating" {
+                    let present: Option<String> = row.try_get("r_present")?;
+                    if present.is_none() {
+                        report.first_break = fail("对应的评价记录已不存在".into());
+                        break;
+                    }
+                    let rating = rating_from_row(&row)?;
+                    report.ratings += 1;
+                    if rating.ledger_seq != seq || rating_record(&rating).content_hash() != content {
+                        report.first_break = fail("评价记录的内容与账本不符（记录被改动）".into());
+                        break;
+                    }
+                }
+                if chain_hash(&prev, seq, &content) != chain {
+                    report.first_break = fail("链哈希不符（账本被改动）".into());
+                    break;
+                }
+                prev = chain;
+            }
+        });
+        if report.first_break.is_none() {
+            // Every rating must be on the chain: a row slipped in beside it is a break too.
+            let orphan: Option<String> = on_db!(self, pool => sqlx::query(
+                "SELECT r.id FROM ratings r LEFT JOIN ledger l ON l.seq = r.ledger_seq AND l.ref_id = r.id WHERE l.seq IS NULL LIMIT 1")
+                .fetch_optional(pool).await?.map(|r| r.try_get("id")).transpose()?);
+            if let Some(id) = orphan {
+                report.first_break = Some(format!("评价 {id} 不在账本中（绕过账本写入）"));
+            }
+            let head: Option<(i64, Vec<u8>)> = on_db!(self, pool => sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1")
+                .fetch_optional(pool).await?.map(|r| Ok::<_, sqlx::Error>((r.try_get("seq")?, r.try_get("hash")?))).transpose()?);
+            if report.first_break.is_none()
+                && let Some((seq, hash)) = head
+                && (seq != expected_seq - 1 || hash != prev)
+            {
+                report.first_break = Some(format!("链头（第 {seq} 条）与账本末尾（第 {} 条）不符：账本末尾的记录被删除或改动", expected_seq - 1));
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,16 @@
+//! Storage of haochaping on SQLite (the default, embedded) or PostgreSQL (a province, several nodes), with
+//! the same SQL text on both wherever the engines allow it.
+
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod ledger;
+pub mod master;
+pub mod matters;
+pub mod pii;
+pub mod ratings;
+pub mod stats;
+pub mod users;
+
+pub use db::Db;
+pub use error::StoreError;
