@@ -1,1 +1,245 @@
-fn main() {}
+//! `haochaping`: config → telemetry → build → serve, and the administrative subcommands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hcp_server::{build_app, demo, import, open, passwords, redact, secrets, serve};
+use hcp_storage::Db;
+use hcp_web::WebConfig;
+
+#[derive(Parser)]
+#[command(name = "haochaping", version, about = "政务服务“好差评”系统 — the good/bad review system for government services")]
+struct Cli {
+    /// Database: sqlite://PATH (default, created if missing) or postgres://USER@HOST/DB
+    #[arg(long, global = true, env = "HCP_DATABASE_URL", default_value = "sqlite://haochaping.db")]
+    database: String,
+    /// File holding the instance's master key (created on first use); or set HCP_MASTER_KEY
+    #[arg(long, global = true, env = "HCP_KEY_FILE", default_value = "haochaping-secret.key")]
+    key_file: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, env = "HCP_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Base URL printed in QR codes and links (default: http://LISTEN)
+    #[arg(long, env = "HCP_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Days after a service (or completion) during which it may be rated
+    #[arg(long, env = "HCP_RATING_WINDOW_DAYS", default_value_t = 30)]
+    rating_window_days: i64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (migrating an empty database first)
+    Serve(ServeArgs),
+    /// Seed Long County demo data into an empty database, print the URL, logins and keys, and serve
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Number of demo matters over the past 120 days
+        #[arg(long, default_value_t = 3000)]
+        matters: usize,
+    },
+    /// Apply migrations and exit
+    Migrate,
+    /// Check every hash chain; exit 0 when intact, 1 naming the first broken record
+    Verify,
+    /// Machine keys (system, device, hotline)
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Staff accounts
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Import master data from CSV (header row: see README)
+    Import {
+        /// units, windows, items or staff
+        kind: String,
+        file: PathBuf,
+    },
+    /// Load a catalogue version (TOML, as data/catalogue-v1.toml) and put it in force
+    Catalogue { file: PathBuf },
+    /// Measure ingestion throughput, latency, statistics latency and server memory
+    Bench(hcp_server::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Issue a key; the key alone is the last line printed
+    Create {
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        unit: String,
+        #[arg(long)]
+        window: Option<String>,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Revoke a key by its id
+    Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Create a staff account
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        unit: String,
+    },
+}
+
+fn web_config(args: &ServeArgs) -> WebConfig {
+    WebConfig {
+        public_base_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen)),
+        rating_window_days: args.rating_window_days,
+        ..WebConfig::default()
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => {
+            let secrets = secrets::load(&cli.key_file)?;
+            let state = open(&cli.database, secrets, web_config(&args)).await?;
+            let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
+            let addr = listener.local_addr()?;
+            println!("haochaping listening on http://{addr} (database {})", redact(&cli.database));
+            serve(listener, build_app(state), shutdown_signal()).await?;
+        }
+        Command::Demo { serve: args, matters } => {
+            let secrets = secrets::load(&cli.key_file)?;
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let seeded = if db.is_empty().await? {
+                println!("正在写入陇县演示数据（{matters} 件办件）…");
+                Some(demo::seed(&db, &secrets, matters).await?)
+            } else {
+                println!("数据库已有数据，直接启动（演示数据只写入空数据库；要重新开始，请删除 haochaping.db 和 haochaping-secret.key）。");
+                None
+            };
+            let state = open(&cli.database, secrets, web_config(&args)).await?;
+            let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
+            let url = format!("http://{}", listener.local_addr()?);
+            println!();
+            println!("好差评 demo — 陇县 (610327)");
+            println!("  URL:      {url}");
+            println!("  API docs: {url}/docs   OpenAPI: {url}/api/openapi.json");
+            if let Some(info) = seeded {
+                println!("  seeded:   {} matters, {} ratings", info.matters, info.ratings);
+                println!("  logins (password {}):", demo::DEMO_PASSWORD);
+                for (u, role, unit) in &info.users {
+                    println!("    {u:<12} {role:<14} {unit}");
+                }
+                println!("  keys (Authorization: Bearer KEY):");
+                for (kind, label, key) in &info.keys {
+                    println!("    {kind:<8} {label}: {key}");
+                }
+            }
+            println!("  try:      curl {url}/api/v1/stats/satisfaction?by=unit");
+            serve(listener, build_app(state), shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let db = Db::connect(&cli.database).await?;
+            let applied = db.migrate().await?;
+            db.ensure_catalogue().await?;
+            println!("migrations applied: {applied:?}");
+        }
+        Command::Verify => {
+            let db = Db::connect(&cli.database).await?;
+            let report = db.verify_ledger().await?;
+            match report.first_break {
+                None => println!("ledger intact: {} entries, {} ratings", report.entries, report.ratings),
+                Some(why) => {
+                    eprintln!("LEDGER BROKEN: {why}");
+                    return Ok(ExitCode::from(1));
+                }
+            }
+        }
+        Command::Keys { command: KeysCommand::Create { kind, unit, window, label } } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let key = demo::new_key(&kind);
+            let label = if label.is_empty() { format!("{kind} key for {unit}") } else { label };
+            let id = db.insert_api_key(&kind, &unit, window.as_deref(), &label, &key).await?;
+            println!("key id: {id} (kind {kind}, unit {unit}{})", window.map(|w| format!(", window {w}")).unwrap_or_default());
+            println!("{key}");
+        }
+        Command::Keys { command: KeysCommand::Revoke { id } } => {
+            let db = Db::connect(&cli.database).await?;
+            if db.revoke_api_key(&id).await? {
+                println!("revoked {id}");
+            } else {
+                eprintln!("no active key with id {id}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Users { command: UsersCommand::Create { username, password, role, unit } } => {
+            passwords::check_policy(&password).map_err(anyhow::Error::msg)?;
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let id = db.insert_user(&username, &passwords::hash(&password)?, &role, &unit).await?;
+            println!("user {username} created ({role} at {unit}), id {id}");
+        }
+        Command::Import { kind, file } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let n = import::import_csv(&db, &kind, &file).await?;
+            println!("imported {n} {kind}");
+        }
+        Command::Catalogue { file } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let cat = db.load_catalogue(&text).await?;
+            println!("catalogue version {} ({}) in force", cat.version, cat.name);
+        }
+        Command::Bench(args) => {
+            hcp_server::bench::run(args).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HCP_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,haochaping=info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("错误 error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! Demo data of Long County (陇县, 行政区划 610327): its halls, departments, ten towns with village stations,
+//! windows, service items and staff (from `data/demo/*.csv`), staff logins, keys, and a few thousand matters
+//! and ratings over the past months with a realistic mix of channels and levels.
+//!
+//! Matters and ratings go through the same storage functions as the API (the ratings through the batch
+//! writer, so each is on the ledger and in the rollups). Raters' contact data is fictional and encrypted.
+
+use anyhow::Context;
+use hcp_domain::person::{IdNumber, PersonName, Phone};
+use hcp_domain::{Channel, Level, Timestamp};
+use hcp_storage::Db;
+use hcp_storage::master::MasterData;
+use hcp_storage::matters::{NewMatter, Registered};
+use hcp_storage::pii::Secrets;
+use hcp_storage::ratings::{NewRating, StoredRating};
+
+use crate::import::import_text;
+use crate::passwords;
+
+pub const DEMO_PASSWORD: &str = "Longxian-2026";
+
+pub struct DemoInfo {
+    pub users: Vec<(String, String, String)>,
+    pub keys: Vec<(String, String, String)>,
+    pub matters: usize,
+    pub ratings: usize,
+}
+
+/// A small deterministic generator (xorshift64*), so every demo database looks the same.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len() as u64) as usize]
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(1000) < percent * 10
+    }
+}
+
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "罗", "梁"];
+const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "建国", "小红", "志明"];
+const BAD_TEXTS: &[&str] = &["排队等了很久，窗口只开了一个", "材料说明不清楚，来回跑了两趟", "工作人员态度不耐烦", "系统一直卡，提交不了", "办理时间超过了承诺时限"];
+const GOOD_TEXTS: &[&str] = &["服务很热情，一次就办好了", "效率高，点赞", "帮我把材料都核对好了，谢谢", "流程清楚，很方便"];
+
+fn person(g: &mut Gen) -> String {
+    format!("{}{}", g.pick(SURNAMES), g.pick(GIVEN))
+}
+
+fn phone(g: &mut Gen) -> String {
+    let prefixes = ["133", "135", "136", "138", "139", "150", "151", "158", "177", "180", "187", "189"];
+    format!("{}{:08}", g.pick(&prefixes), g.below(100_000_000))
+}
+
+fn id_number(g: &mut Gen) -> Option<String> {
+    let birth_year = 1950 + g.below(55);
+    let body = format!("610327{}{:02}{:02}{:03}", birth_year, 1 + g.below(12), 1 + g.below(28), g.below(1000));
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: [char; 11] = ['1', '0', 'X', '9', '8', '7', '6', '5', '4', '3', '2'];
+    let sum: u32 = body.chars().zip(WEIGHTS).map(|(c, w)| c.to_digit(10).unwrap_or(0) * w).sum();
+    Some(format!("{body}{}", CHECK[(sum % 11) as usize]))
+}
+
+/// Imports the master data of Long County from the CSV files shipped with the program.
+pub async fn seed_master(db: &Db) -> anyhow::Result<()> {
+    import_text(db, "units", include_str!("../../../data/demo/units.csv")).await.context("导入单位")?;
+    import_text(db, "windows", include_str!("../../../data/demo/windows.csv")).await.context("导入窗口")?;
+    import_text(db, "items", include_str!("../../../data/demo/items.csv")).await.context("导入事项")?;
+    import_text(db, "staff", include_str!("../../../data/demo/staff.csv")).await.context("导入工作人员")?;
+    Ok(())
+}
+
+pub fn new_key(kind: &str) -> String {
+    let mut bytes = [0u8; 24];
+    rand::fill(&mut bytes);
+    format!("hcp_{kind}_{}", hex::encode(bytes))
+}
+
+/// Seeds everything into an empty database. `matters` is how many matters to spread over the past 120 days.
+pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<DemoInfo> {
+    anyhow::ensure!(db.is_empty().await?, "数据库不是空的：演示数据只写入空数据库");
+    seed_master(db).await?;
+    let catalogue = db.ensure_catalogue().await?;
+    let master = db.load_master().await?;
+
+    let hash = passwords::hash(DEMO_PASSWORD)?;
+    let users = vec![
+        ("admin".to_string(), "bureau_admin".to_string(), "LX".to_string()),
+        ("duban".to_string(), "oversight".to_string(), "LX".to_string()),
+        ("gaj_handler".to_string(), "unit_handler".to_string(), "LX-GAJ".to_string()),
+        ("chengguan".to_string(), "town_admin".to_string(), "LX-CG".to_string()),
+    ];
+    for (u, role, unit) in &users {
+        db.insert_user(u, &hash, role, unit).await?;
+    }
+    let mut keys = Vec::new();
+    for (kind, unit, window, label) in [
+        ("system", "LX", None, "县一体化政务服务平台（部门办事系统）"),
+        ("device", "LX-ZWZX", Some("ZX-01"), "综合受理1号窗口评价器"),
+        ("hotline", "LX", None, "12345 政务服务热线"),
+    ] {
+        let key = new_key(kind);
+        db.insert_api_key(kind, unit, window, label, &key).await?;
+        keys.push((kind.to_string(), label.to_string(), key));
+    }
+
+    let ratings = seed_activity(db, secrets, &master, catalogue.version, &catalogue, matters).await?;
+    Ok(DemoInfo { users, keys, matters, ratings })
+}
+
+async fn seed_activity(
+    db: &Db,
+    secrets: &Secrets,
+    master: &MasterData,
+    catalogue_version: i64,
+    catalogue: &hcp_domain::Catalogue,
+    count: usize,
+) -> anyhow::Result<usize> {
+    let mut g = Gen(0x6c78_2026_0610_327d);
+    let mut items: Vec<_> = master.items.values().collect();
+    items.sort_by(|a, b| a.code.cmp(&b.code));
+    let mut town_windows: Vec<_> = master.windows.values().filter(|w| master.units.get(&w.unit_code).is_some_and(|u| u.kind != "center" && u.kind != "subcenter" && u.kind != "hall")).collect();
+    town_windows.sort_by(|a, b| a.code.cmp(&b.code));
+    let staff_at = |window: &str| master.staff.values().find(|s| s.window_code.as_deref() == Some(window)).map(|s| s.code.clone());
+    // Department → the hall window that serves it.
+    let dept_window = |unit: &str| -> &str {
+        match unit {
+            "LX-GAJ" => "ZX-GA",
+            "LX-RSJ" => "ZX-SB",
+            "LX-YBJ" => "ZX-YB",
+            "LX-SWJ" => "ZX-SW",
+            "LX-SCJ" => "ZX-SC",
+            "LX-ZRJ" => "ZX-BDC1",
+            "LX-MZJ" => "MZ-01",
+            "LX-GJJ" => "GJJ-01",
+            _ => "",
+        }
+    };
+    let now = Timestamp::now();
+    let mut pending: Vec<NewRating> = Vec::new();
+    let mut rated = 0;
+    for n in 0..count {
+        let item = *g.pick(&items);
+        let days_ago = 1 + g.below(120) as i64;
+        // Office hours in Shanghai: 08:30 … 17:30 (00:30 … 09:30 UTC).
+        let accepted = now.plus_seconds(-days_ago * 86_400).plus_seconds(-(now.micros() / 1_000_000 % 86_400)).plus_seconds(1_800 + g.below(32_400) as i64);
+        let at_town = g.chance(30) && !town_windows.is_empty();
+        let (unit, window) = if at_town {
+            let w = *g.pick(&town_windows);
+            (w.unit_code.clone(), w.code.clone())
+        } else {
+            let dw = dept_window(&item.owner_unit_code);
+            let w = if dw.is_empty() { format!("ZX-{:02}", 1 + g.below(8)) } else { dw.to_string() };
+            (item.owner_unit_code.clone(), w)
+        };
+        let online = !at_town && g.chance(35);
+        let completed = accepted.plus_seconds(if g.chance(40) { 600 + g.below(3_000) as i64 } else { 86_400 * (1 + g.below(5) as i64) });
+        let completed = if completed > now { None } else { Some(completed) };
+        let name = person(&mut g);
+        let new = NewMatter {
+            matter_no: format!("LX{}{:06}", accepted.biz_day(), n + 1),
+            item_code: item.code.clone(),
+            unit_code: unit.clone(),
+            applicant_kind: if g.chance(15) { "legal".into() } else { "person".into() },
+            applicant_name: PersonName::parse(&name, "name")?,
+            applicant_phone: Some(Phone::parse(&phone(&mut g), "phone")?),
+            applicant_id_number: if g.chance(40) { id_number(&mut g).map(|i| IdNumber::parse(&i, "id")).transpose()? } else { None },
+            accepted_at: accepted,
+            completed_at: completed,
+            source_kind: "demo".into(),
+            source_id: None,
+        };
+        let matter = match db.register_matter(&new, secrets).await? {
+            Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
+        };
+        let service = if online { None } else { Some(db.add_service(&matter.id, Some(&window), staff_at(&window).as_deref(), accepted).await?) };
+        if !g.chance(86) {
+            continue;
+        }
+        let channel = if online {
+            *g.pick(&[Channel::Mobile, Channel::Mobile, Channel::Pc, Channel::Sms, Channel::BusinessSystem])
+        } else if window.contains("-V") {
+            Channel::Paper
+        } else {
+            *g.pick(&[Channel::Pad, Channel::Pad, Channel::Pad, Channel::Pad, Channel::Qr, Channel::HallTerminal, Channel::Phone])
+        };
+        let reference = match (&service, completed) {
+            (Some(s), _) => s.served_at,
+            (None, Some(c)) => c,
+            (None, None) => continue,
+        };
+        let rated_at = reference.plus_seconds(20 + g.below(if channel == Channel::Pad { 120 } else { 86_400 }) as i64);
+        if rated_at > now {
+            continue;
+        }
+        let roll = g.below(1000);
+        let level = match roll {
+            0..=6 => 1,
+            7..=19 => 2,
+            20..=49 => 3,
+            50..=139 => 4,
+            _ => 5,
+        };
+        let level = Level::new(level, "level")?;
+        let mode = channel.mode();
+        let mode_name = if mode == hcp_domain::channel::Mode::Online { "online" } else { "offline" };
+        let options: Vec<&str> = catalogue.reasons.iter().filter(|r| r.level == level.value() && r.modes.iter().any(|m| m == mode_name)).map(|r| r.code.as_str()).collect();
+        let mut reasons: Vec<String> = Vec::new();
+        if level.is_bad() || g.chance(50) {
+            reasons.push((*g.pick(&options)).to_string());
+        }
+        let text = if level.is_bad() && g.chance(60) {
+            Some((*g.pick(BAD_TEXTS)).to_string())
+        } else if g.chance(8) {
+            Some((*g.pick(GOOD_TEXTS)).to_string())
+        } else {
+            None
+        };
+        let anonymous = g.chance(25);
+        let separate = !anonymous && g.chance(10);
+        let (rn, rp, ix) = if separate {
+            let p = phone(&mut g);
+            (Some(secrets.encrypt(&person(&mut g))?), Some(secrets.encrypt(&p)?), Some(secrets.phone_index(&p)))
+        } else {
+            (None, None, None)
+        };
+        let (credential_kind, client_type) = match channel {
+            Channel::Pad => ("device_key", "device"),
+            Channel::Phone => ("hotline_key", "hotline"),
+            Channel::Paper => ("staff_session", "browser"),
+            Channel::BusinessSystem => ("system_key", "system"),
+            Channel::Mobile | Channel::Sms => ("rating_token", "mobile_browser"),
+            _ => ("rating_token", "browser"),
+        };
+        reasons.sort();
+        pending.push(NewRating {
+            row: StoredRating {
+                id: uuid::Uuid::now_v7().to_string(),
+                matter_id: matter.id.clone(),
+                matter_no: matter.matter_no.clone(),
+                service_seq: service.as_ref().map(|s| s.seq).unwrap_or(0),
+                assess_number: 1,
+                follows_id: None,
+                channel: channel.code().into(),
+                level: i64::from(level.value()),
+                indicators: String::new(),
+                referral: catalogue.needs_referral(&reasons),
+                reasons: reasons.join(","),
+                text,
+                anonymous,
+                rater_name: rn,
+                rater_phone: rp,
+                rater_id_number: None,
+                rater_phone_ix: ix,
+                rater_from_applicant: !anonymous && !separate,
+                unit_code: matter.unit_code.clone(),
+                item_code: matter.item_code.clone(),
+                window_code: service.as_ref().and_then(|s| s.window_code.clone()),
+                staff_code: service.as_ref().and_then(|s| s.staff_code.clone()),
+                catalogue_version,
+                rated_at: rated_at.micros(),
+                received_at: rated_at.micros(),
+                biz_day: rated_at.biz_day(),
+                credential_kind: credential_kind.into(),
+                credential_id: None,
+                device_id: (channel == Channel::Pad).then(|| format!("PJQ-{window}")),
+                source_hash: None,
+                client_type: client_type.into(),
+                seconds_after_service: Some((rated_at.micros() - reference.micros()) / 1_000_000),
+                ledger_seq: 0,
+            },
+            matter_completed_day: matter.completed_at.map(|t| t.biz_day()),
+            idempotency: None,
+        });
+        if pending.len() >= 256 {
+            rated += flush(db, &mut pending).await?;
+        }
+    }
+    rated += flush(db, &mut pending).await?;
+    Ok(rated)
+}
+
+async fn flush(db: &Db, pending: &mut Vec<NewRating>) -> anyhow::Result<usize> {
+    // Ratings go in in the order they were made, as they would have arrived.
+    pending.sort_by_key(|r| r.row.rated_at);
+    let results = db.write_ratings(pending).await?;
+    pending.clear();
+    let mut ok = 0;
+    for r in results {
+        r?;
+        ok += 1;
+    }
+    Ok(ok)
+}

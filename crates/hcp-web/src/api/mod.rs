@@ -1,0 +1,77 @@
+//! The JSON API. Routes and their OpenAPI entries are declared together (utoipa-axum).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::json::MAX_BODY;
+use crate::state::AppState;
+
+pub mod master;
+pub mod matters;
+pub mod meta;
+pub mod ratings;
+pub mod session;
+pub mod stats;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "haochaping 好差评 API", version = "1", description = "政务服务“好差评”系统接口。错误统一为 {\"error\": {\"code\", \"message\", \"details\"}}。"),
+    tags(
+        (name = "matters", description = "办件、服务与回执"),
+        (name = "ratings", description = "评价"),
+        (name = "master", description = "单位、窗口、事项、工作人员"),
+        (name = "stats", description = "统计"),
+        (name = "meta", description = "健康检查、评价内容目录"),
+        (name = "session", description = "工作人员登录"),
+    ),
+    components(schemas(crate::api::meta::ErrorBody, crate::api::meta::ErrorDetail)),
+    modifiers(&SecurityAddon)
+)]
+struct ApiDoc;
+
+struct SecurityAddon;
+
+impl utoipa::Modify for SecurityAddon {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "machine_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("系统、设备或热线密钥：Authorization: Bearer hcp_…")).build()),
+        );
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("hcp_session"))));
+    }
+}
+
+/// The whole application: API, OpenAPI document and docs page.
+pub fn build_router(state: AppState) -> Router {
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(meta::healthz))
+        .routes(routes!(meta::catalogue))
+        .routes(routes!(matters::register_matter))
+        .routes(routes!(matters::add_service))
+        .routes(routes!(matters::receipt))
+        .routes(routes!(ratings::submit_rating))
+        .routes(routes!(ratings::get_rating))
+        .routes(routes!(master::list_units))
+        .routes(routes!(master::list_windows))
+        .routes(routes!(master::list_items))
+        .routes(routes!(master::list_staff))
+        .routes(routes!(stats::satisfaction))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .split_for_parts();
+    let api_json = api.clone();
+    router
+        .route("/api/openapi.json", get(move || async move { Json(api_json) }))
+        .route("/docs", get(meta::docs_page))
+        .fallback(meta::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(CatchPanicLayer::custom(meta::panic_response))
+        .with_state(state)
+}

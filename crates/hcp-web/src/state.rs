@@ -1,0 +1,78 @@
+use std::sync::{Arc, RwLock};
+
+use hcp_domain::Catalogue;
+use hcp_storage::Db;
+use hcp_storage::master::MasterData;
+use hcp_storage::pii::Secrets;
+use hcp_storage::ratings::RatingWriter;
+
+/// Settings the web layer needs. `public_base_url` is what QR codes and push links point at.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    pub public_base_url: String,
+    /// How long after a service (or a matter's completion) it may still be rated.
+    pub rating_window_days: i64,
+    /// How far a device clock may run ahead of the server's before `rated_at` counts as in the future.
+    pub max_clock_skew_secs: i64,
+    /// `pf` code for channels without a national one (paper, business_system, province).
+    pub other_pf: u8,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { public_base_url: "http://127.0.0.1:8080".into(), rating_window_days: 30, max_clock_skew_secs: 300, other_pf: 9 }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub writer: RatingWriter,
+    pub secrets: Arc<Secrets>,
+    pub catalogue: Arc<Catalogue>,
+    pub config: Arc<WebConfig>,
+    /// Verifies a password against its stored hash (argon2, supplied by the server).
+    pub password_check: crate::api::session::PasswordCheck,
+    master: Arc<RwLock<Arc<MasterData>>>,
+}
+
+impl AppState {
+    pub async fn new(db: Db, secrets: Secrets, config: WebConfig, password_check: crate::api::session::PasswordCheck) -> Result<Self, hcp_storage::StoreError> {
+        let catalogue = db.catalogue_in_force().await?;
+        let master = db.load_master().await?;
+        let writer = RatingWriter::start(db.clone());
+        Ok(AppState {
+            db,
+            writer,
+            secrets: Arc::new(secrets),
+            catalogue: Arc::new(catalogue),
+            config: Arc::new(config),
+            password_check,
+            master: Arc::new(RwLock::new(Arc::new(master))),
+        })
+    }
+
+    /// The cached master data.
+    pub fn master(&self) -> Arc<MasterData> {
+        match self.master.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Reloads master data from the database (after an import, or when a code is not in the cache).
+    pub async fn reload_master(&self) -> Result<Arc<MasterData>, hcp_storage::StoreError> {
+        let fresh = Arc::new(self.db.load_master().await?);
+        match self.master.write() {
+            Ok(mut g) => *g = fresh.clone(),
+            Err(p) => *p.into_inner() = fresh.clone(),
+        }
+        Ok(fresh)
+    }
+
+    /// Master data that knows `unit_code` (reloading once if the cache does not).
+    pub async fn master_with_unit(&self, unit_code: &str) -> Result<Arc<MasterData>, hcp_storage::StoreError> {
+        let m = self.master();
+        if m.units.contains_key(unit_code) { Ok(m) } else { self.reload_master().await }
+    }
+}
