@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use hcp_domain::Catalogue;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -69,9 +69,29 @@ pub async fn catalogue(State(state): State<AppState>) -> Json<CatalogueView> {
     Json(catalogue_view(&state.catalogue))
 }
 
-/// A readable index of the API, generated from the OpenAPI document (no third-party assets).
-pub async fn docs_page(State(_state): State<AppState>) -> Html<&'static str> {
-    Html(include_str!("docs.html"))
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A readable index of the API generated from the OpenAPI document: every path, method and description,
+/// server-rendered with no third-party assets (the full schema is in `/api/openapi.json`).
+pub fn docs_html(api: &utoipa::openapi::OpenApi) -> String {
+    let doc = serde_json::to_value(api).unwrap_or_default();
+    let mut rows = String::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, ops) in paths {
+            let Some(ops) = ops.as_object() else { continue };
+            for (method, op) in ops {
+                let text = op["description"].as_str().or(op["summary"].as_str()).unwrap_or("");
+                let tag = op["tags"][0].as_str().unwrap_or("");
+                rows.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    esc(&method.to_uppercase()), esc(path), esc(tag), esc(text)
+                ));
+            }
+        }
+    }
+    include_str!("docs.html").replace("<!-- ROWS -->", &rows)
 }
 
 pub async fn not_found() -> Response {

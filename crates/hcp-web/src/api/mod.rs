@@ -66,10 +66,11 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(stats::satisfaction))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();
+    let docs = axum::response::Html(meta::docs_html(&api));
     let api_json = api.clone();
     router
         .route("/api/openapi.json", get(move || async move { Json(api_json) }))
-        .route("/docs", get(meta::docs_page))
+        .route("/docs", get(move || async move { docs }))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CatchPanicLayer::custom(meta::panic_response))

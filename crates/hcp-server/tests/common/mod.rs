@@ -1,0 +1,255 @@
+//! Test harness: the real application on a fresh real database (a SQLite file or a new PostgreSQL
+//! database), served over TCP on a free port, driven through HTTP.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use hcp_server::{build_app, demo, open, passwords, serve};
+use hcp_storage::Db;
+use hcp_storage::pii::Secrets;
+use hcp_web::{AppState, WebConfig};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "Test-password-2026";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub engine: Engine,
+    pub base: String,
+    pub url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub system_key: String,
+    pub device_key: String,
+    pub device_key_other: String,
+    pub hotline_key: String,
+    pub town_system_key: String,
+    pub db_url: String,
+    pub dir: tempdir::Dir,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    pg_name: Option<String>,
+}
+
+pub mod tempdir {
+    /// A directory removed when dropped.
+    pub struct Dir(pub std::path::PathBuf);
+    impl Dir {
+        pub fn new() -> Self {
+            let p = std::env::temp_dir().join(format!("hcp-test-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::create_dir_all(&p).unwrap();
+            Dir(p)
+        }
+    }
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("HCP_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+pub fn test_secrets() -> Secrets {
+    Secrets::from_master(&[42u8; 32]).unwrap()
+}
+
+impl TestApp {
+    pub async fn start(engine: Engine) -> TestApp {
+        Self::start_with(engine, WebConfig::default()).await
+    }
+
+    pub async fn start_with(engine: Engine, mut config: WebConfig) -> TestApp {
+        let dir = tempdir::Dir::new();
+        let (db_url, pg_name) = match engine {
+            Engine::Sqlite => (format!("sqlite://{}", dir.0.join("test.db").display()), None),
+            Engine::Postgres => {
+                let name = format!("hcp_t_{}", uuid::Uuid::new_v4().simple());
+                let admin = Db::connect(&pg_admin_url()).await.expect("PostgreSQL must be running for the tests (see README)");
+                if let Db::Pg(pool) = &admin {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(pool).await.unwrap();
+                }
+                admin.close().await;
+                let base = pg_admin_url();
+                let url = match base.rfind('/') {
+                    Some(i) => format!("{}/{}", &base[..i], name),
+                    None => panic!("bad HCP_TEST_PG_URL"),
+                };
+                (url, Some(name))
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        config.public_base_url = base.clone();
+        let db = Db::connect(&db_url).await.unwrap();
+        db.migrate().await.unwrap();
+        demo::seed_master(&db).await.unwrap();
+        let hash = passwords::hash(PASSWORD).unwrap();
+        db.insert_user("admin", &hash, "bureau_admin", "LX").await.unwrap();
+        db.insert_user("gaj", &hash, "unit_handler", "LX-GAJ").await.unwrap();
+        db.insert_user("clerk_cg", &hash, "window_staff", "LX-CG-BMZX").await.unwrap();
+        let system_key = demo::new_key("system");
+        db.insert_api_key("system", "LX", None, "county platform", &system_key).await.unwrap();
+        let town_system_key = demo::new_key("system");
+        db.insert_api_key("system", "LX-CG", None, "城关镇 system", &town_system_key).await.unwrap();
+        let device_key = demo::new_key("device");
+        db.insert_api_key("device", "LX-ZWZX", Some("ZX-01"), "pad ZX-01", &device_key).await.unwrap();
+        let device_key_other = demo::new_key("device");
+        db.insert_api_key("device", "LX-ZWZX", Some("ZX-02"), "pad ZX-02", &device_key_other).await.unwrap();
+        let hotline_key = demo::new_key("hotline");
+        db.insert_api_key("hotline", "LX", None, "12345", &hotline_key).await.unwrap();
+        db.close().await;
+
+        let state = open(&db_url, test_secrets(), config).await.unwrap();
+        let app = build_app(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = serve(listener, app, async move {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        TestApp {
+            engine,
+            url: format!("{base}/api/v1"),
+            base,
+            client: reqwest::Client::new(),
+            state,
+            system_key,
+            device_key,
+            device_key_other,
+            hotline_key,
+            town_system_key,
+            db_url,
+            dir,
+            stop: Some(stop),
+            server: Some(server),
+            pg_name,
+        }
+    }
+
+    /// Stops the server and drops the PostgreSQL database.
+    pub async fn finish(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+        self.state.db.close().await;
+        if let Some(name) = self.pg_name.take() {
+            let admin = Db::connect(&pg_admin_url()).await.unwrap();
+            if let Db::Pg(pool) = &admin {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(pool).await.unwrap();
+            }
+            admin.close().await;
+        }
+    }
+
+    pub async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{}", self.url, path)).json(body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut req = self.client.get(format!("{}{}", self.url, path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Registers a matter of 陇县市场监督管理局 (handled at the county hall), accepted an hour ago.
+    pub async fn matter(&self, no: &str, completed: bool) -> Value {
+        let now = time::OffsetDateTime::now_utc();
+        let fmt = &time::format_description::well_known::Rfc3339;
+        let accepted = (now - time::Duration::hours(1)).format(fmt).unwrap();
+        let done = (now - time::Duration::minutes(30)).format(fmt).unwrap();
+        let mut body = json!({
+            "matter_no": no, "item_code": "61032701001", "unit_code": "LX-SCJ",
+            "applicant": {"kind": "person", "name": "张三丰", "phone": "13800138000", "id_number": "11010519491231002X"},
+            "accepted_at": accepted
+        });
+        if completed {
+            body["completed_at"] = json!(done);
+        }
+        let (status, v) = self.post("/matters", Some(&self.system_key), &body).await;
+        assert_eq!(status, 201, "register matter: {v}");
+        v
+    }
+
+    /// Records a service of `no` at `window` and returns the service JSON (service_no, rating_url …).
+    pub async fn service(&self, no: &str, window: &str) -> Value {
+        let (status, v) = self.post(&format!("/matters/{no}/services"), Some(&self.system_key), &json!({"window_code": window, "staff_code": "P001"})).await;
+        assert_eq!(status, 201, "add service: {v}");
+        v
+    }
+
+    pub async fn sign_in(&self, username: &str) -> String {
+        let resp = self.client.post(format!("{}/session", self.url)).json(&json!({"username": username, "password": PASSWORD})).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+        cookie.split(';').next().unwrap().to_string()
+    }
+
+    pub async fn stats(&self, query: &str) -> Value {
+        let (status, v) = self.get(&format!("/stats/satisfaction?{query}"), None).await;
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    pub async fn count(&self, sql: &'static str) -> i64 {
+        use sqlx::Row;
+        match &self.state.db {
+            Db::Sqlite(p) => sqlx::query(sql).fetch_one(p).await.unwrap().try_get::<i64, _>(0).unwrap(),
+            Db::Pg(p) => sqlx::query(sql).fetch_one(p).await.unwrap().try_get::<i64, _>(0).unwrap(),
+        }
+    }
+}
+
+/// The token inside a rating URL.
+pub fn token_of(rating_url: &Value) -> String {
+    rating_url.as_str().unwrap().rsplit('/').next().unwrap().to_string()
+}
+
+/// Declares one test per engine: `both!(name, |app| async move { … })`.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = common::TestApp::start(common::Engine::Sqlite).await;
+                let $app = $body;
+                $app.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = common::TestApp::start(common::Engine::Postgres).await;
+                let $app = $body;
+                $app.finish().await;
+            }
+        }
+    };
+}
