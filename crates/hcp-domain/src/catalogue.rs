@@ -56,8 +56,8 @@ fn mode_name(mode: Mode) -> &'static str {
 impl Catalogue {
     /// Parses and checks a catalogue document (TOML, as in `catalogue-v1.toml`).
     pub fn from_toml(text: &str) -> Result<Self, DomainError> {
-        let cat: Catalogue = toml::from_str(text)
-            .map_err(|e| DomainError::general("invalid_catalogue", format!("评价内容目录格式错误：{e}")))?;
+        let cat: Catalogue =
+            toml::from_str(text).map_err(|e| DomainError::general("invalid_catalogue", format!("评价内容目录格式错误：{e}")))?;
         cat.check()?;
         Ok(cat)
     }
@@ -123,7 +123,11 @@ impl Catalogue {
         let mut out = BTreeMap::new();
         for (code, value) in given {
             let Some(ind) = self.indicator(code) else {
-                return Err(DomainError::new("unknown_indicator", format!("indicators.{code}"), format!("测评指标 {code} 不在当前评价内容目录中")));
+                return Err(DomainError::new(
+                    "unknown_indicator",
+                    format!("indicators.{code}"),
+                    format!("测评指标 {code} 不在当前评价内容目录中"),
+                ));
             };
             if !ind.modes.iter().any(|m| m == mode_name(mode)) {
                 return Err(DomainError::new(

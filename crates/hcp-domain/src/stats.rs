@@ -33,11 +33,7 @@ impl LevelCounts {
 
 /// A share rounded to four decimals; `None` when nothing was counted (a rate of an empty group is unknown, not 0).
 pub fn rate(part: i64, whole: i64) -> Option<f64> {
-    if whole <= 0 {
-        None
-    } else {
-        Some(((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0)
-    }
+    if whole <= 0 { None } else { Some(((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0) }
 }
 
 #[cfg(test)]

@@ -33,9 +33,9 @@ impl Timestamp {
     }
 
     pub fn parse_rfc3339(raw: &str, field: &str) -> Result<Self, DomainError> {
-        OffsetDateTime::parse(raw, &Rfc3339)
-            .map(Self::from_datetime)
-            .map_err(|_| DomainError::new("invalid_timestamp", field, "时间格式不正确，应为带时区的 RFC 3339 格式，如 2026-11-30T09:30:00+08:00"))
+        OffsetDateTime::parse(raw, &Rfc3339).map(Self::from_datetime).map_err(|_| {
+            DomainError::new("invalid_timestamp", field, "时间格式不正确，应为带时区的 RFC 3339 格式，如 2026-11-30T09:30:00+08:00")
+        })
     }
 
     /// The business day in Asia/Shanghai.

@@ -47,9 +47,19 @@ impl Gen {
     }
 }
 
-const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "罗", "梁"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "建国", "小红", "志明"];
-const BAD_TEXTS: &[&str] = &["排队等了很久，窗口只开了一个", "材料说明不清楚，来回跑了两趟", "工作人员态度不耐烦", "系统一直卡，提交不了", "办理时间超过了承诺时限"];
+const SURNAMES: &[&str] =
+    &["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "罗", "梁"];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英",
+    "建国", "小红", "志明",
+];
+const BAD_TEXTS: &[&str] = &[
+    "排队等了很久，窗口只开了一个",
+    "材料说明不清楚，来回跑了两趟",
+    "工作人员态度不耐烦",
+    "系统一直卡，提交不了",
+    "办理时间超过了承诺时限",
+];
 const GOOD_TEXTS: &[&str] = &["服务很热情，一次就办好了", "效率高，点赞", "帮我把材料都核对好了，谢谢", "流程清楚，很方便"];
 
 fn person(g: &mut Gen) -> String {
@@ -128,7 +138,11 @@ async fn seed_activity(
     let mut g = Gen(0x6c78_2026_0610_327d);
     let mut items: Vec<_> = master.items.values().collect();
     items.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut town_windows: Vec<_> = master.windows.values().filter(|w| master.units.get(&w.unit_code).is_some_and(|u| u.kind != "center" && u.kind != "subcenter" && u.kind != "hall")).collect();
+    let mut town_windows: Vec<_> = master
+        .windows
+        .values()
+        .filter(|w| master.units.get(&w.unit_code).is_some_and(|u| u.kind != "center" && u.kind != "subcenter" && u.kind != "hall"))
+        .collect();
     town_windows.sort_by(|a, b| a.code.cmp(&b.code));
     let staff_at = |window: &str| master.staff.values().find(|s| s.window_code.as_deref() == Some(window)).map(|s| s.code.clone());
     // Department → the hall window that serves it.
@@ -152,7 +166,10 @@ async fn seed_activity(
         let item = *g.pick(&items);
         let days_ago = 1 + g.below(120) as i64;
         // Office hours in Shanghai: 08:30 … 17:30 (00:30 … 09:30 UTC).
-        let accepted = now.plus_seconds(-days_ago * 86_400).plus_seconds(-(now.micros() / 1_000_000 % 86_400)).plus_seconds(1_800 + g.below(32_400) as i64);
+        let accepted = now
+            .plus_seconds(-days_ago * 86_400)
+            .plus_seconds(-(now.micros() / 1_000_000 % 86_400))
+            .plus_seconds(1_800 + g.below(32_400) as i64);
         let at_town = g.chance(30) && !town_windows.is_empty();
         let (unit, window) = if at_town {
             let w = *g.pick(&town_windows);
@@ -182,7 +199,8 @@ async fn seed_activity(
         let matter = match db.register_matter(&new, secrets).await? {
             Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
         };
-        let service = if online { None } else { Some(db.add_service(&matter.id, Some(&window), staff_at(&window).as_deref(), accepted).await?) };
+        let service =
+            if online { None } else { Some(db.add_service(&matter.id, Some(&window), staff_at(&window).as_deref(), accepted).await?) };
         if !g.chance(86) {
             continue;
         }
@@ -213,7 +231,12 @@ async fn seed_activity(
         let level = Level::new(level, "level")?;
         let mode = channel.mode();
         let mode_name = if mode == hcp_domain::channel::Mode::Online { "online" } else { "offline" };
-        let options: Vec<&str> = catalogue.reasons.iter().filter(|r| r.level == level.value() && r.modes.iter().any(|m| m == mode_name)).map(|r| r.code.as_str()).collect();
+        let options: Vec<&str> = catalogue
+            .reasons
+            .iter()
+            .filter(|r| r.level == level.value() && r.modes.iter().any(|m| m == mode_name))
+            .map(|r| r.code.as_str())
+            .collect();
         let mut reasons: Vec<String> = Vec::new();
         if level.is_bad() || g.chance(50) {
             reasons.push((*g.pick(&options)).to_string());

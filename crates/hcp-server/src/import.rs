@@ -97,7 +97,11 @@ pub async fn import_text(db: &Db, kind: &str, text: &str) -> anyhow::Result<usiz
             Ok(db.insert_unit(&unit).await?)
         }),
         "windows" => rows!(WindowRow, |r| {
-            let w = Window { code: parse_code(&r.code, "code", 40)?, name: name(&r.name)?, unit_code: parse_code(&r.unit_code, "unit_code", 40)? };
+            let w = Window {
+                code: parse_code(&r.code, "code", 40)?,
+                name: name(&r.name)?,
+                unit_code: parse_code(&r.unit_code, "unit_code", 40)?,
+            };
             Ok(db.insert_window(&w).await?)
         }),
         "items" => rows!(ItemRow, |r| {

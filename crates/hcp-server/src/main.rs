@@ -223,7 +223,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HCP_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,haochaping=info")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HCP_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,haochaping=info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

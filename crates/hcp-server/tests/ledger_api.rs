@@ -1,6 +1,8 @@
 //! The foundation through HTTP on SQLite and PostgreSQL: register matter → service → rating from every
 //! channel → duplicate refused → statistics updated → ledger verified; bad input refused with nothing written.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use common::token_of;
@@ -132,7 +134,13 @@ both!(participation_counts_completed_matters, |app| {
     assert_eq!(s["groups"][0]["participation_rate"], 0.0);
     // Rating a matter that is not completed yet counts when it completes.
     let svc = app.service("P-3", "ZX-01").await;
-    let (st, _) = app.post("/ratings", Some(&app.device_key), &json!({"matter_no": "P-3", "service_no": svc["service_no"], "channel": "pad", "level": 4})).await;
+    let (st, _) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "P-3", "service_no": svc["service_no"], "channel": "pad", "level": 4}),
+        )
+        .await;
     assert_eq!(st, 201);
     let s = app.stats("by=unit&key=LX-SCJ").await;
     assert_eq!(s["groups"][0]["rated_matters"], 0);
@@ -169,7 +177,8 @@ both!(bad_input_is_refused_and_nothing_is_written, |app| {
         b[k] = v;
         b
     };
-    let future = (time::OffsetDateTime::now_utc() + time::Duration::hours(2)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let future =
+        (time::OffsetDateTime::now_utc() + time::Duration::hours(2)).format(&time::format_description::well_known::Rfc3339).unwrap();
     let checks: Vec<(Value, Option<String>, u16, &str, &str)> = vec![
         (with("level", json!(0)), Some(dk.clone()), 422, "invalid_level", "level"),
         (with("level", json!(6)), Some(dk.clone()), 422, "invalid_level", "level"),
@@ -177,14 +186,44 @@ both!(bad_input_is_refused_and_nothing_is_written, |app| {
         (with("surprise", json!(1)), Some(dk.clone()), 422, "unknown_field", "surprise"),
         (with("channel", json!("fax")), Some(dk.clone()), 422, "invalid_channel", "channel"),
         (with("level", json!(1)), Some(dk.clone()), 422, "bad_review_needs_reason", "reasons"),
-        ({ let mut b = with("level", json!(1)); b["reasons"] = json!(["206"]); b }, Some(dk.clone()), 422, "reason_level_mismatch", "reasons"),
+        (
+            {
+                let mut b = with("level", json!(1));
+                b["reasons"] = json!(["206"]);
+                b
+            },
+            Some(dk.clone()),
+            422,
+            "reason_level_mismatch",
+            "reasons",
+        ),
         (with("reasons", json!(["999"])), Some(dk.clone()), 422, "unknown_reason", "reasons"),
         (with("indicators", json!({"E01": 9})), Some(dk.clone()), 422, "invalid_level", "indicators.E01"),
         (with("rated_at", json!(future)), Some(dk.clone()), 422, "rated_at_in_future", "rated_at"),
         (with("rated_at", json!("yesterday")), Some(dk.clone()), 422, "invalid_timestamp", "rated_at"),
         (with("service_no", json!("OTHER-S1")), Some(dk.clone()), 422, "service_mismatch", "service_no"),
-        ({ let mut b = with("anonymous", json!(true)); b["rater"] = json!({"phone": "13900001111"}); b }, Some(dk.clone()), 422, "anonymous_with_contact", "rater"),
-        ({ let mut b = base.clone(); b["rater"] = json!({"phone": "12345"}); b }, Some(dk.clone()), 422, "invalid_phone", "rater.phone"),
+        (
+            {
+                let mut b = with("anonymous", json!(true));
+                b["rater"] = json!({"phone": "13900001111"});
+                b
+            },
+            Some(dk.clone()),
+            422,
+            "anonymous_with_contact",
+            "rater",
+        ),
+        (
+            {
+                let mut b = base.clone();
+                b["rater"] = json!({"phone": "12345"});
+                b
+            },
+            Some(dk.clone()),
+            422,
+            "invalid_phone",
+            "rater.phone",
+        ),
         (with("text", json!("字".repeat(501))), Some(dk.clone()), 422, "too_long", "text"),
         (base.clone(), Some(app.device_key_other.clone()), 403, "wrong_window", "service_no"),
         (base.clone(), Some("hcp_device_forged".into()), 401, "unauthorized", ""),
@@ -216,12 +255,28 @@ both!(bad_input_is_refused_and_nothing_is_written, |app| {
     assert_eq!((s, code(&v)), (403, "invalid_token"), "{v}");
 
     // Malformed and oversized bodies.
-    let resp = app.client.post(format!("{}/ratings", app.url)).bearer_auth(&dk).header("content-type", "application/json").body("{\"level\": ").send().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/ratings", app.url))
+        .bearer_auth(&dk)
+        .header("content-type", "application/json")
+        .body("{\"level\": ")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(code(&v), "invalid_json");
     let big = format!("{{\"text\": \"{}\"}}", "x".repeat(100 * 1024));
-    let resp = app.client.post(format!("{}/ratings", app.url)).bearer_auth(&dk).header("content-type", "application/json").body(big).send().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/ratings", app.url))
+        .bearer_auth(&dk)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 413);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(code(&v), "body_too_large");
@@ -251,12 +306,21 @@ both!(bad_input_is_refused_and_nothing_is_written, |app| {
 both!(offline_device_ratings_are_accepted_exactly_once, |app| {
     app.matter("OFF-1", true).await;
     let svc = app.service("OFF-1", "ZX-01").await;
-    let rated_at = (time::OffsetDateTime::now_utc() - time::Duration::minutes(5)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let rated_at =
+        (time::OffsetDateTime::now_utc() - time::Duration::minutes(5)).format(&time::format_description::well_known::Rfc3339).unwrap();
     let body = json!({"matter_no": "OFF-1", "service_no": svc["service_no"], "channel": "pad", "level": 5, "rated_at": rated_at, "device_id": "PJQ-0001"});
     let send = |b: Value, key: &'static str| {
         let app = &app;
         async move {
-            let resp = app.client.post(format!("{}/ratings", app.url)).bearer_auth(&app.device_key).header("idempotency-key", key).json(&b).send().await.unwrap();
+            let resp = app
+                .client
+                .post(format!("{}/ratings", app.url))
+                .bearer_auth(&app.device_key)
+                .header("idempotency-key", key)
+                .json(&b)
+                .send()
+                .await
+                .unwrap();
             let s = resp.status().as_u16();
             (s, resp.json::<Value>().await.unwrap())
         }
@@ -275,7 +339,10 @@ both!(offline_device_ratings_are_accepted_exactly_once, |app| {
     let row = app.state.db.get_rating(v1["id"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(row.device_id.as_deref(), Some("PJQ-0001"));
     assert_eq!(row.credential_kind, "device_key");
-    assert!(row.source_hash.as_deref().is_some_and(|h| h.len() == 32 && !h.contains("127.0.0.1")), "keyed hash of the address, never the address");
+    assert!(
+        row.source_hash.as_deref().is_some_and(|h| h.len() == 32 && !h.contains("127.0.0.1")),
+        "keyed hash of the address, never the address"
+    );
     assert!(row.seconds_after_service.is_some());
     app
 });
@@ -322,7 +389,13 @@ both!(tampering_is_detected, |app| {
         let no = format!("TAM-{i}");
         app.matter(&no, true).await;
         let s = app.service(&no, "ZX-01").await;
-        let (st, _) = app.post("/ratings", Some(&app.device_key), &json!({"matter_no": no, "service_no": s["service_no"], "channel": "pad", "level": 1, "reasons": ["105"]})).await;
+        let (st, _) = app
+            .post(
+                "/ratings",
+                Some(&app.device_key),
+                &json!({"matter_no": no, "service_no": s["service_no"], "channel": "pad", "level": 1, "reasons": ["105"]}),
+            )
+            .await;
         assert_eq!(st, 201);
     }
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
@@ -377,7 +450,8 @@ both!(receipt_qr_opens_the_rating_of_that_matter, |app| {
     let (s, v) = app.post("/ratings", None, &json!({"matter_no": "RCP-1", "channel": "qr", "level": 5, "token": tok})).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["service_no"], "RCP-1-S1");
-    let (s, v) = app.post("/ratings", None, &json!({"matter_no": "RCP-1", "channel": "qr", "level": 1, "text": "再评一次", "token": tok})).await;
+    let (s, v) =
+        app.post("/ratings", None, &json!({"matter_no": "RCP-1", "channel": "qr", "level": 1, "text": "再评一次", "token": tok})).await;
     assert_eq!((s, code(&v)), (409, "already_rated"));
     // The HTML receipt carries the code and the masked applicant only.
     let resp = app.client.get(format!("{}/matters/RCP-1/receipt", app.url)).bearer_auth(&app.system_key).send().await.unwrap();
@@ -401,7 +475,8 @@ both!(scope_of_keys_and_sessions, |app| {
     let (s, _) = app.post("/matters", None, &body).await;
     assert_eq!(s, 401);
     app.matter("SC-1", true).await;
-    let (s, v) = app.post("/ratings", Some(&app.town_system_key), &json!({"matter_no": "SC-1", "channel": "business_system", "level": 5})).await;
+    let (s, v) =
+        app.post("/ratings", Some(&app.town_system_key), &json!({"matter_no": "SC-1", "channel": "business_system", "level": 5})).await;
     assert_eq!((s, code(&v)), (403, "out_of_scope"), "{v}");
     // A rating outside the caller's scope looks absent.
     let (s, v) = app.post("/ratings", Some(&app.system_key), &json!({"matter_no": "SC-1", "channel": "business_system", "level": 5})).await;
@@ -421,7 +496,13 @@ both!(scope_of_keys_and_sessions, |app| {
     assert_eq!(resp.status().as_u16(), 204);
     let resp = app.client.get(format!("{}/staff", app.url)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-    let resp = app.client.post(format!("{}/session", app.url)).json(&json!({"username": "gaj", "password": "wrong-password-1"})).send().await.unwrap();
+    let resp = app
+        .client
+        .post(format!("{}/session", app.url))
+        .json(&json!({"username": "gaj", "password": "wrong-password-1"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     // A revoked key stops working.
     let key = hcp_server::demo::new_key("system");
@@ -435,7 +516,8 @@ both!(scope_of_keys_and_sessions, |app| {
 both!(master_data_catalogue_and_openapi, |app| {
     let (s, units) = app.get("/units?kind=town", None).await;
     assert_eq!(s, 200);
-    let towns: Vec<&str> = units.as_array().unwrap().iter().filter(|u| u["parent_code"] == "LX").map(|u| u["name"].as_str().unwrap()).collect();
+    let towns: Vec<&str> =
+        units.as_array().unwrap().iter().filter(|u| u["parent_code"] == "LX").map(|u| u["name"].as_str().unwrap()).collect();
     assert_eq!(towns.len(), 10, "{towns:?}");
     assert!(towns.contains(&"新集川镇人民政府"));
     let (_, hall) = app.get("/units?hall_stationed=true", None).await;
@@ -455,9 +537,19 @@ both!(master_data_catalogue_and_openapi, |app| {
     let resp = app.client.get(format!("{}/api/openapi.json", app.base)).send().await.unwrap();
     let doc: Value = resp.json().await.unwrap();
     for path in [
-        "/healthz", "/api/v1/matters", "/api/v1/matters/{matter_no}/services", "/api/v1/matters/{matter_no}/receipt", "/api/v1/ratings",
-        "/api/v1/ratings/{id}", "/api/v1/catalogue", "/api/v1/stats/satisfaction", "/api/v1/units", "/api/v1/windows", "/api/v1/items",
-        "/api/v1/staff", "/api/v1/session",
+        "/healthz",
+        "/api/v1/matters",
+        "/api/v1/matters/{matter_no}/services",
+        "/api/v1/matters/{matter_no}/receipt",
+        "/api/v1/ratings",
+        "/api/v1/ratings/{id}",
+        "/api/v1/catalogue",
+        "/api/v1/stats/satisfaction",
+        "/api/v1/units",
+        "/api/v1/windows",
+        "/api/v1/items",
+        "/api/v1/staff",
+        "/api/v1/session",
     ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
     }

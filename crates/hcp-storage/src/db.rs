@@ -26,6 +26,9 @@ macro_rules! on_db {
     };
 }
 
+/// Advisory lock key taken while migrating PostgreSQL ("HCP_MIG" in ASCII).
+const MIGRATION_LOCK: i64 = 0x0048_4350_5f4d_4947;
+
 struct Migration {
     version: i64,
     name: &'static str,
@@ -49,11 +52,7 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts)
-                .await?;
+            let pool = PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?;
             Ok(Db::Pg(pool))
         } else if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -88,7 +87,8 @@ impl Db {
     /// Applies every migration not yet applied. On PostgreSQL an advisory lock makes concurrent starts of
     /// several nodes safe; SQLite takes its write lock with `BEGIN IMMEDIATE`.
     pub async fn migrate(&self) -> Result<Vec<i64>> {
-        const CREATE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+        const CREATE: &str =
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
         let mut applied = Vec::new();
         match self {
             Db::Sqlite(pool) => {
@@ -116,7 +116,7 @@ impl Db {
             }
             Db::Pg(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(0x4843_505f_4d49_47_i64).execute(&mut *tx).await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(MIGRATION_LOCK).execute(&mut *tx).await?;
                 sqlx::query(CREATE).execute(&mut *tx).await?;
                 for m in MIGRATIONS {
                     let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")

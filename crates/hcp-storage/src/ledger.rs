@@ -124,7 +124,8 @@ impl Db {
                 && let Some((seq, hash)) = head
                 && (seq != expected_seq - 1 || hash != prev)
             {
-                report.first_break = Some(format!("链头（第 {seq} 条）与账本末尾（第 {} 条）不符：账本末尾的记录被删除或改动", expected_seq - 1));
+                report.first_break =
+                    Some(format!("链头（第 {seq} 条）与账本末尾（第 {} 条）不符：账本末尾的记录被删除或改动", expected_seq - 1));
             }
         }
         Ok(report)

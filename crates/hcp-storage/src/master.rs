@@ -81,7 +81,12 @@ fn map_insert(e: sqlx::Error, what: &'static str, code: &str, parent_field: &str
 impl Db {
     pub async fn insert_unit(&self, u: &Unit) -> Result<()> {
         if !UNIT_KINDS.contains(&u.kind.as_str()) {
-            return Err(hcp_domain::DomainError::new("invalid_unit_kind", "kind", format!("单位类型无效，可选：{}", UNIT_KINDS.join("、"))).into());
+            return Err(hcp_domain::DomainError::new(
+                "invalid_unit_kind",
+                "kind",
+                format!("单位类型无效，可选：{}", UNIT_KINDS.join("、")),
+            )
+            .into());
         }
         let now = Timestamp::now().micros();
         on_db!(self, pool => sqlx::query(

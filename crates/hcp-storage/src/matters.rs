@@ -54,10 +54,14 @@ pub enum Registered {
     Created(Matter),
     /// The same matter was registered before (idempotent on `matter_no`); `completed` says whether this
     /// call recorded its completion.
-    Existing { matter: Matter, completed_now: bool },
+    Existing {
+        matter: Matter,
+        completed_now: bool,
+    },
 }
 
-const MATTER_COLS: &str = "id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, accepted_at, completed_at";
+const MATTER_COLS: &str =
+    "id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, accepted_at, completed_at";
 
 fn matter_from_row<R: Row>(r: &R) -> Result<Matter>
 where
@@ -172,7 +176,13 @@ impl Db {
     }
 
     /// Records one service occasion of a matter; its sequence number is the next free one.
-    pub async fn add_service(&self, matter_id: &str, window_code: Option<&str>, staff_code: Option<&str>, served_at: Timestamp) -> Result<Service> {
+    pub async fn add_service(
+        &self,
+        matter_id: &str,
+        window_code: Option<&str>,
+        staff_code: Option<&str>,
+        served_at: Timestamp,
+    ) -> Result<Service> {
         let now = Timestamp::now().micros();
         for _attempt in 0..5 {
             let res = on_db!(self, pool => sqlx::query(
@@ -182,7 +192,13 @@ impl Db {
                 .fetch_one(pool).await.and_then(|row| row.try_get::<i64, _>("seq")));
             match res {
                 Ok(seq) => {
-                    return Ok(Service { matter_id: matter_id.to_string(), seq, window_code: window_code.map(str::to_string), staff_code: staff_code.map(str::to_string), served_at });
+                    return Ok(Service {
+                        matter_id: matter_id.to_string(),
+                        seq,
+                        window_code: window_code.map(str::to_string),
+                        staff_code: staff_code.map(str::to_string),
+                        served_at,
+                    });
                 }
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => continue,
                 Err(e) => return Err(e.into()),
@@ -192,21 +208,25 @@ impl Db {
     }
 
     pub async fn find_service(&self, matter_id: &str, seq: i64) -> Result<Option<Service>> {
-        Ok(on_db!(self, pool => match sqlx::query("SELECT matter_id, seq, window_code, staff_code, served_at FROM services WHERE matter_id = $1 AND seq = $2")
-            .bind(matter_id).bind(seq).fetch_optional(pool).await? {
-            Some(r) => Some(Service { matter_id: r.try_get("matter_id")?, seq: r.try_get("seq")?, window_code: r.try_get("window_code")?,
-                staff_code: r.try_get("staff_code")?, served_at: Timestamp(r.try_get("served_at")?) }),
-            None => None,
-        }))
+        Ok(
+            on_db!(self, pool => match sqlx::query("SELECT matter_id, seq, window_code, staff_code, served_at FROM services WHERE matter_id = $1 AND seq = $2")
+                .bind(matter_id).bind(seq).fetch_optional(pool).await? {
+                Some(r) => Some(Service { matter_id: r.try_get("matter_id")?, seq: r.try_get("seq")?, window_code: r.try_get("window_code")?,
+                    staff_code: r.try_get("staff_code")?, served_at: Timestamp(r.try_get("served_at")?) }),
+                None => None,
+            }),
+        )
     }
 
     /// The most recent service occasion of a matter, if any.
     pub async fn latest_service(&self, matter_id: &str) -> Result<Option<Service>> {
-        Ok(on_db!(self, pool => match sqlx::query("SELECT matter_id, seq, window_code, staff_code, served_at FROM services WHERE matter_id = $1 ORDER BY seq DESC LIMIT 1")
-            .bind(matter_id).fetch_optional(pool).await? {
-            Some(r) => Some(Service { matter_id: r.try_get("matter_id")?, seq: r.try_get("seq")?, window_code: r.try_get("window_code")?,
-                staff_code: r.try_get("staff_code")?, served_at: Timestamp(r.try_get("served_at")?) }),
-            None => None,
-        }))
+        Ok(
+            on_db!(self, pool => match sqlx::query("SELECT matter_id, seq, window_code, staff_code, served_at FROM services WHERE matter_id = $1 ORDER BY seq DESC LIMIT 1")
+                .bind(matter_id).fetch_optional(pool).await? {
+                Some(r) => Some(Service { matter_id: r.try_get("matter_id")?, seq: r.try_get("seq")?, window_code: r.try_get("window_code")?,
+                    staff_code: r.try_get("staff_code")?, served_at: Timestamp(r.try_get("served_at")?) }),
+                None => None,
+            }),
+        )
     }
 }

@@ -116,9 +116,14 @@ pub struct NewRating {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RatingOutcome {
-    Created { id: String, ledger_seq: i64 },
+    Created {
+        id: String,
+        ledger_seq: i64,
+    },
     /// The same request was accepted before under the same idempotency key.
-    Replayed { id: String },
+    Replayed {
+        id: String,
+    },
 }
 
 type Reply = oneshot::Sender<Result<RatingOutcome>>;
@@ -205,7 +210,11 @@ impl Db {
     pub async fn write_ratings(&self, items: &[NewRating]) -> Result<Vec<Result<RatingOutcome>>> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
-        let head_sql = if is_pg { "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE" } else { "SELECT seq, hash FROM chain_head WHERE id = 1" };
+        let head_sql = if is_pg {
+            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        };
         let insert_sql = format!(
             "INSERT INTO ratings ({RATING_COLS}) VALUES ({}) ON CONFLICT (matter_id, service_seq, assess_number) DO NOTHING RETURNING id",
             (1..=33).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")

@@ -60,7 +60,9 @@ impl Db {
                         g.completed = Some(completed);
                         g.rated_matters = Some(rated);
                     }
-                    None => out.push(GroupStats { key, counts: LevelCounts::default(), completed: Some(completed), rated_matters: Some(rated) }),
+                    None => {
+                        out.push(GroupStats { key, counts: LevelCounts::default(), completed: Some(completed), rated_matters: Some(rated) })
+                    }
                 }
             }
             out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -2,8 +2,8 @@
 //! or nobody. A rating token is not a caller: it travels in the rating and is checked there.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use hcp_storage::keys::ApiKey;
 use hcp_storage::users::User;
 
@@ -18,7 +18,9 @@ pub enum Caller {
     Key(ApiKey),
     Staff(User),
     /// No credential; `bearer` keeps a Bearer value that is not a key (a rating token may travel there).
-    Anonymous { bearer: Option<String> },
+    Anonymous {
+        bearer: Option<String>,
+    },
 }
 
 impl Caller {

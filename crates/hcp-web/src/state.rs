@@ -37,7 +37,12 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(db: Db, secrets: Secrets, config: WebConfig, password_check: crate::api::session::PasswordCheck) -> Result<Self, hcp_storage::StoreError> {
+    pub async fn new(
+        db: Db,
+        secrets: Secrets,
+        config: WebConfig,
+        password_check: crate::api::session::PasswordCheck,
+    ) -> Result<Self, hcp_storage::StoreError> {
         let catalogue = db.catalogue_in_force().await?;
         let master = db.load_master().await?;
         let writer = RatingWriter::start(db.clone());

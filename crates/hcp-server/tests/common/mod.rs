@@ -1,7 +1,7 @@
 //! Test harness: the real application on a fresh real database (a SQLite file or a new PostgreSQL
 //! database), served over TCP on a free port, driven through HTTP.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
 
@@ -199,13 +199,21 @@ impl TestApp {
 
     /// Records a service of `no` at `window` and returns the service JSON (service_no, rating_url …).
     pub async fn service(&self, no: &str, window: &str) -> Value {
-        let (status, v) = self.post(&format!("/matters/{no}/services"), Some(&self.system_key), &json!({"window_code": window, "staff_code": "P001"})).await;
+        let (status, v) = self
+            .post(&format!("/matters/{no}/services"), Some(&self.system_key), &json!({"window_code": window, "staff_code": "P001"}))
+            .await;
         assert_eq!(status, 201, "add service: {v}");
         v
     }
 
     pub async fn sign_in(&self, username: &str) -> String {
-        let resp = self.client.post(format!("{}/session", self.url)).json(&json!({"username": username, "password": PASSWORD})).send().await.unwrap();
+        let resp = self
+            .client
+            .post(format!("{}/session", self.url))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
         cookie.split(';').next().unwrap().to_string()

@@ -109,7 +109,12 @@ pub async fn list_items(State(state): State<AppState>, Query(f): Query<ItemFilte
         .items
         .values()
         .filter(|i| f.owner_unit_code.as_ref().is_none_or(|u| &i.owner_unit_code == u))
-        .map(|i| ItemOut { code: i.code.clone(), name: i.name.clone(), item_type: i.item_type.clone(), owner_unit_code: i.owner_unit_code.clone() })
+        .map(|i| ItemOut {
+            code: i.code.clone(),
+            name: i.name.clone(),
+            item_type: i.item_type.clone(),
+            owner_unit_code: i.owner_unit_code.clone(),
+        })
         .collect();
     out.sort_by(|a, b| a.code.cmp(&b.code));
     Json(out)
@@ -135,7 +140,12 @@ pub async fn list_staff(State(state): State<AppState>, caller: Caller, Query(f):
         .values()
         .filter(|s| m.is_within(&s.unit_code, own))
         .filter(|s| f.unit_code.as_ref().is_none_or(|u| &s.unit_code == u))
-        .map(|s| StaffOut { code: s.code.clone(), name: s.name.clone(), unit_code: s.unit_code.clone(), window_code: s.window_code.clone() })
+        .map(|s| StaffOut {
+            code: s.code.clone(),
+            name: s.name.clone(),
+            unit_code: s.unit_code.clone(),
+            window_code: s.window_code.clone(),
+        })
         .collect();
     out.sort_by(|a, b| a.code.cmp(&b.code));
     Ok(Json(out))

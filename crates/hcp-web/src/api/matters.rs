@@ -92,7 +92,8 @@ pub fn service_no(matter_no: &str, seq: i64) -> String {
 
 /// Parses `MATTERNO-S3` into the matter number and 3.
 pub fn parse_service_no(raw: &str) -> Result<(String, i64), ApiError> {
-    let bad = || ApiError::from(hcp_domain::DomainError::new("invalid_service_no", "service_no", "服务编号格式不正确，应为“办件编号-S序号”"));
+    let bad =
+        || ApiError::from(hcp_domain::DomainError::new("invalid_service_no", "service_no", "服务编号格式不正确，应为“办件编号-S序号”"));
     let (m, seq) = raw.rsplit_once("-S").ok_or_else(bad)?;
     let seq: i64 = seq.parse().map_err(|_| bad())?;
     if seq < 1 {
@@ -114,7 +115,11 @@ pub async fn register_matter(State(state): State<AppState>, caller: Caller, body
     let item_code = parse_code(&input.item_code, "item_code", 40)?;
     let unit_code = parse_code(&input.unit_code, "unit_code", 40)?;
     if !matches!(caller, Caller::Key(ref k) if k.kind == "system") && !matches!(caller, Caller::Staff(_)) {
-        return Err(if matches!(caller, Caller::Anonymous { .. }) { ApiError::unauthorized() } else { ApiError::forbidden("wrong_credential", "只有系统密钥或工作人员可以登记办件") });
+        return Err(if matches!(caller, Caller::Anonymous { .. }) {
+            ApiError::unauthorized()
+        } else {
+            ApiError::forbidden("wrong_credential", "只有系统密钥或工作人员可以登记办件")
+        });
     }
     let master = state.master_with_unit(&unit_code).await?;
     if !master.units.contains_key(&unit_code) {
@@ -126,7 +131,14 @@ pub async fn register_matter(State(state): State<AppState>, caller: Caller, body
     require_unit_scope(&caller, &state, &unit_code)?;
     let kind = match input.applicant.kind.as_str() {
         "person" | "legal" => input.applicant.kind.clone(),
-        _ => return Err(hcp_domain::DomainError::new("invalid_applicant_kind", "applicant.kind", "申请人类型应为 person（自然人）或 legal（法人或其他组织）").into()),
+        _ => {
+            return Err(hcp_domain::DomainError::new(
+                "invalid_applicant_kind",
+                "applicant.kind",
+                "申请人类型应为 person（自然人）或 legal（法人或其他组织）",
+            )
+            .into());
+        }
     };
     let new = NewMatter {
         matter_no,
@@ -138,14 +150,19 @@ pub async fn register_matter(State(state): State<AppState>, caller: Caller, body
         applicant_id_number: input.applicant.id_number.as_deref().map(|i| IdNumber::parse(i, "applicant.id_number")).transpose()?,
         accepted_at: Timestamp::parse_rfc3339(&input.accepted_at, "accepted_at")?,
         completed_at: input.completed_at.as_deref().map(|c| Timestamp::parse_rfc3339(c, "completed_at")).transpose()?,
-        source_kind: match &caller { Caller::Key(_) => "key".into(), _ => "staff".into() },
+        source_kind: match &caller {
+            Caller::Key(_) => "key".into(),
+            _ => "staff".into(),
+        },
         source_id: caller.id().map(str::to_string),
     };
     let now = Timestamp::now();
     if new.accepted_at > now.plus_seconds(state.config.max_clock_skew_secs) {
         return Err(hcp_domain::DomainError::new("timestamp_in_future", "accepted_at", "受理时间不能晚于当前时间").into());
     }
-    if let Some(c) = new.completed_at && c > now.plus_seconds(state.config.max_clock_skew_secs) {
+    if let Some(c) = new.completed_at
+        && c > now.plus_seconds(state.config.max_clock_skew_secs)
+    {
         return Err(hcp_domain::DomainError::new("timestamp_in_future", "completed_at", "办结时间不能晚于当前时间").into());
     }
     Ok(match state.db.register_matter(&new, &state.secrets).await? {
@@ -180,7 +197,12 @@ pub struct ServiceOut {
     params(("matter_no" = String, Path, description = "办件编号")),
     security(("machine_key" = []), ("session" = [])),
     responses((status = 201, body = ServiceOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn add_service(State(state): State<AppState>, caller: Caller, Path(matter_no): Path<String>, body: ApiJson<ServiceIn>) -> ApiResult<Response> {
+pub async fn add_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(matter_no): Path<String>,
+    body: ApiJson<ServiceIn>,
+) -> ApiResult<Response> {
     let input = body.value;
     let matter_no = parse_code(&matter_no, "matter_no", 50)?;
     if matches!(caller, Caller::Anonymous { .. }) {
@@ -199,10 +221,15 @@ pub async fn add_service(State(state): State<AppState>, caller: Caller, Path(mat
             return Err(ApiError::forbidden("out_of_scope", "该凭证无权登记此窗口的服务"));
         }
     }
-    if let Some(s) = &staff && !master.staff.contains_key(s) {
+    if let Some(s) = &staff
+        && !master.staff.contains_key(s)
+    {
         return Err(hcp_domain::DomainError::new("unknown_reference", "staff_code", format!("工作人员 {s} 不存在")).into());
     }
-    if let (Caller::Key(k), Some(w)) = (&caller, &window) && k.kind == "device" && k.window_code.as_deref() != Some(w.as_str()) {
+    if let (Caller::Key(k), Some(w)) = (&caller, &window)
+        && k.kind == "device"
+        && k.window_code.as_deref() != Some(w.as_str())
+    {
         return Err(ApiError::forbidden("wrong_window", "设备密钥只能登记本窗口的服务"));
     }
     let now = Timestamp::now();
@@ -243,7 +270,12 @@ fn esc(s: &str) -> String {
     params(("matter_no" = String, Path, description = "办件编号"), ReceiptQuery),
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, description = "HTML receipt, SVG or PNG", content_type = "text/html"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn receipt(State(state): State<AppState>, caller: Caller, Path(matter_no): Path<String>, Query(q): Query<ReceiptQuery>) -> ApiResult<Response> {
+pub async fn receipt(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(matter_no): Path<String>,
+    Query(q): Query<ReceiptQuery>,
+) -> ApiResult<Response> {
     let matter_no = parse_code(&matter_no, "matter_no", 50)?;
     if matches!(caller, Caller::Anonymous { .. }) {
         return Err(ApiError::unauthorized());

@@ -86,7 +86,10 @@ pub fn docs_html(api: &utoipa::openapi::OpenApi) -> String {
                 let tag = op["tags"][0].as_str().unwrap_or("");
                 rows.push_str(&format!(
                     "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
-                    esc(&method.to_uppercase()), esc(path), esc(tag), esc(text)
+                    esc(&method.to_uppercase()),
+                    esc(path),
+                    esc(tag),
+                    esc(text)
                 ));
             }
         }

@@ -167,12 +167,16 @@ pub async fn submit_rating(
         if t.matter_no != matter_no {
             return Err(ApiError::forbidden("token_mismatch", "评价凭证不属于该办件").field("token"));
         }
-        if let Some(seq) = explicit_seq && seq != t.service_seq {
+        if let Some(seq) = explicit_seq
+            && seq != t.service_seq
+        {
             return Err(ApiError::forbidden("token_mismatch", "评价凭证不属于该服务").field("token"));
         }
     }
     if !channel_allowed(&caller, token.is_some(), checked.channel) {
-        return Err(ApiError::forbidden("channel_not_allowed", format!("该凭证不能提交“{}”渠道的评价", checked.channel.label())).field("channel"));
+        return Err(
+            ApiError::forbidden("channel_not_allowed", format!("该凭证不能提交“{}”渠道的评价", checked.channel.label())).field("channel")
+        );
     }
 
     let matter = state.db.find_matter(&matter_no).await?.ok_or_else(|| ApiError::not_found("办件"))?;
@@ -181,11 +185,8 @@ pub async fn submit_rating(
         (None, Some(t)) => t.service_seq,
         (None, None) => state.db.latest_service(&matter.id).await?.map(|s| s.seq).unwrap_or(0),
     };
-    let service = if seq > 0 {
-        Some(state.db.find_service(&matter.id, seq).await?.ok_or_else(|| ApiError::not_found("服务"))?)
-    } else {
-        None
-    };
+    let service =
+        if seq > 0 { Some(state.db.find_service(&matter.id, seq).await?.ok_or_else(|| ApiError::not_found("服务"))?) } else { None };
 
     // Scope of machine keys and staff.
     if token.is_none() {
@@ -197,7 +198,9 @@ pub async fn submit_rating(
                 return Err(ApiError::forbidden("out_of_scope", "该凭证无权评价此单位的办件"));
             }
         }
-        if let Caller::Key(k) = &caller && k.kind == "device" {
+        if let Caller::Key(k) = &caller
+            && k.kind == "device"
+        {
             let window = service.as_ref().and_then(|s| s.window_code.as_deref());
             if window.is_none() || window != k.window_code.as_deref() {
                 return Err(ApiError::forbidden("wrong_window", "评价器只能评价本窗口的服务").field("service_no"));
@@ -222,13 +225,18 @@ pub async fn submit_rating(
         return Err(rule("rated_before_service", "rated_at", "评价时间早于服务时间"));
     }
     if rated_at > reference.plus_seconds(state.config.rating_window_days * 86_400) {
-        return Err(rule("rating_window_closed", "rated_at", &format!("已超过评价期限（服务后 {} 天内可评价）", state.config.rating_window_days)));
+        return Err(rule(
+            "rating_window_closed",
+            "rated_at",
+            &format!("已超过评价期限（服务后 {} 天内可评价）", state.config.rating_window_days),
+        ));
     }
 
     let idempotency = match headers.get("idempotency-key") {
         Some(v) => {
             let key = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 128).ok_or_else(|| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "Idempotency-Key 须为 1 到 128 个可见字符").field("Idempotency-Key")
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "Idempotency-Key 须为 1 到 128 个可见字符")
+                    .field("Idempotency-Key")
             })?;
             let scope = match (&token, caller.id()) {
                 (Some(_), _) => format!("token:{matter_no}"),
@@ -362,7 +370,8 @@ fn rating_view(state: &AppState, r: &StoredRating) -> ApiResult<RatingView> {
         Some(RaterView {
             name: dec(&r.rater_name).map(|n| mask_name(&n)),
             phone: dec(&r.rater_phone).map(|p| mask_phone(&p)),
-            id_number: dec(&r.rater_id_number).map(|i| if i.len() == 18 { format!("{}***********{}", &i[..3], &i[14..]) } else { "***".into() }),
+            id_number: dec(&r.rater_id_number)
+                .map(|i| if i.len() == 18 { format!("{}***********{}", &i[..3], &i[14..]) } else { "***".into() }),
             is_applicant: r.rater_from_applicant,
         })
     };
@@ -376,11 +385,18 @@ fn rating_view(state: &AppState, r: &StoredRating) -> ApiResult<RatingView> {
         level: r.level,
         level_label: level.label().into(),
         bad_review: level.is_bad(),
-        indicators: r.indicators.split(',').filter_map(|p| p.split_once('=')).filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?))).collect(),
-        reasons: r.reasons.split(',').filter(|c| !c.is_empty()).map(|c| ReasonView {
-            code: c.to_string(),
-            label: state.catalogue.reason(c).map(|x| x.label.clone()).unwrap_or_default(),
-        }).collect(),
+        indicators: r
+            .indicators
+            .split(',')
+            .filter_map(|p| p.split_once('='))
+            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
+            .collect(),
+        reasons: r
+            .reasons
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(|c| ReasonView { code: c.to_string(), label: state.catalogue.reason(c).map(|x| x.label.clone()).unwrap_or_default() })
+            .collect(),
         text: r.text.clone(),
         anonymous: r.anonymous,
         rater,

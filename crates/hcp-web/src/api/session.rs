@@ -50,7 +50,8 @@ pub async fn sign_in(State(state): State<AppState>, body: ApiJson<SignIn>) -> Ap
         Some(u) => check(&input.password, &u.password_hash),
         None => {
             // Spend the same effort for unknown users, so timing does not reveal which names exist.
-            let _ = check(&input.password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nK8rW1bVn0wDzj6s1ZlQj3mWlq2cP8yQkXnH3pYbqY");
+            let _ =
+                check(&input.password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nK8rW1bVn0wDzj6s1ZlQj3mWlq2cP8yQkXnH3pYbqY");
             false
         }
     };

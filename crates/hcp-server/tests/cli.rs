@@ -1,0 +1,142 @@
+//! The command line as an operator uses it, on a SQLite file.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_haochaping"))
+}
+
+struct Dir(std::path::PathBuf);
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(dir: &Dir, args: &[&str]) -> (i32, String, String) {
+    let out = bin().current_dir(&dir.0).env_remove("HCP_DATABASE_URL").env_remove("HCP_MASTER_KEY").args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn operator_commands_and_verify() {
+    let dir = Dir(std::env::temp_dir().join(format!("hcp-cli-{}", uuid::Uuid::new_v4().simple())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (code, out, err) = run(&dir, &["migrate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(dir.0.join("haochaping.db").exists(), "the default database is a file in the working directory");
+
+    // Master data from CSV; a bad row names its line and keeps what came before.
+    std::fs::write(dir.0.join("units.csv"), "code,name,parent_code,kind,region_code,credit_code,hall_stationed\nLX,陇县人民政府,,county,610327,,0\nLX-A,甲单位,LX,department,610327,,是\nLX-B,乙单位,NOPE,department,610327,,0\n").unwrap();
+    let (code, _, err) = run(&dir, &["import", "units", "units.csv"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("第 4 行"), "{err}");
+    std::fs::write(dir.0.join("windows.csv"), "code,name,unit_code\nW1,一号窗口,LX-A\n").unwrap();
+    let (code, out, err) = run(&dir, &["import", "windows", "windows.csv"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("imported 1 windows"));
+
+    // Keys: the key alone is the last line.
+    let (code, out, err) = run(&dir, &["keys", "create", "--kind", "device", "--unit", "LX-A", "--window", "W1"]);
+    assert_eq!(code, 0, "{err}");
+    let key = out.lines().last().unwrap();
+    assert!(key.starts_with("hcp_device_") && key.len() > 40, "{out}");
+    let (code, _, err) = run(&dir, &["keys", "create", "--kind", "device", "--unit", "LX-A"]);
+    assert_ne!(code, 0, "a device key needs a window");
+    assert!(err.contains("窗口"), "{err}");
+
+    // Staff accounts: the password policy holds.
+    let (code, _, err) =
+        run(&dir, &["users", "create", "--username", "u1", "--password", "short", "--role", "unit_handler", "--unit", "LX-A"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("密码"), "{err}");
+    let (code, out, err) =
+        run(&dir, &["users", "create", "--username", "u1", "--password", "Longer-pass-2026", "--role", "unit_handler", "--unit", "LX-A"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let (code, out, _) = run(&dir, &["verify"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("ledger intact: 0 entries"), "{out}");
+    let (code, _, _) = run(&dir, &["--help"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&dir, &["--database", "mysql://x", "migrate"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("不支持的数据库地址"), "{err}");
+}
+
+#[test]
+fn demo_database_verifies_and_keeps_phones_encrypted() {
+    let dir = Dir(std::env::temp_dir().join(format!("hcp-demo-{}", uuid::Uuid::new_v4().simple())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // Seed a small demo without serving: `demo` with an unusable address seeds, then fails to listen.
+    let (_, out, err) = run(&dir, &["demo", "--matters", "300", "--listen", "256.0.0.1:1"]);
+    assert!(out.contains("陇县"), "{out}{err}");
+    assert!(err.contains("无法监听"), "{err}");
+    let (code, out, err) = run(&dir, &["verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ledger intact"), "{out}");
+    let ratings: usize = out.split(", ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(ratings > 150, "most demo matters are rated: {out}");
+    // No applicant's or rater's phone number or name is stored in plain text: decrypt them with the
+    // instance key, then look for each in the raw database file and its write-ahead log.
+    let secrets = hcp_server::secrets::load(&dir.0.join("haochaping-secret.key")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = format!("sqlite://{}", dir.0.join("haochaping.db").display());
+    let personal: Vec<String> = rt.block_on(async {
+        let db = hcp_storage::Db::connect(&url).await.unwrap();
+        let hcp_storage::Db::Sqlite(p) = &db else { unreachable!() };
+        let mut out = Vec::new();
+        for (name, phone) in sqlx::query_as::<_, (Vec<u8>, Option<Vec<u8>>)>("SELECT applicant_name, applicant_phone FROM matters")
+            .fetch_all(p)
+            .await
+            .unwrap()
+        {
+            out.push(secrets.decrypt(&name).unwrap());
+            if let Some(ph) = phone {
+                out.push(secrets.decrypt(&ph).unwrap());
+            }
+        }
+        for (phone,) in
+            sqlx::query_as::<_, (Vec<u8>,)>("SELECT rater_phone FROM ratings WHERE rater_phone IS NOT NULL").fetch_all(p).await.unwrap()
+        {
+            out.push(secrets.decrypt(&phone).unwrap());
+        }
+        db.close().await;
+        out
+    });
+    assert!(personal.len() > 300, "{}", personal.len());
+    let mut raw = std::fs::read(dir.0.join("haochaping.db")).unwrap();
+    raw.extend(std::fs::read(dir.0.join("haochaping.db-wal")).unwrap_or_default());
+    for p in personal.iter().filter(|p| p.len() >= 9) {
+        assert!(!raw.windows(p.len()).any(|w| w == p.as_bytes()), "{p} is stored in plain text");
+    }
+    // A seeded demo is not seeded twice.
+    let (_, out, _) = run(&dir, &["demo", "--listen", "256.0.0.1:1"]);
+    assert!(out.contains("数据库已有数据"), "{out}");
+}
+
+#[test]
+fn verify_names_the_first_tampered_record() {
+    let dir = Dir(std::env::temp_dir().join(format!("hcp-tamper-{}", uuid::Uuid::new_v4().simple())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (_, out, err) = run(&dir, &["demo", "--matters", "60", "--listen", "256.0.0.1:1"]);
+    assert!(out.contains("正在写入"), "{out}{err}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = format!("sqlite://{}", dir.0.join("haochaping.db").display());
+    let victim: i64 = rt.block_on(async {
+        let db = hcp_storage::Db::connect(&url).await.unwrap();
+        let hcp_storage::Db::Sqlite(p) = &db else { unreachable!() };
+        sqlx::query("DROP TRIGGER ratings_no_update").execute(p).await.unwrap();
+        let seq: i64 =
+            sqlx::query_scalar("SELECT ledger_seq FROM ratings WHERE level <= 2 ORDER BY ledger_seq LIMIT 1").fetch_one(p).await.unwrap();
+        sqlx::query("UPDATE ratings SET level = 5 WHERE ledger_seq = $1").bind(seq).execute(p).await.unwrap();
+        db.close().await;
+        seq
+    });
+    let (code, _, err) = run(&dir, &["verify"]);
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("第 {victim} 条")), "{err}");
+}
