@@ -1,13 +1,399 @@
-//! `haochaping bench`: ingestion through HTTP against a server in a child process, statistics latency over a
-//! large store, and the server's peak memory.
+//! `haochaping bench`: the performance targets, measured.
+//!
+//! 1. Ingestion: a server in a child process (`haochaping serve`) on a fresh database; a load generator in this
+//!    process posts ratings over HTTP with N concurrent connections (closed loop). Each rating is committed
+//!    durably with its ledger entry, rollup change and outbox job before the 201 comes back.
+//! 2. Statistics: S more ratings are written straight through the storage writer (same code path after HTTP),
+//!    spread over twelve months and every unit; then `GET /api/v1/stats/satisfaction` for a random unit and month,
+//!    Q times, through HTTP.
+//! 3. Memory: the server process's peak resident set (VmHWM) from /proc.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hcp_domain::Timestamp;
+use hcp_domain::person::{PersonName, Phone};
+use hcp_storage::Db;
+use hcp_storage::matters::{NewMatter, Registered};
+use hcp_storage::pii::Secrets;
+use hcp_storage::ratings::{NewRating, StoredRating};
+use serde_json::json;
+
+use crate::demo;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// sqlite or postgres
     #[arg(long, default_value = "sqlite")]
     pub engine: String,
+    /// PostgreSQL server to create the benchmark database on (it is dropped afterwards)
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub pg_url: String,
+    /// Ratings posted over HTTP
+    #[arg(long, default_value_t = 20_000)]
+    pub ratings: usize,
+    /// Concurrent HTTP connections of the load generator
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Ratings stored before the statistics queries (the target is measured at 10,000,000)
+    #[arg(long, default_value_t = 1_000_000)]
+    pub stats_ratings: usize,
+    /// Statistics queries to time
+    #[arg(long, default_value_t = 300)]
+    pub stats_queries: usize,
+}
+
+struct Cleanup {
+    dir: std::path::PathBuf,
+    pg: Option<(String, String)>,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn peak_memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field =
+        |name: &str| status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok());
+    Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+async fn create_database(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<String> {
+    match args.engine.as_str() {
+        "sqlite" => Ok(format!("sqlite://{}", cleanup.dir.join("bench.db").display())),
+        "postgres" => {
+            let name = format!("hcp_bench_{}", uuid::Uuid::new_v4().simple());
+            let admin = Db::connect(&args.pg_url).await?;
+            if let Db::Pg(p) = &admin {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(p).await?;
+            }
+            admin.close().await;
+            let base = args.pg_url.rsplit_once('/').map(|(b, _)| b.to_string()).context("bad --pg-url")?;
+            cleanup.pg = Some((args.pg_url.clone(), name.clone()));
+            Ok(format!("{base}/{name}"))
+        }
+        other => bail!("unknown engine {other} (sqlite or postgres)"),
+    }
+}
+
+async fn drop_database(cleanup: &Cleanup) {
+    if let Some((admin_url, name)) = &cleanup.pg
+        && let Ok(admin) = Db::connect(admin_url).await
+    {
+        if let Db::Pg(p) = &admin {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(p).await;
+        }
+        admin.close().await;
+    }
+    let _ = std::fs::remove_dir_all(&cleanup.dir);
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    anyhow::bail!("bench for {} is written in the next step", args.engine)
+    let mut cleanup = Cleanup { dir: std::env::temp_dir().join(format!("hcp-bench-{}", uuid::Uuid::new_v4().simple())), pg: None };
+    std::fs::create_dir_all(&cleanup.dir)?;
+    let result = run_inner(&args, &mut cleanup).await;
+    drop_database(&cleanup).await;
+    result
+}
+
+async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()> {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<u64>().ok()))
+        .map(|kib| kib / 1024 / 1024)
+        .unwrap_or(0);
+    println!("haochaping bench — engine {}, machine: {cpus} CPUs, {mem_gib} GiB", args.engine);
+    let url = create_database(args, cleanup).await?;
+    let mut master_key = [0u8; 32];
+    rand::fill(&mut master_key);
+    let secrets = Secrets::from_master(&master_key)?;
+
+    let db = Db::connect(&url).await?;
+    db.migrate().await?;
+    db.ensure_catalogue().await?;
+    demo::seed_master(&db).await?;
+    let key = demo::new_key("system");
+    db.insert_api_key("system", "LX", None, "bench", &key).await?;
+    let master = db.load_master().await?;
+    let mut items: Vec<_> = master.items.values().cloned().collect();
+    items.sort_by(|a, b| a.code.cmp(&b.code));
+
+    // Matters to rate, registered beforehand (not timed).
+    let t = Instant::now();
+    let now = Timestamp::now();
+    for i in 0..args.ratings {
+        let item = &items[i % items.len()];
+        let m = NewMatter {
+            matter_no: format!("B{i:08}"),
+            item_code: item.code.clone(),
+            unit_code: item.owner_unit_code.clone(),
+            applicant_kind: "person".into(),
+            applicant_name: PersonName::parse("测试人", "name")?,
+            applicant_phone: Some(Phone::parse(&format!("139{:08}", i), "phone")?),
+            applicant_id_number: None,
+            accepted_at: now.plus_seconds(-7200),
+            completed_at: Some(now.plus_seconds(-3600)),
+            source_kind: "bench".into(),
+            source_id: None,
+        };
+        if !matches!(db.register_matter(&m, &secrets).await?, Registered::Created(_)) {
+            bail!("matter {i} existed");
+        }
+    }
+    println!("prepared {} matters in {:.1} s", args.ratings, t.elapsed().as_secs_f64());
+
+    // The server, in its own process.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    drop(listener);
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["serve", "--database", &url, "--listen", &format!("127.0.0.1:{port}")])
+        .env("HCP_MASTER_KEY", hex::encode(master_key))
+        .env("HCP_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .context("cannot start the server process")?;
+    let pid = child.id().unwrap_or(0);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let mut up = false;
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.map(|r| r.status().is_success()).unwrap_or(false) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if !up {
+        bail!("server did not start");
+    }
+    let (hwm_idle, _) = peak_memory_kib(pid).unwrap_or((0, 0));
+
+    // Ingestion, closed loop.
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let client = client.clone();
+        let next = next.clone();
+        let key = key.clone();
+        let url = format!("{base}/api/v1/ratings");
+        let total = args.ratings;
+        workers.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let level = [5, 5, 5, 5, 5, 5, 4, 4, 3, 2, 1][i % 11];
+                let mut body = json!({"matter_no": format!("B{i:08}"), "channel": "business_system", "level": level});
+                if level <= 2 {
+                    body["reasons"] = json!([if level == 2 { "204" } else { "103" }]);
+                }
+                let start = Instant::now();
+                let ok = matches!(client.post(&url).bearer_auth(&key).json(&body).send().await, Ok(r) if r.status().as_u16() == 201);
+                lat.push(start.elapsed());
+                if !ok {
+                    errors += 1;
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let mut lat = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        lat.extend(l);
+        errors += e;
+    }
+    let elapsed = t.elapsed();
+    lat.sort();
+    let rate = args.ratings as f64 / elapsed.as_secs_f64();
+    println!();
+    println!(
+        "ingestion over HTTP ({} ratings, {} connections, durable commit with ledger + rollup + outbox):",
+        args.ratings, args.concurrency
+    );
+    println!("  throughput      {rate:.0} ratings/s ({:.2} s)", elapsed.as_secs_f64());
+    println!(
+        "  latency         p50 {}  p95 {}  p99 {}  max {}",
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.95)),
+        ms(percentile(&lat, 0.99)),
+        ms(percentile(&lat, 1.0))
+    );
+    println!("  errors          {errors}");
+    let stored: i64 = match &db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
+        Db::Pg(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
+    };
+    println!("  stored          {stored} ratings");
+
+    // A large store for the statistics, written through the storage writer.
+    let t = Instant::now();
+    let units: Vec<String> = {
+        let mut u: Vec<String> = master.units.keys().cloned().collect();
+        u.sort();
+        u
+    };
+    let per_matter = 1_000usize;
+    let matters = args.stats_ratings.div_ceil(per_matter);
+    let year_ago = now.plus_seconds(-365 * 86_400);
+    let mut written = 0usize;
+    let mut g: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move || {
+        g ^= g << 13;
+        g ^= g >> 7;
+        g ^= g << 17;
+        g
+    };
+    for m in 0..matters {
+        let unit = &units[m % units.len()];
+        let item = &items[m % items.len()];
+        let reg = NewMatter {
+            matter_no: format!("S{m:08}"),
+            item_code: item.code.clone(),
+            unit_code: unit.clone(),
+            applicant_kind: "legal".into(),
+            applicant_name: PersonName::parse("测试企业", "name")?,
+            applicant_phone: None,
+            applicant_id_number: None,
+            accepted_at: year_ago,
+            completed_at: None,
+            source_kind: "bench".into(),
+            source_id: None,
+        };
+        let matter = match db.register_matter(&reg, &secrets).await? {
+            Registered::Created(x) | Registered::Existing { matter: x, .. } => x,
+        };
+        let n = per_matter.min(args.stats_ratings - written);
+        let mut batch = Vec::with_capacity(n);
+        for s in 0..n {
+            let at = year_ago.plus_seconds((rnd() % (365 * 86_400)) as i64);
+            let level = [5, 5, 5, 5, 5, 5, 5, 4, 4, 3, 2, 1][(rnd() % 12) as usize];
+            batch.push(NewRating {
+                row: StoredRating {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    matter_id: matter.id.clone(),
+                    matter_no: matter.matter_no.clone(),
+                    service_seq: s as i64 + 1,
+                    assess_number: 1,
+                    follows_id: None,
+                    channel: ["pad", "qr", "mobile", "pc"][s % 4].into(),
+                    level,
+                    indicators: String::new(),
+                    reasons: String::new(),
+                    text: None,
+                    anonymous: true,
+                    rater_name: None,
+                    rater_phone: None,
+                    rater_id_number: None,
+                    rater_phone_ix: None,
+                    rater_from_applicant: false,
+                    unit_code: unit.clone(),
+                    item_code: item.code.clone(),
+                    window_code: None,
+                    staff_code: None,
+                    catalogue_version: 1,
+                    referral: false,
+                    rated_at: at.micros(),
+                    received_at: at.micros(),
+                    biz_day: at.biz_day(),
+                    credential_kind: "bench".into(),
+                    credential_id: None,
+                    device_id: None,
+                    source_hash: None,
+                    client_type: "bench".into(),
+                    seconds_after_service: None,
+                    ledger_seq: 0,
+                },
+                idempotency: None,
+            });
+        }
+        for chunk in batch.chunks(500) {
+            for r in db.write_ratings(chunk).await? {
+                r?;
+            }
+        }
+        written += n;
+        if m % 200 == 199 {
+            println!("  … {written} ratings stored ({:.0}/s)", written as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    println!();
+    println!(
+        "bulk load for statistics: {written} ratings in {:.1} s ({:.0}/s, storage writer, batches of 500)",
+        t.elapsed().as_secs_f64(),
+        written as f64 / t.elapsed().as_secs_f64()
+    );
+
+    // Statistics for a random unit and month.
+    let mut lat = Vec::new();
+    let mut nonempty = 0;
+    for _ in 0..args.stats_queries {
+        let unit = &units[(rnd() % units.len() as u64) as usize];
+        let month_start = now.plus_seconds(-((rnd() % 330) as i64 + 20) * 86_400).biz_date().replace_day(1).unwrap_or(now.biz_date());
+        let next_month = month_start.replace_day(28).unwrap_or(month_start) + time::Duration::days(5);
+        let month_end = next_month.replace_day(1).unwrap_or(next_month) - time::Duration::days(1);
+        let q = format!(
+            "{base}/api/v1/stats/satisfaction?by=unit&key={unit}&from={}&to={}",
+            hcp_domain::timestamp::format_date(month_start),
+            hcp_domain::timestamp::format_date(month_end)
+        );
+        let start = Instant::now();
+        let resp = client.get(&q).send().await?;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await?;
+        lat.push(start.elapsed());
+        if !status.is_success() {
+            bail!("statistics query failed: {body}");
+        }
+        if body["groups"].as_array().is_some_and(|g| !g.is_empty()) {
+            nonempty += 1;
+        }
+    }
+    lat.sort();
+    let total: i64 = match &db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
+        Db::Pg(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
+    };
+    println!(
+        "statistics, one unit and one month, {} queries over HTTP with {total} ratings stored ({nonempty} non-empty):",
+        args.stats_queries
+    );
+    println!(
+        "  latency         p50 {}  p95 {}  p99 {}  max {}",
+        ms(percentile(&lat, 0.50)),
+        ms(percentile(&lat, 0.95)),
+        ms(percentile(&lat, 0.99)),
+        ms(percentile(&lat, 1.0))
+    );
+    if let Some((hwm, rss)) = peak_memory_kib(pid) {
+        println!(
+            "server memory:    peak {:.1} MiB (idle after start {:.1} MiB, now {:.1} MiB)",
+            hwm as f64 / 1024.0,
+            hwm_idle as f64 / 1024.0,
+            rss as f64 / 1024.0
+        );
+    }
+    let _ = child.kill().await;
+    db.close().await;
+    Ok(())
 }

@@ -301,7 +301,6 @@ async fn seed_activity(
                 seconds_after_service: Some((rated_at.micros() - reference.micros()) / 1_000_000),
                 ledger_seq: 0,
             },
-            matter_completed_day: matter.completed_at.map(|t| t.biz_day()),
             idempotency: None,
         });
         if pending.len() >= 256 {

@@ -114,7 +114,6 @@ CREATE TABLE ratings (
     source_hash           TEXT,
     client_type           TEXT NOT NULL,
     seconds_after_service BIGINT,
-    ledger_seq            BIGINT NOT NULL,
     UNIQUE (matter_id, service_seq, assess_number)
 );
 CREATE INDEX ratings_unit_day ON ratings(unit_code, biz_day);

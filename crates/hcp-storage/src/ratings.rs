@@ -51,13 +51,13 @@ pub struct StoredRating {
     pub source_hash: Option<String>,
     pub client_type: String,
     pub seconds_after_service: Option<i64>,
-    /// Set by the writer: the rating's place in the ledger.
+    /// The rating's place in the ledger (not a column of `ratings`: read from the ledger, 0 before writing).
     pub ledger_seq: i64,
 }
 
 pub const RATING_COLS: &str = "id, matter_id, matter_no, service_seq, assess_number, follows_id, channel, level, indicators, reasons, text, anonymous, \
 rater_name, rater_phone, rater_id_number, rater_phone_ix, rater_from_applicant, unit_code, item_code, window_code, staff_code, catalogue_version, \
-referral, rated_at, received_at, biz_day, credential_kind, credential_id, device_id, source_hash, client_type, seconds_after_service, ledger_seq";
+referral, rated_at, received_at, biz_day, credential_kind, credential_id, device_id, source_hash, client_type, seconds_after_service";
 
 pub(crate) fn rating_from_row<R: Row>(r: &R) -> Result<StoredRating>
 where
@@ -100,7 +100,7 @@ where
         source_hash: r.try_get("source_hash")?,
         client_type: r.try_get("client_type")?,
         seconds_after_service: r.try_get("seconds_after_service")?,
-        ledger_seq: r.try_get("ledger_seq")?,
+        ledger_seq: r.try_get::<Option<i64>, _>("ledger_seq").ok().flatten().unwrap_or(0),
     })
 }
 
@@ -108,8 +108,6 @@ where
 #[derive(Debug, Clone)]
 pub struct NewRating {
     pub row: StoredRating,
-    /// The completion day of the matter, if it is completed (participation is counted on that day).
-    pub matter_completed_day: Option<i64>,
     /// `(scope, key, digest of the request)` when the client sent an `Idempotency-Key`.
     pub idempotency: Option<(String, String, String)>,
 }
@@ -181,9 +179,12 @@ impl RatingWriter {
     }
 }
 
+/// (dimension, key, business day)
+type GroupKey = (&'static str, String, i64);
+
 #[derive(Default)]
 struct Deltas {
-    ratings: HashMap<(&'static str, String, i64), [i64; 5]>,
+    ratings: HashMap<GroupKey, [i64; 5]>,
     rated_matters: HashMap<(String, String, i64), i64>,
 }
 
@@ -204,9 +205,34 @@ impl Deltas {
     }
 }
 
+/// `($1,$2,…),($k,…)` for `rows` rows of `cols` values, numbering from 1.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push(',');
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push(',');
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+const RATING_COL_COUNT: usize = 32;
+/// Rows per multi-row statement: stays under SQLite's 32,766 and PostgreSQL's 65,535 bound values.
+const CHUNK: usize = 500;
+
 impl Db {
-    /// Writes a batch in one transaction; returns one result per rating, in order. An `Err` from this
-    /// function means nothing of the batch was written.
+    /// Writes a batch in one transaction with a fixed number of statements whatever its size (multi-row
+    /// inserts and upserts); returns one result per rating, in order. An `Err` from this function means
+    /// nothing of the batch was written.
     pub async fn write_ratings(&self, items: &[NewRating]) -> Result<Vec<Result<RatingOutcome>>> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
@@ -215,81 +241,159 @@ impl Db {
         } else {
             "SELECT seq, hash FROM chain_head WHERE id = 1"
         };
-        let insert_sql = format!(
-            "INSERT INTO ratings ({RATING_COLS}) VALUES ({}) ON CONFLICT (matter_id, service_seq, assess_number) DO NOTHING RETURNING id",
-            (1..=33).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
-        );
         let now = Timestamp::now().micros();
-        let results = on_db!(self, pool => {
+        let mut results: Vec<Option<Result<RatingOutcome>>> = (0..items.len()).map(|_| None).collect();
+        let out = on_db!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
             let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
             let mut seq: i64 = head.try_get("seq")?;
             let head_hash: Vec<u8> = head.try_get("hash")?;
             let mut prev: Hash = head_hash.as_slice().try_into().map_err(|_| StoreError::Internal("链头哈希长度错误".into()))?;
-            let mut deltas = Deltas::default();
-            let mut results = Vec::with_capacity(items.len());
-            for item in items {
-                if let Some((scope, key, digest)) = &item.idempotency {
-                    let seen = sqlx::query("SELECT digest, rating_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
-                        .bind(scope).bind(key).fetch_optional(&mut *tx).await?;
-                    if let Some(seen) = seen {
-                        let seen_digest: String = seen.try_get("digest")?;
-                        let id: String = seen.try_get("rating_id")?;
-                        results.push(if &seen_digest == digest {
-                            Ok(RatingOutcome::Replayed { id })
-                        } else {
-                            Err(StoreError::conflict("idempotency_key_reused", "该 Idempotency-Key 已用于另一条不同的评价", Some(id)))
-                        });
-                        continue;
-                    }
-                }
-                let mut row = item.row.clone();
-                row.ledger_seq = seq + 1;
-                let inserted = sqlx::query(sqlx::AssertSqlSafe(insert_sql.clone()))
-                    .bind(&row.id).bind(&row.matter_id).bind(&row.matter_no).bind(row.service_seq).bind(row.assess_number)
-                    .bind(&row.follows_id).bind(&row.channel).bind(row.level).bind(&row.indicators).bind(&row.reasons)
-                    .bind(&row.text).bind(row.anonymous).bind(&row.rater_name).bind(&row.rater_phone).bind(&row.rater_id_number)
-                    .bind(&row.rater_phone_ix).bind(row.rater_from_applicant).bind(&row.unit_code).bind(&row.item_code)
-                    .bind(&row.window_code).bind(&row.staff_code).bind(row.catalogue_version).bind(row.referral)
-                    .bind(row.rated_at).bind(row.received_at).bind(row.biz_day).bind(&row.credential_kind)
-                    .bind(&row.credential_id).bind(&row.device_id).bind(&row.source_hash).bind(&row.client_type)
-                    .bind(row.seconds_after_service).bind(row.ledger_seq)
-                    .fetch_optional(&mut *tx).await?;
-                if inserted.is_none() {
-                    let existing: Option<String> = sqlx::query("SELECT id FROM ratings WHERE matter_id = $1 AND service_seq = $2 AND assess_number = $3")
-                        .bind(&row.matter_id).bind(row.service_seq).bind(row.assess_number)
-                        .fetch_optional(&mut *tx).await?.map(|r| r.try_get("id")).transpose()?;
-                    results.push(Err(StoreError::conflict("already_rated", "该办件（服务）已评价过，不能重复评价", existing)));
+
+            // 1. Idempotency keys seen before (rare: device retries), and the same key twice in this batch.
+            let mut first_with_key: HashMap<(&str, &str), usize> = HashMap::new();
+            let mut repeat_of: HashMap<usize, usize> = HashMap::new();
+            for (i, item) in items.iter().enumerate() {
+                let Some((scope, key, digest)) = &item.idempotency else { continue };
+                if let Some(&j) = first_with_key.get(&(scope.as_str(), key.as_str())) {
+                    repeat_of.insert(i, j);
                     continue;
                 }
-                seq += 1;
-                let content = rating_record(&row).content_hash();
-                let chain = chain_hash(&prev, seq, &content);
-                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, 'rating', $2, $3, $4, $5)")
-                    .bind(seq).bind(&row.id).bind(content.to_vec()).bind(chain.to_vec()).bind(now)
-                    .execute(&mut *tx).await?;
-                prev = chain;
-                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'report_rating', $2, 'pending', 0, $3, $3)")
-                    .bind(uuid::Uuid::now_v7().to_string()).bind(serde_json::json!({ "rating_id": row.id }).to_string()).bind(now)
-                    .execute(&mut *tx).await?;
-                if let Some((scope, key, digest)) = &item.idempotency {
-                    sqlx::query("INSERT INTO idempotency_keys (scope, key, digest, rating_id, created_at) VALUES ($1,$2,$3,$4,$5)")
-                        .bind(scope).bind(key).bind(digest).bind(&row.id).bind(now).execute(&mut *tx).await?;
+                first_with_key.insert((scope.as_str(), key.as_str()), i);
+                let seen = sqlx::query("SELECT digest, rating_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
+                    .bind(scope).bind(key).fetch_optional(&mut *tx).await?;
+                if let Some(seen) = seen {
+                    let seen_digest: String = seen.try_get("digest")?;
+                    let id: String = seen.try_get("rating_id")?;
+                    results[i] = Some(if &seen_digest == digest {
+                        Ok(RatingOutcome::Replayed { id })
+                    } else {
+                        Err(StoreError::conflict("idempotency_key_reused", "该 Idempotency-Key 已用于另一条不同的评价", Some(id)))
+                    });
                 }
-                let first = sqlx::query("UPDATE matters SET first_rated_at = $1 WHERE id = $2 AND first_rated_at IS NULL")
-                    .bind(row.rated_at).bind(&row.matter_id).execute(&mut *tx).await?.rows_affected();
-                if first == 1 && let Some(day) = item.matter_completed_day {
-                    *deltas.rated_matters.entry((row.unit_code.clone(), row.item_code.clone(), day)).or_insert(0) += 1;
-                }
-                deltas.add(&row);
-                results.push(Ok(RatingOutcome::Created { id: row.id.clone(), ledger_seq: seq }));
             }
-            for ((dim, key, day), n) in &deltas.ratings {
-                sqlx::query("INSERT INTO rollup_ratings (dim, dim_key, biz_day, n1, n2, n3, n4, n5) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) \
-                    ON CONFLICT (dim, dim_key, biz_day) DO UPDATE SET n1 = rollup_ratings.n1 + excluded.n1, n2 = rollup_ratings.n2 + excluded.n2, \
-                    n3 = rollup_ratings.n3 + excluded.n3, n4 = rollup_ratings.n4 + excluded.n4, n5 = rollup_ratings.n5 + excluded.n5")
-                    .bind(*dim).bind(key).bind(*day).bind(n[0]).bind(n[1]).bind(n[2]).bind(n[3]).bind(n[4])
-                    .execute(&mut *tx).await?;
+
+            // 2. The ratings, many rows per statement; the unique key turns duplicates into skipped rows.
+            let candidates: Vec<usize> = (0..items.len()).filter(|i| results[*i].is_none() && !repeat_of.contains_key(i)).collect();
+            let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::new();
+            for chunk in candidates.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO ratings ({RATING_COLS}) VALUES {} ON CONFLICT (matter_id, service_seq, assess_number) DO NOTHING RETURNING id",
+                    placeholders(chunk.len(), RATING_COL_COUNT)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for &i in chunk {
+                    let r = &items[i].row;
+                    q = q.bind(r.id.clone()).bind(r.matter_id.clone()).bind(r.matter_no.clone()).bind(r.service_seq).bind(r.assess_number)
+                        .bind(r.follows_id.clone()).bind(r.channel.clone()).bind(r.level).bind(r.indicators.clone()).bind(r.reasons.clone())
+                        .bind(r.text.clone()).bind(r.anonymous).bind(r.rater_name.clone()).bind(r.rater_phone.clone()).bind(r.rater_id_number.clone())
+                        .bind(r.rater_phone_ix.clone()).bind(r.rater_from_applicant).bind(r.unit_code.clone()).bind(r.item_code.clone())
+                        .bind(r.window_code.clone()).bind(r.staff_code.clone()).bind(r.catalogue_version).bind(r.referral)
+                        .bind(r.rated_at).bind(r.received_at).bind(r.biz_day).bind(r.credential_kind.clone())
+                        .bind(r.credential_id.clone()).bind(r.device_id.clone()).bind(r.source_hash.clone()).bind(r.client_type.clone())
+                        .bind(r.seconds_after_service);
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    inserted.insert(row.try_get("id")?);
+                }
+            }
+
+            // 3. Chain the inserted ratings in batch order; refuse the duplicates with the existing id.
+            let mut ledger_rows: Vec<(i64, String, Hash, Hash)> = Vec::new();
+            let mut deltas = Deltas::default();
+            let mut matter_ids: Vec<String> = Vec::new();
+            for &i in &candidates {
+                let r = &items[i].row;
+                if inserted.contains(&r.id) {
+                    seq += 1;
+                    let content = rating_record(r).content_hash();
+                    let chain = chain_hash(&prev, seq, &content);
+                    prev = chain;
+                    ledger_rows.push((seq, r.id.clone(), content, chain));
+                    deltas.add(r);
+                    if !matter_ids.contains(&r.matter_id) {
+                        matter_ids.push(r.matter_id.clone());
+                    }
+                    results[i] = Some(Ok(RatingOutcome::Created { id: r.id.clone(), ledger_seq: seq }));
+                } else {
+                    let existing: Option<String> = sqlx::query("SELECT id FROM ratings WHERE matter_id = $1 AND service_seq = $2 AND assess_number = $3")
+                        .bind(&r.matter_id).bind(r.service_seq).bind(r.assess_number)
+                        .fetch_optional(&mut *tx).await?.map(|row| row.try_get("id")).transpose()?;
+                    results[i] = Some(Err(StoreError::conflict("already_rated", "该办件（服务）已评价过，不能重复评价", existing)));
+                }
+            }
+            for (&i, &j) in &repeat_of {
+                let same = items[i].idempotency.as_ref().map(|k| &k.2) == items[j].idempotency.as_ref().map(|k| &k.2);
+                results[i] = Some(match &results[j] {
+                    Some(Ok(RatingOutcome::Created { id, .. })) | Some(Ok(RatingOutcome::Replayed { id })) if same => Ok(RatingOutcome::Replayed { id: id.clone() }),
+                    Some(Ok(RatingOutcome::Created { id, .. })) | Some(Ok(RatingOutcome::Replayed { id })) =>
+                        Err(StoreError::conflict("idempotency_key_reused", "该 Idempotency-Key 已用于另一条不同的评价", Some(id.clone()))),
+                    _ => Err(StoreError::conflict("idempotency_key_reused", "该 Idempotency-Key 在同一批请求中重复出现", None)),
+                });
+            }
+
+            // 4. Ledger entries, outbox jobs and idempotency records, many rows per statement.
+            for chunk in ledger_rows.chunks(CHUNK) {
+                let sql = format!("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES {}", placeholders(chunk.len(), 6));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (s, id, content, chain) in chunk {
+                    q = q.bind(*s).bind("rating").bind(id.clone()).bind(content.to_vec()).bind(chain.to_vec()).bind(now);
+                }
+                q.execute(&mut *tx).await?;
+                let sql = format!("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES {}", placeholders(chunk.len(), 7));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (_, id, _, _) in chunk {
+                    q = q.bind(uuid::Uuid::now_v7().to_string()).bind("report_rating").bind(format!("{{\"rating_id\":\"{id}\"}}"))
+                        .bind("pending").bind(0_i64).bind(now).bind(now);
+                }
+                q.execute(&mut *tx).await?;
+            }
+            let keyed: Vec<(String, String, String, String)> = candidates.iter()
+                .filter(|i| inserted.contains(&items[**i].row.id))
+                .filter_map(|i| items[*i].idempotency.as_ref().map(|(s, k, d)| (s.clone(), k.clone(), d.clone(), items[*i].row.id.clone())))
+                .collect();
+            for chunk in keyed.chunks(CHUNK) {
+                let sql = format!("INSERT INTO idempotency_keys (scope, key, digest, rating_id, created_at) VALUES {}", placeholders(chunk.len(), 5));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (s, k, d, id) in chunk {
+                    q = q.bind(s.clone()).bind(k.clone()).bind(d.clone()).bind(id.clone()).bind(now);
+                }
+                q.execute(&mut *tx).await?;
+            }
+
+            // 5. Matters rated for the first time: participation counts them on their completion day.
+            for chunk in matter_ids.chunks(CHUNK) {
+                let sql = format!(
+                    "UPDATE matters SET first_rated_at = (SELECT MIN(r.rated_at) FROM ratings r WHERE r.matter_id = matters.id) \
+                     WHERE first_rated_at IS NULL AND id IN ({}) RETURNING unit_code, item_code, completed_at",
+                    (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id.clone());
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    if let Some(done) = row.try_get::<Option<i64>, _>("completed_at")? {
+                        let key = (row.try_get("unit_code")?, row.try_get("item_code")?, Timestamp(done).biz_day());
+                        *deltas.rated_matters.entry(key).or_insert(0) += 1;
+                    }
+                }
+            }
+
+            // 6. Rollups: one upsert for all groups touched by the batch.
+            let groups: Vec<(&GroupKey, &[i64; 5])> = deltas.ratings.iter().collect();
+            for chunk in groups.chunks(CHUNK) {
+                let sql = format!(
+                    "INSERT INTO rollup_ratings (dim, dim_key, biz_day, n1, n2, n3, n4, n5) VALUES {} \
+                     ON CONFLICT (dim, dim_key, biz_day) DO UPDATE SET n1 = rollup_ratings.n1 + excluded.n1, n2 = rollup_ratings.n2 + excluded.n2, \
+                     n3 = rollup_ratings.n3 + excluded.n3, n4 = rollup_ratings.n4 + excluded.n4, n5 = rollup_ratings.n5 + excluded.n5",
+                    placeholders(chunk.len(), 8)
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for ((dim, key, day), n) in chunk {
+                    q = q.bind(*dim).bind(key.clone()).bind(*day).bind(n[0]).bind(n[1]).bind(n[2]).bind(n[3]).bind(n[4]);
+                }
+                q.execute(&mut *tx).await?;
             }
             for ((unit, item, day), n) in &deltas.rated_matters {
                 bump_matters!(tx, *day, unit.as_str(), item.as_str(), 0_i64, *n);
@@ -298,11 +402,14 @@ impl Db {
             tx.commit().await?;
             results
         });
-        Ok(results)
+        Ok(out.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Internal("评价未被处理".into())))).collect())
     }
 
     pub async fn get_rating(&self, id: &str) -> Result<Option<StoredRating>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {RATING_COLS} FROM ratings WHERE id = $1"));
+        let cols = RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {cols}, l.seq AS ledger_seq FROM ratings r LEFT JOIN ledger l ON l.ref_id = r.id AND l.kind = 'rating' WHERE r.id = $1"
+        ));
         Ok(on_db!(self, pool => match sqlx::query(sql).bind(id).fetch_optional(pool).await? {
             Some(r) => Some(rating_from_row(&r)?),
             None => None,

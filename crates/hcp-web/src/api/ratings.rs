@@ -306,7 +306,7 @@ pub async fn submit_rating(
         level: row.level,
         bad_review: checked.level.is_bad(),
     };
-    let new = NewRating { row, matter_completed_day: matter.completed_at.map(|t| t.biz_day()), idempotency };
+    let new = NewRating { row, idempotency };
     let id = match state.writer.submit(new).await? {
         RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id } => id,
     };
