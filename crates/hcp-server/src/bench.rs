@@ -34,7 +34,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 20_000)]
     pub ratings: usize,
     /// Concurrent HTTP connections of the load generator
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 128)]
     pub concurrency: usize,
     /// Ratings stored before the statistics queries (the target is measured at 10,000,000)
     #[arg(long, default_value_t = 1_000_000)]
@@ -47,6 +47,25 @@ pub struct BenchArgs {
 struct Cleanup {
     dir: std::path::PathBuf,
     pg: Option<(String, String)>,
+}
+
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else { return 0.0 };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// (idle, total) jiffies of the whole machine, from /proc/stat.
+fn machine_jiffies() -> (u64, u64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return (0, 0) };
+    let Some(line) = stat.lines().next() else { return (0, 0) };
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (idle, v.iter().take(8).sum())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -184,6 +203,8 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
     let (hwm_idle, _) = peak_memory_kib(pid).unwrap_or((0, 0));
 
     // Ingestion, closed loop.
+    let (server_cpu0, gen_cpu0) = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
+    let jiffies0 = machine_jiffies();
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t = Instant::now();
     let mut workers = Vec::new();
@@ -224,6 +245,9 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
         errors += e;
     }
     let elapsed = t.elapsed();
+    let (server_cpu, gen_cpu) = (cpu_seconds(&pid.to_string()) - server_cpu0, cpu_seconds("self") - gen_cpu0);
+    let jiffies1 = machine_jiffies();
+    let busy = 100.0 - 100.0 * (jiffies1.0 - jiffies0.0) as f64 / (jiffies1.1 - jiffies0.1).max(1) as f64;
     lat.sort();
     let rate = args.ratings as f64 / elapsed.as_secs_f64();
     println!();
@@ -240,6 +264,11 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
         ms(percentile(&lat, 1.0))
     );
     println!("  errors          {errors}");
+    println!(
+        "  CPU             server {server_cpu:.1} s, load generator {gen_cpu:.1} s of {:.1} s wall on {cpus} cores ({:.0} µs server CPU per rating); machine {busy:.0}% busy (database included)",
+        elapsed.as_secs_f64(),
+        server_cpu * 1e6 / args.ratings as f64
+    );
     let stored: i64 = match &db {
         Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
         Db::Pg(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,

@@ -509,6 +509,7 @@ both!(scope_of_keys_and_sessions, |app| {
     let kid = app.state.db.insert_api_key("system", "LX", None, "temp", &key).await.unwrap();
     assert_eq!(app.get("/staff", Some(&key)).await.0, 200);
     assert!(app.state.db.revoke_api_key(&kid).await.unwrap());
+    app.state.forget_keys();
     assert_eq!(app.get("/staff", Some(&key)).await.0, 401);
     app
 });

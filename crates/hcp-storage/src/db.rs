@@ -68,6 +68,22 @@ impl Db {
         }
     }
 
+    /// A handle on the same database with a pool of its own holding one connection: for a single writer,
+    /// whose prepared statements then stay in that connection's cache and who never waits behind readers
+    /// for a connection.
+    pub fn dedicated(&self) -> Db {
+        match self {
+            Db::Sqlite(pool) => {
+                let opts = (*pool.connect_options()).clone();
+                Db::Sqlite(SqlitePoolOptions::new().max_connections(1).min_connections(0).connect_lazy_with(opts))
+            }
+            Db::Pg(pool) => {
+                let opts = (*pool.connect_options()).clone();
+                Db::Pg(PgPoolOptions::new().max_connections(1).min_connections(0).connect_lazy_with(opts))
+            }
+        }
+    }
+
     pub fn engine(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",

@@ -218,6 +218,34 @@ impl Db {
         )
     }
 
+    /// A matter with the service occasion a rating is about, in one query: occasion `seq` when given, else the
+    /// latest one (`None` when the matter has none, or has no occasion `seq`).
+    pub async fn matter_for_rating(&self, matter_no: &str, seq: Option<i64>) -> Result<Option<(Matter, Option<Service>)>> {
+        let cols = MATTER_COLS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {cols}, s.seq AS s_seq, s.window_code AS s_window, s.staff_code AS s_staff, s.served_at AS s_served FROM matters m \
+             LEFT JOIN services s ON s.matter_id = m.id AND s.seq = COALESCE($2, (SELECT MAX(x.seq) FROM services x WHERE x.matter_id = m.id)) \
+             WHERE m.matter_no = $1"
+        ));
+        Ok(on_db!(self, pool => match sqlx::query(sql).bind(matter_no).bind(seq).fetch_optional(pool).await? {
+            Some(r) => {
+                let matter = matter_from_row(&r)?;
+                let service = match r.try_get::<Option<i64>, _>("s_seq")? {
+                    Some(seq) => Some(Service {
+                        matter_id: matter.id.clone(),
+                        seq,
+                        window_code: r.try_get("s_window")?,
+                        staff_code: r.try_get("s_staff")?,
+                        served_at: Timestamp(r.try_get("s_served")?),
+                    }),
+                    None => None,
+                };
+                Some((matter, service))
+            }
+            None => None,
+        }))
+    }
+
     /// The most recent service occasion of a matter, if any.
     pub async fn latest_service(&self, matter_id: &str) -> Result<Option<Service>> {
         Ok(

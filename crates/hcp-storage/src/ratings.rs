@@ -136,39 +136,29 @@ pub struct RatingWriter {
 pub const MAX_BATCH: usize = 512;
 
 impl RatingWriter {
+    /// Starts the writer. On PostgreSQL it gets a thread of its own with a single-threaded runtime: under load
+    /// its dozen network round trips per batch are then not queued behind hundreds of request handlers
+    /// (measured: ≈1,800 → ≈2,700 ratings/s at 64 connections). `db` should be a dedicated handle
+    /// (`Db::dedicated`), whose lazy connection is then opened on the writer's runtime.
     pub fn start(db: Db) -> Self {
-        let (tx, mut rx) = mpsc::channel::<(NewRating, Reply)>(MAX_BATCH * 8);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
-                let (items, replies): (Vec<NewRating>, Vec<Reply>) = batch.into_iter().unzip();
-                match db.write_ratings(&items).await {
-                    Ok(results) => {
-                        for (reply, res) in replies.into_iter().zip(results) {
-                            let _ = reply.send(res);
-                        }
-                    }
-                    Err(e) => {
-                        // The batch failed as a whole: write each rating alone so that one bad rating cannot
-                        // take the others down with it.
-                        tracing::warn!(error = %e, size = items.len(), "rating batch failed; retrying one by one");
-                        for (item, reply) in items.into_iter().zip(replies) {
-                            let res = match db.write_ratings(std::slice::from_ref(&item)).await {
-                                Ok(mut v) => v.pop().unwrap_or_else(|| Err(StoreError::Internal("empty batch result".into()))),
-                                Err(e) => Err(e),
-                            };
-                            let _ = reply.send(res);
-                        }
-                    }
-                }
-            }
-        });
+        let (tx, rx) = mpsc::channel::<(NewRating, Reply)>(MAX_BATCH * 8);
+        if matches!(db, Db::Sqlite(_)) {
+            // SQLite already runs each connection on a thread of its own; measured, a plain task is faster
+            // here (≈6,700 against ≈5,500 ratings/s in `haochaping bench`).
+            tokio::spawn(writer_loop(db, rx));
+            return RatingWriter { tx };
+        }
+        let spawned =
+            std::thread::Builder::new().name("hcp-rating-writer".into()).spawn(move || match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(writer_loop(db, rx)),
+                Err(e) => tracing::error!(error = %e, "cannot start the rating writer's runtime"),
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "cannot start the rating writer thread");
+        }
         RatingWriter { tx }
     }
 
@@ -205,8 +195,45 @@ impl Deltas {
     }
 }
 
-/// `($1,$2,…),($k,…)` for `rows` rows of `cols` values, numbering from 1.
-fn placeholders(rows: usize, cols: usize) -> String {
+async fn writer_loop(db: Db, mut rx: mpsc::Receiver<(NewRating, Reply)>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let (items, replies): (Vec<NewRating>, Vec<Reply>) = batch.into_iter().unzip();
+        match db.write_ratings(&items).await {
+            Ok(results) => {
+                for (reply, res) in replies.into_iter().zip(results) {
+                    let _ = reply.send(res);
+                }
+            }
+            Err(e) => {
+                // The batch failed as a whole: write each rating alone so that one bad rating cannot take the
+                // others down with it.
+                tracing::warn!(error = %e, size = items.len(), "rating batch failed; retrying one by one");
+                for (item, reply) in items.into_iter().zip(replies) {
+                    let res = match db.write_ratings(std::slice::from_ref(&item)).await {
+                        Ok(mut v) => v.pop().unwrap_or_else(|| Err(StoreError::Internal("empty batch result".into()))),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(res);
+                }
+            }
+        }
+    }
+    db.close().await;
+}
+
+/// `($1,$2,…),($k,…)` for `rows` rows of `cols` values on PostgreSQL; `(?,?,…),(?,…)` on SQLite.
+///
+/// The one place where the SQL text differs by engine: SQLite looks numbered parameters up by a linear scan
+/// (`sqlite3_bind_parameter_name`), which made binding a 16,000-value statement quadratic (290 ms for 500
+/// ratings); anonymous `?` parameters bind in constant time each.
+fn placeholders(numbered: bool, rows: usize, cols: usize) -> String {
     let mut out = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -217,17 +244,39 @@ fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 out.push(',');
             }
-            out.push('$');
-            out.push_str(&(r * cols + c + 1).to_string());
+            if numbered {
+                out.push('$');
+                out.push_str(&(r * cols + c + 1).to_string());
+            } else {
+                out.push('?');
+            }
         }
         out.push(')');
     }
     out
 }
 
+/// Splits `items` into chunks whose sizes are powers of two (at most `CHUNK`): a batch of any size then uses
+/// only a handful of distinct statement texts, which stay prepared in the connection's statement cache instead
+/// of being parsed anew for every batch size.
+fn pow2_chunks<T>(items: &[T]) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while !rest.is_empty() {
+        let mut n = CHUNK.min(rest.len()).next_power_of_two();
+        if n > rest.len() || n > CHUNK {
+            n /= 2;
+        }
+        let (head, tail) = rest.split_at(n.max(1));
+        out.push(head);
+        rest = tail;
+    }
+    out
+}
+
 const RATING_COL_COUNT: usize = 32;
 /// Rows per multi-row statement: stays under SQLite's 32,766 and PostgreSQL's 65,535 bound values.
-const CHUNK: usize = 500;
+const CHUNK: usize = 256;
 
 impl Db {
     /// Writes a batch in one transaction with a fixed number of statements whatever its size (multi-row
@@ -276,10 +325,10 @@ impl Db {
             // 2. The ratings, many rows per statement; the unique key turns duplicates into skipped rows.
             let candidates: Vec<usize> = (0..items.len()).filter(|i| results[*i].is_none() && !repeat_of.contains_key(i)).collect();
             let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::new();
-            for chunk in candidates.chunks(CHUNK) {
+            for chunk in pow2_chunks(&candidates) {
                 let sql = format!(
                     "INSERT INTO ratings ({RATING_COLS}) VALUES {} ON CONFLICT (matter_id, service_seq, assess_number) DO NOTHING RETURNING id",
-                    placeholders(chunk.len(), RATING_COL_COUNT)
+                    placeholders(is_pg, chunk.len(), RATING_COL_COUNT)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for &i in chunk {
@@ -333,14 +382,14 @@ impl Db {
             }
 
             // 4. Ledger entries, outbox jobs and idempotency records, many rows per statement.
-            for chunk in ledger_rows.chunks(CHUNK) {
-                let sql = format!("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES {}", placeholders(chunk.len(), 6));
+            for chunk in pow2_chunks(&ledger_rows) {
+                let sql = format!("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES {}", placeholders(is_pg, chunk.len(), 6));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (s, id, content, chain) in chunk {
                     q = q.bind(*s).bind("rating").bind(id.clone()).bind(content.to_vec()).bind(chain.to_vec()).bind(now);
                 }
                 q.execute(&mut *tx).await?;
-                let sql = format!("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES {}", placeholders(chunk.len(), 7));
+                let sql = format!("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES {}", placeholders(is_pg, chunk.len(), 7));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (_, id, _, _) in chunk {
                     q = q.bind(uuid::Uuid::now_v7().to_string()).bind("report_rating").bind(format!("{{\"rating_id\":\"{id}\"}}"))
@@ -352,8 +401,8 @@ impl Db {
                 .filter(|i| inserted.contains(&items[**i].row.id))
                 .filter_map(|i| items[*i].idempotency.as_ref().map(|(s, k, d)| (s.clone(), k.clone(), d.clone(), items[*i].row.id.clone())))
                 .collect();
-            for chunk in keyed.chunks(CHUNK) {
-                let sql = format!("INSERT INTO idempotency_keys (scope, key, digest, rating_id, created_at) VALUES {}", placeholders(chunk.len(), 5));
+            for chunk in pow2_chunks(&keyed) {
+                let sql = format!("INSERT INTO idempotency_keys (scope, key, digest, rating_id, created_at) VALUES {}", placeholders(is_pg, chunk.len(), 5));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (s, k, d, id) in chunk {
                     q = q.bind(s.clone()).bind(k.clone()).bind(d.clone()).bind(id.clone()).bind(now);
@@ -362,11 +411,11 @@ impl Db {
             }
 
             // 5. Matters rated for the first time: participation counts them on their completion day.
-            for chunk in matter_ids.chunks(CHUNK) {
+            for chunk in pow2_chunks(&matter_ids) {
                 let sql = format!(
                     "UPDATE matters SET first_rated_at = (SELECT MIN(r.rated_at) FROM ratings r WHERE r.matter_id = matters.id) \
-                     WHERE first_rated_at IS NULL AND id IN ({}) RETURNING unit_code, item_code, completed_at",
-                    (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",")
+                     WHERE first_rated_at IS NULL AND id IN {} RETURNING unit_code, item_code, completed_at",
+                    placeholders(is_pg, 1, chunk.len())
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in chunk {
@@ -382,12 +431,12 @@ impl Db {
 
             // 6. Rollups: one upsert for all groups touched by the batch.
             let groups: Vec<(&GroupKey, &[i64; 5])> = deltas.ratings.iter().collect();
-            for chunk in groups.chunks(CHUNK) {
+            for chunk in pow2_chunks(&groups) {
                 let sql = format!(
                     "INSERT INTO rollup_ratings (dim, dim_key, biz_day, n1, n2, n3, n4, n5) VALUES {} \
                      ON CONFLICT (dim, dim_key, biz_day) DO UPDATE SET n1 = rollup_ratings.n1 + excluded.n1, n2 = rollup_ratings.n2 + excluded.n2, \
                      n3 = rollup_ratings.n3 + excluded.n3, n4 = rollup_ratings.n4 + excluded.n4, n5 = rollup_ratings.n5 + excluded.n5",
-                    placeholders(chunk.len(), 8)
+                    placeholders(is_pg, chunk.len(), 8)
                 );
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for ((dim, key, day), n) in chunk {
@@ -420,5 +469,27 @@ impl Db {
     pub async fn pending_jobs(&self, kind: &str) -> Result<i64> {
         Ok(on_db!(self, pool => sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE kind = $1 AND state = 'pending'")
             .bind(kind).fetch_one(pool).await?.try_get("n")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything() {
+        for n in [0usize, 1, 2, 3, 36, 255, 256, 257, 511, 1000] {
+            let v: Vec<usize> = (0..n).collect();
+            let chunks = pow2_chunks(&v);
+            assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), n);
+            assert!(
+                chunks.iter().all(|c| c.len().is_power_of_two() && c.len() <= CHUNK),
+                "{n}: {:?}",
+                chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+            );
+            assert_eq!(chunks.concat(), v);
+        }
+        assert_eq!(placeholders(true, 2, 2), "($1,$2),($3,$4)");
+        assert_eq!(placeholders(false, 1, 3), "(?,?,?)");
     }
 }

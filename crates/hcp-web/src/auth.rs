@@ -67,7 +67,7 @@ impl FromRequestParts<AppState> for Caller {
             if b.len() > 200 {
                 return Err(ApiError::unauthorized());
             }
-            return match state.db.find_api_key(b).await? {
+            return match state.find_key(b).await? {
                 Some(k) => Ok(Caller::Key(k)),
                 None => Err(ApiError::unauthorized()),
             };

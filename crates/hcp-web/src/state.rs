@@ -1,7 +1,10 @@
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use hcp_domain::Catalogue;
 use hcp_storage::Db;
+use hcp_storage::keys::{ApiKey, hash_key};
 use hcp_storage::master::MasterData;
 use hcp_storage::pii::Secrets;
 use hcp_storage::ratings::RatingWriter;
@@ -34,7 +37,12 @@ pub struct AppState {
     /// Verifies a password against its stored hash (argon2, supplied by the server).
     pub password_check: crate::api::session::PasswordCheck,
     master: Arc<RwLock<Arc<MasterData>>>,
+    keys: Arc<std::sync::Mutex<HashMap<String, (ApiKey, Instant)>>>,
 }
+
+/// How long a machine key found in the database is trusted without asking again. A key revoked from
+/// another process (or node) stops working within this time.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
 
 impl AppState {
     pub async fn new(
@@ -45,7 +53,7 @@ impl AppState {
     ) -> Result<Self, hcp_storage::StoreError> {
         let catalogue = db.catalogue_in_force().await?;
         let master = db.load_master().await?;
-        let writer = RatingWriter::start(db.clone());
+        let writer = RatingWriter::start(db.dedicated());
         Ok(AppState {
             db,
             writer,
@@ -54,7 +62,41 @@ impl AppState {
             config: Arc::new(config),
             password_check,
             master: Arc::new(RwLock::new(Arc::new(master))),
+            keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
         })
+    }
+
+    /// An unrevoked machine key, from a short-lived cache (only keys that exist are cached).
+    pub async fn find_key(&self, key: &str) -> Result<Option<ApiKey>, hcp_storage::StoreError> {
+        let h = hash_key(key);
+        if let Ok(cache) = self.keys.lock()
+            && let Some((k, at)) = cache.get(&h)
+            && at.elapsed() < KEY_CACHE_TTL
+        {
+            return Ok(Some(k.clone()));
+        }
+        let found = self.db.find_api_key(key).await?;
+        if let Ok(mut cache) = self.keys.lock() {
+            if cache.len() > 10_000 {
+                cache.clear();
+            }
+            match &found {
+                Some(k) => {
+                    cache.insert(h, (k.clone(), Instant::now()));
+                }
+                None => {
+                    cache.remove(&h);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Forgets cached keys (after a revocation in this process).
+    pub fn forget_keys(&self) {
+        if let Ok(mut cache) = self.keys.lock() {
+            cache.clear();
+        }
     }
 
     /// The cached master data.

@@ -179,14 +179,14 @@ pub async fn submit_rating(
         );
     }
 
-    let matter = state.db.find_matter(&matter_no).await?.ok_or_else(|| ApiError::not_found("办件"))?;
-    let seq = match (explicit_seq, &token) {
-        (Some(s), _) => s,
-        (None, Some(t)) => t.service_seq,
-        (None, None) => state.db.latest_service(&matter.id).await?.map(|s| s.seq).unwrap_or(0),
-    };
-    let service =
-        if seq > 0 { Some(state.db.find_service(&matter.id, seq).await?.ok_or_else(|| ApiError::not_found("服务"))?) } else { None };
+    let wanted = explicit_seq.or(token.as_ref().map(|t| t.service_seq)).filter(|s| *s > 0);
+    let (matter, service) = state.db.matter_for_rating(&matter_no, wanted).await?.ok_or_else(|| ApiError::not_found("办件"))?;
+    if wanted.is_some() && service.is_none() {
+        return Err(ApiError::not_found("服务"));
+    }
+    // A token for the matter as a whole (occasion 0) rates the matter, even if services were recorded later.
+    let service = if token.as_ref().is_some_and(|t| t.service_seq == 0) && explicit_seq.is_none() { None } else { service };
+    let seq = service.as_ref().map(|s| s.seq).unwrap_or(0);
 
     // Scope of machine keys and staff.
     if token.is_none() {
