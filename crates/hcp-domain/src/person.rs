@@ -4,8 +4,14 @@ use crate::error::DomainError;
 use crate::ids::parse_text;
 
 /// A mainland mobile number (11 digits starting with 1); spaces, dashes and a +86 prefix are dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Phone(String);
+
+impl std::fmt::Debug for Phone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
 
 impl Phone {
     pub fn parse(raw: &str, field: &str) -> Result<Self, DomainError> {
@@ -41,8 +47,14 @@ pub fn mask_phone(p: &str) -> String {
 }
 
 /// A resident identity card number (18 characters, GB 11643 check digit).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct IdNumber(String);
+
+impl std::fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IdNumber({})", self.masked())
+    }
+}
 
 impl IdNumber {
     pub fn parse(raw: &str, field: &str) -> Result<Self, DomainError> {
@@ -67,13 +79,24 @@ impl IdNumber {
 
     /// `610***********123X`: the region's first three digits and the last four.
     pub fn masked(&self) -> String {
-        format!("{}***********{}", &self.0[..3], &self.0[14..])
+        mask_id_number(&self.0)
     }
 }
 
+/// `110***********002X` for an 18-character number; `***` for anything else.
+pub fn mask_id_number(id: &str) -> String {
+    if id.len() == 18 && id.is_ascii() { format!("{}***********{}", &id[..3], &id[14..]) } else { "***".to_string() }
+}
+
 /// A person's or organisation's name: 1..=60 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct PersonName(String);
+
+impl std::fmt::Debug for PersonName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PersonName({})", self.masked())
+    }
+}
 
 impl PersonName {
     pub fn parse(raw: &str, field: &str) -> Result<Self, DomainError> {
@@ -138,6 +161,9 @@ mod tests {
     fn names() {
         assert_eq!(mask_name("张三"), "张*");
         assert_eq!(mask_name("欧阳小明"), "欧**明");
+        let p = PersonName::parse("张三丰", "n").unwrap();
+        assert_eq!(format!("{p:?}"), "PersonName(张*丰)", "Debug never prints personal data");
+        assert_eq!(format!("{:?}", Phone::parse("13800138000", "p").unwrap()), "Phone(138****8000)");
         assert!(PersonName::parse("  ", "name").is_err());
     }
 }

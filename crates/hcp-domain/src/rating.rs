@@ -13,8 +13,8 @@ use crate::person::{Contact, IdNumber, PersonName, Phone};
 pub const MAX_TEXT_CHARS: usize = 500;
 pub const MAX_REASONS: usize = 20;
 
-/// A rating as a client sends it, before any rule has been applied.
-#[derive(Debug, Clone, Default)]
+/// A rating as a client sends it, before any rule has been applied. (No `Debug`: it holds contact data.)
+#[derive(Clone, Default)]
 pub struct RawRating {
     pub channel: String,
     pub level: i64,

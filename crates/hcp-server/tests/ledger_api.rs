@@ -563,3 +563,52 @@ both!(master_data_catalogue_and_openapi, |app| {
     assert_eq!(resp.status().as_u16(), 200);
     app
 });
+
+both!(one_visit_is_rated_once_whatever_the_link, |app| {
+    // The push link of a completed matter names the matter as a whole; once a service occasion is recorded,
+    // every channel rates that occasion, so the link and the window device cannot both count the visit.
+    let m = app.matter("ONE-1", true).await;
+    let svc = app.service("ONE-1", "ZX-01").await;
+    let (s, v) = app
+        .post("/ratings", None, &json!({"matter_no": "ONE-1", "channel": "mobile", "level": 5, "token": token_of(&m["rating_url"])}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["service_no"], svc["service_no"]);
+    let (s, v) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "ONE-1", "service_no": svc["service_no"], "channel": "pad", "level": 1, "text": "x"}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (409, "already_rated"), "{v}");
+    // Token holders cannot choose the rating time; devices can (ratings queued offline).
+    app.matter("ONE-2", true).await;
+    let svc2 = app.service("ONE-2", "ZX-01").await;
+    let earlier =
+        (time::OffsetDateTime::now_utc() - time::Duration::minutes(1)).format(&time::format_description::well_known::Rfc3339).unwrap();
+    let (s, v) = app
+        .post(
+            "/ratings",
+            None,
+            &json!({"matter_no": "ONE-2", "channel": "qr", "level": 5, "rated_at": earlier, "token": token_of(&svc2["rating_url"])}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (422, "rated_at_not_allowed"), "{v}");
+    // Rating devices and the hotline record no services (each service would hand out a rating token).
+    let (s, v) = app.post("/matters/ONE-2/services", Some(&app.device_key), &json!({"window_code": "ZX-01"})).await;
+    assert_eq!((s, code(&v)), (403, "wrong_credential"), "{v}");
+    let (s, _) = app.post("/matters/ONE-2/services", Some(&app.hotline_key), &json!({})).await;
+    assert_eq!(s, 403);
+    // A stale session cookie does not stop a token rating.
+    let resp = app
+        .client
+        .post(format!("{}/ratings", app.url))
+        .header("cookie", "hcp_session=stale")
+        .json(&json!({"matter_no": "ONE-2", "channel": "qr", "level": 5, "token": token_of(&svc2["rating_url"])}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    app
+});

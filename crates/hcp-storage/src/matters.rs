@@ -128,13 +128,12 @@ impl Db {
                 .fetch_optional(&mut *tx).await
                 .map_err(|e| match &e {
                     sqlx::Error::Database(d) if d.is_foreign_key_violation() =>
-                        StoreError::Rule(DomainError::new("unknown_reference", "item_code", "事项编码或单位编码不存在")),
+                        StoreError::Rule(DomainError::new("unknown_reference", "item_code", "事项编码或单位编码不存在（item_code / unit_code）")),
                     _ => StoreError::Database(e),
                 })?;
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MATTER_COLS}, first_rated_at FROM matters WHERE matter_no = $1")))
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MATTER_COLS} FROM matters WHERE matter_no = $1")))
                 .bind(&m.matter_no).fetch_one(&mut *tx).await?;
             let existing = matter_from_row(&row)?;
-            let first_rated: Option<i64> = row.try_get("first_rated_at")?;
             let outcome = if inserted.is_some() {
                 if let Some(done) = m.completed_at {
                     bump_matters!(tx, done.biz_day(), &m.unit_code, &m.item_code, 1_i64, 0_i64);
@@ -145,20 +144,24 @@ impl Db {
                     && existing.accepted_at == m.accepted_at && existing.applicant_kind == m.applicant_kind
                     && secrets.decrypt(&existing.applicant_name).ok().as_deref() == Some(m.applicant_name.as_str());
                 if !same_core {
-                    return Err(StoreError::conflict("matter_conflict", format!("办件编号 {} 已登记，且内容与本次不同", m.matter_no), Some(existing.id)));
+                    return Err(StoreError::conflict("matter_conflict", format!("办件编号 {} 已登记，且内容与本次不同", m.matter_no), None));
                 }
                 match (existing.completed_at, m.completed_at) {
                     (None, Some(done)) => {
-                        sqlx::query("UPDATE matters SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL")
-                            .bind(done.micros()).bind(&existing.id).execute(&mut *tx).await?;
-                        let rated = if first_rated.is_some() { 1_i64 } else { 0 };
-                        bump_matters!(tx, done.biz_day(), &m.unit_code, &m.item_code, 1_i64, rated);
+                        // The row lock orders this against the rating writer: whichever comes second sees the
+                        // other's change, so a matter is counted completed once and rated once.
+                        let updated = sqlx::query("UPDATE matters SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL RETURNING first_rated_at")
+                            .bind(done.micros()).bind(&existing.id).fetch_optional(&mut *tx).await?;
+                        if let Some(row) = updated {
+                            let rated = if row.try_get::<Option<i64>, _>("first_rated_at")?.is_some() { 1_i64 } else { 0 };
+                            bump_matters!(tx, done.biz_day(), &m.unit_code, &m.item_code, 1_i64, rated);
+                        }
                         let mut matter = existing;
                         matter.completed_at = Some(done);
                         Registered::Existing { matter, completed_now: true }
                     }
                     (a, b) if b.is_none() || a == b => Registered::Existing { matter: existing, completed_now: false },
-                    _ => return Err(StoreError::conflict("matter_conflict", format!("办件编号 {} 已记录了不同的办结时间", m.matter_no), Some(existing.id))),
+                    _ => return Err(StoreError::conflict("matter_conflict", format!("办件编号 {} 已记录了不同的办结时间", m.matter_no), None)),
                 }
             };
             tx.commit().await?;
@@ -205,17 +208,6 @@ impl Db {
             }
         }
         Err(StoreError::Internal("并发登记服务次数冲突，请重试".into()))
-    }
-
-    pub async fn find_service(&self, matter_id: &str, seq: i64) -> Result<Option<Service>> {
-        Ok(
-            on_db!(self, pool => match sqlx::query("SELECT matter_id, seq, window_code, staff_code, served_at FROM services WHERE matter_id = $1 AND seq = $2")
-                .bind(matter_id).bind(seq).fetch_optional(pool).await? {
-                Some(r) => Some(Service { matter_id: r.try_get("matter_id")?, seq: r.try_get("seq")?, window_code: r.try_get("window_code")?,
-                    staff_code: r.try_get("staff_code")?, served_at: Timestamp(r.try_get("served_at")?) }),
-                None => None,
-            }),
-        )
     }
 
     /// A matter with the service occasion a rating is about, in one query: occasion `seq` when given, else the

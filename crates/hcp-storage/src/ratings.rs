@@ -211,9 +211,9 @@ async fn writer_loop(db: Db, mut rx: mpsc::Receiver<(NewRating, Reply)>) {
                     let _ = reply.send(res);
                 }
             }
-            Err(e) => {
-                // The batch failed as a whole: write each rating alone so that one bad rating cannot take the
-                // others down with it.
+            Err(e @ (StoreError::Database(sqlx::Error::Database(_)) | StoreError::Rule(_))) => {
+                // The database refused the batch's data: write each rating alone so that one bad rating cannot
+                // take the others down with it.
                 tracing::warn!(error = %e, size = items.len(), "rating batch failed; retrying one by one");
                 for (item, reply) in items.into_iter().zip(replies) {
                     let res = match db.write_ratings(std::slice::from_ref(&item)).await {
@@ -221,6 +221,14 @@ async fn writer_loop(db: Db, mut rx: mpsc::Receiver<(NewRating, Reply)>) {
                         Err(e) => Err(e),
                     };
                     let _ = reply.send(res);
+                }
+            }
+            Err(e) => {
+                // The database is unreachable or timed out: fail the batch at once rather than retry each rating.
+                tracing::error!(error = %e, size = items.len(), "rating batch failed");
+                let msg = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))));
                 }
             }
         }
@@ -279,6 +287,15 @@ const RATING_COL_COUNT: usize = 32;
 const CHUNK: usize = 256;
 
 impl Db {
+    /// The earlier outcome of an idempotency key: `(digest of that request, rating id)`.
+    pub async fn find_idempotency(&self, scope: &str, key: &str) -> Result<Option<(String, String)>> {
+        Ok(on_db!(self, pool => match sqlx::query("SELECT digest, rating_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .bind(scope).bind(key).fetch_optional(pool).await? {
+            Some(r) => Some((r.try_get("digest")?, r.try_get("rating_id")?)),
+            None => None,
+        }))
+    }
+
     /// Writes a batch in one transaction with a fixed number of statements whatever its size (multi-row
     /// inserts and upserts); returns one result per rating, in order. An `Err` from this function means
     /// nothing of the batch was written.
@@ -490,6 +507,7 @@ mod tests {
             assert_eq!(chunks.concat(), v);
         }
         assert_eq!(placeholders(true, 2, 2), "($1,$2),($3,$4)");
+        assert_eq!(RATING_COLS.split(", ").count(), RATING_COL_COUNT, "the multi-row insert binds RATING_COL_COUNT values per rating");
         assert_eq!(placeholders(false, 1, 3), "(?,?,?)");
     }
 }

@@ -42,8 +42,8 @@ impl Caller {
     }
 }
 
-fn cookie_value(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+pub fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (k, v) = c.trim().split_once('=')?;
         (k == name).then(|| v.to_string())
     })
@@ -72,14 +72,13 @@ impl FromRequestParts<AppState> for Caller {
                 None => Err(ApiError::unauthorized()),
             };
         }
-        if let Some(token) = cookie_value(parts, SESSION_COOKIE) {
-            if token.len() > 200 {
-                return Err(ApiError::unauthorized());
-            }
-            return match state.db.session_user(&token).await? {
-                Some(u) => Ok(Caller::Staff(u)),
-                None => Err(ApiError::unauthorized()),
-            };
+        // A stale or forged session cookie makes the caller anonymous (a staff browser can still rate with a
+        // token); endpoints that need a sign-in then answer 401.
+        if let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE)
+            && token.len() <= 200
+            && let Some(u) = state.db.session_user(&token).await?
+        {
+            return Ok(Caller::Staff(u));
         }
         Ok(Caller::Anonymous { bearer })
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod pages;
 pub mod qr;
 pub mod state;
 

@@ -76,6 +76,7 @@ pub fn build_router(state: AppState) -> Router {
     router
         .route("/api/openapi.json", get(move || async move { Json(api_json) }))
         .route("/docs", get(move || async move { docs }))
+        .route("/r/{token}", get(crate::pages::rating_page).post(crate::pages::submit_page))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CatchPanicLayer::custom(meta::panic_response))

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hcp_domain::ids::parse_code;
-use hcp_domain::person::{mask_name, mask_phone};
+use hcp_domain::person::{mask_id_number, mask_name, mask_phone};
 use hcp_domain::rating::{CheckedRating, RawRating};
 use hcp_domain::timestamp::Timestamp;
 use hcp_domain::token::RatingToken;
@@ -119,8 +119,19 @@ pub async fn submit_rating(
     PeerAddr(peer): PeerAddr,
     body: ApiJson<RatingIn>,
 ) -> ApiResult<Response> {
-    let digest = body.digest;
-    let input = body.value;
+    let created = rate(&state, &caller, &headers, peer, body.value, body.digest).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+/// Applies every rule to a rating and writes it: the one path for the API and the rating page.
+pub(crate) async fn rate(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    input: RatingIn,
+    digest: String,
+) -> ApiResult<RatingCreated> {
     let raw = RawRating {
         channel: input.channel.clone(),
         level: input.level,
@@ -147,7 +158,7 @@ pub async fn submit_rating(
     let now = Timestamp::now();
 
     // Credential: a rating token (body or Bearer), or the caller's key/session.
-    let token_raw = match (&input.token, &caller) {
+    let token_raw = match (&input.token, caller) {
         (Some(t), _) => Some(t.clone()),
         (None, Caller::Anonymous { bearer: Some(b) }) if !b.starts_with(KEY_PREFIX) => Some(b.clone()),
         _ => None,
@@ -173,7 +184,7 @@ pub async fn submit_rating(
             return Err(ApiError::forbidden("token_mismatch", "评价凭证不属于该服务").field("token"));
         }
     }
-    if !channel_allowed(&caller, token.is_some(), checked.channel) {
+    if !channel_allowed(caller, token.is_some(), checked.channel) {
         return Err(
             ApiError::forbidden("channel_not_allowed", format!("该凭证不能提交“{}”渠道的评价", checked.channel.label())).field("channel")
         );
@@ -184,21 +195,22 @@ pub async fn submit_rating(
     if wanted.is_some() && service.is_none() {
         return Err(ApiError::not_found("服务"));
     }
-    // A token for the matter as a whole (occasion 0) rates the matter, even if services were recorded later.
-    let service = if token.as_ref().is_some_and(|t| t.service_seq == 0) && explicit_seq.is_none() { None } else { service };
+    // One rule for every channel: the occasion named (by `service_no` or the token), else the matter's latest
+    // occasion, else the matter as a whole. A push link for the matter and the window device therefore
+    // cannot both rate the same visit.
     let seq = service.as_ref().map(|s| s.seq).unwrap_or(0);
 
     // Scope of machine keys and staff.
     if token.is_none() {
         let own = caller.unit().unwrap_or_default();
-        let master = state.master();
+        let master = state.master_with_unit(&matter.unit_code).await?;
         if !master.is_within(&matter.unit_code, own) {
-            let window_ok = matches!(&caller, Caller::Key(k) if k.kind == "device");
+            let window_ok = matches!(caller, Caller::Key(k) if k.kind == "device");
             if !window_ok {
                 return Err(ApiError::forbidden("out_of_scope", "该凭证无权评价此单位的办件"));
             }
         }
-        if let Caller::Key(k) = &caller
+        if let Caller::Key(k) = caller
             && k.kind == "device"
         {
             let window = service.as_ref().and_then(|s| s.window_code.as_deref());
@@ -208,8 +220,47 @@ pub async fn submit_rating(
         }
     }
 
+    let idempotency = match headers.get("idempotency-key") {
+        Some(v) => {
+            let key = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 128).ok_or_else(|| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "Idempotency-Key 须为 1 到 128 个可见字符")
+                    .field("Idempotency-Key")
+            })?;
+            let scope = match (&token, caller.id()) {
+                (Some(t), _) => format!("token:{matter_no}:{}", t.service_seq),
+                (None, Some(id)) => format!("caller:{id}"),
+                (None, None) => "anonymous".into(),
+            };
+            Some((scope, key.to_string(), digest))
+        }
+        None => None,
+    };
+
+    // A retry of a rating already accepted gets the same answer, even if the rating window has closed since.
+    if let Some((scope, key, digest)) = &idempotency
+        && let Some((seen_digest, id)) = state.db.find_idempotency(scope, key).await?
+    {
+        if &seen_digest == digest {
+            return Ok(RatingCreated {
+                id,
+                matter_no: matter.matter_no.clone(),
+                service_no: (seq > 0).then(|| service_no(&matter.matter_no, seq)),
+                level: i64::from(checked.level.value()),
+                bad_review: checked.level.is_bad(),
+            });
+        }
+        return Err(ApiError::from(hcp_storage::StoreError::conflict(
+            "idempotency_key_reused",
+            "该 Idempotency-Key 已用于另一条不同的评价",
+            Some(id),
+        )));
+    }
+
     // Time rules: not in the future, not before the service, within the rating window.
     let rated_at = match &input.rated_at {
+        Some(_) if token.is_some() => {
+            return Err(rule("rated_at_not_allowed", "rated_at", "通过评价凭证提交的评价以服务器收到的时间为评价时间，不能指定 rated_at"));
+        }
         Some(s) => Timestamp::parse_rfc3339(s, "rated_at")?,
         None => now,
     };
@@ -232,22 +283,6 @@ pub async fn submit_rating(
         ));
     }
 
-    let idempotency = match headers.get("idempotency-key") {
-        Some(v) => {
-            let key = v.to_str().ok().filter(|k| !k.is_empty() && k.len() <= 128).ok_or_else(|| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_idempotency_key", "Idempotency-Key 须为 1 到 128 个可见字符")
-                    .field("Idempotency-Key")
-            })?;
-            let scope = match (&token, caller.id()) {
-                (Some(_), _) => format!("token:{matter_no}"),
-                (None, Some(id)) => format!("caller:{id}"),
-                (None, None) => "anonymous".into(),
-            };
-            Some((scope, key.to_string(), digest))
-        }
-        None => None,
-    };
-
     let (rater_name, rater_phone, rater_id, rater_ix) = match &checked.contact {
         Some(c) => (
             c.name.as_ref().map(|n| state.secrets.encrypt(n.as_str())).transpose()?,
@@ -257,7 +292,7 @@ pub async fn submit_rating(
         ),
         None => (None, None, None, None),
     };
-    let (credential_kind, credential_id) = match (&token, &caller) {
+    let (credential_kind, credential_id) = match (&token, caller) {
         (Some(_), _) => ("rating_token".to_string(), None),
         (None, Caller::Key(k)) => (format!("{}_key", k.kind), Some(k.id.clone())),
         (None, Caller::Staff(u)) => ("staff_session".to_string(), Some(u.id.clone())),
@@ -295,7 +330,7 @@ pub async fn submit_rating(
         credential_id,
         device_id,
         source_hash: peer.map(|addr| state.secrets.source_hash(&addr.ip().to_string())),
-        client_type: client_type(&headers, &caller),
+        client_type: client_type(headers, caller),
         seconds_after_service: Some((rated_at.micros() - reference.micros()) / 1_000_000),
         ledger_seq: 0,
     };
@@ -310,7 +345,7 @@ pub async fn submit_rating(
     let id = match state.writer.submit(new).await? {
         RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id } => id,
     };
-    Ok((StatusCode::CREATED, Json(RatingCreated { id, ..out })).into_response())
+    Ok(RatingCreated { id, ..out })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -363,15 +398,14 @@ pub struct RatingView {
 fn rating_view(state: &AppState, r: &StoredRating) -> ApiResult<RatingView> {
     let level = Level::new(r.level, "level")?;
     let channel = Channel::parse(&r.channel, "channel")?;
-    let dec = |v: &Option<Vec<u8>>| v.as_ref().map(|b| state.secrets.decrypt(b).unwrap_or_else(|_| String::new()));
+    let dec = |v: &Option<Vec<u8>>| v.as_ref().map(|b| state.secrets.decrypt(b).unwrap_or_else(|_| "***".into()));
     let rater = if r.anonymous {
         None
     } else {
         Some(RaterView {
             name: dec(&r.rater_name).map(|n| mask_name(&n)),
             phone: dec(&r.rater_phone).map(|p| mask_phone(&p)),
-            id_number: dec(&r.rater_id_number)
-                .map(|i| if i.len() == 18 { format!("{}***********{}", &i[..3], &i[14..]) } else { "***".into() }),
+            id_number: dec(&r.rater_id_number).map(|i| mask_id_number(&i)),
             is_applicant: r.rater_from_applicant,
         })
     };

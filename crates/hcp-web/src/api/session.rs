@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::meta::ErrorBody;
-use crate::auth::SESSION_COOKIE;
+use crate::auth::{SESSION_COOKIE, cookie_value};
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -68,11 +68,7 @@ pub async fn sign_in(State(state): State<AppState>, body: ApiJson<SignIn>) -> Ap
 /// Sign out: the session is deleted on the server.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session", responses((status = 204)))]
 pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let token = headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
-        let (k, v) = c.trim().split_once('=')?;
-        (k == SESSION_COOKIE).then(|| v.to_string())
-    });
-    if let Some(t) = token {
+    if let Some(t) = cookie_value(&headers, SESSION_COOKIE) {
         state.db.delete_session(&t).await?;
     }
     let mut h = HeaderMap::new();

@@ -1,0 +1,246 @@
+//! The rating page a QR code or push link opens (`/r/{token}`): server-rendered, in Chinese, working with
+//! JavaScript off, small enough for an old phone on a slow network. Step one chooses the level (five large
+//! links); step two offers that level's reasons, a text and real-name or anonymous, and posts the form.
+//! The full rater, device and staff pages come later; this page uses the same rating path as the API.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use hcp_domain::channel::Mode;
+use hcp_domain::timestamp::Timestamp;
+use hcp_domain::token::RatingToken;
+use hcp_domain::{Channel, Level};
+use serde::Deserialize;
+
+use crate::api::ratings::{RatingIn, rate};
+use crate::auth::{Caller, PeerAddr};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+const STYLE: &str = "body{font-family:system-ui,\"Noto Sans CJK SC\",sans-serif;font-size:1.15rem;line-height:1.6;max-width:36rem;margin:0 auto;padding:1rem;color:#111;background:#fff}\
+h1{font-size:1.5rem}a.level,button{display:block;width:100%;box-sizing:border-box;margin:.6rem 0;padding:1rem;font-size:1.3rem;border:2px solid #124;border-radius:.5rem;background:#f4f7ff;color:#111;text-align:left;text-decoration:none}\
+a.level:focus,button:focus,input:focus,textarea:focus{outline:3px solid #d60;outline-offset:2px}.stars{color:#b45309;margin-right:.5rem}\
+fieldset{border:1px solid #999;border-radius:.5rem;margin:1rem 0}label{display:block;padding:.4rem 0}input[type=checkbox],input[type=radio]{width:1.4rem;height:1.4rem;vertical-align:middle;margin-right:.5rem}\
+textarea{width:100%;box-sizing:border-box;font-size:1.1rem;min-height:6rem}.info{color:#333;background:#f6f6f6;padding:.5rem 1rem;border-radius:.5rem}.err{color:#a00;font-weight:bold}";
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title><style>{STYLE}</style></head><body><main><h1>{t}</h1>{body}</main></body></html>",
+        t = esc(title)
+    );
+    (status, Html(html)).into_response()
+}
+
+fn error_page(e: &ApiError) -> Response {
+    let hint = match e.code {
+        "token_expired" => "评价期限已过。如对服务有意见，可拨打政务服务热线反映。",
+        "invalid_token" => "二维码或链接无效，请重新扫描办件回执上的二维码。",
+        _ => "请返回上一页重试。",
+    };
+    page(e.status, "无法评价", &format!("<p class=\"err\" role=\"alert\">{}</p><p>{}</p>", esc(&e.message), hint))
+}
+
+/// The matter and service the token names, as shown to the rater (no personal data).
+async fn describe(state: &AppState, token: &RatingToken) -> Result<String, ApiError> {
+    let seq = (token.service_seq > 0).then_some(token.service_seq);
+    let (matter, service) = state.db.matter_for_rating(&token.matter_no, seq).await?.ok_or_else(|| ApiError::not_found("办件"))?;
+    let service = if token.service_seq == 0 { None } else { service };
+    let m = state.master();
+    let item = m.items.get(&matter.item_code).map(|i| i.name.clone()).unwrap_or_default();
+    let unit = m.units.get(&matter.unit_code).map(|u| u.name.clone()).unwrap_or_default();
+    let window = service.as_ref().and_then(|s| s.window_code.as_ref()).and_then(|w| m.windows.get(w)).map(|w| w.name.clone());
+    let when = service.as_ref().map(|s| s.served_at).or(matter.completed_at).unwrap_or(matter.accepted_at);
+    Ok(format!(
+        "<div class=\"info\"><p>办理事项：{}<br>办理单位：{}{}<br>办理时间：{}<br>办件编号：{}</p></div>",
+        esc(&item),
+        esc(&unit),
+        window.map(|w| format!("<br>服务窗口：{}", esc(&w))).unwrap_or_default(),
+        esc(&when.to_rfc3339().get(..16).unwrap_or_default().replace('T', " ")),
+        esc(&matter.matter_no)
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct LevelQuery {
+    pub level: Option<i64>,
+    pub c: Option<String>,
+}
+
+fn page_channel(c: Option<&str>) -> Channel {
+    match c {
+        Some("mobile") => Channel::Mobile,
+        Some("pc") => Channel::Pc,
+        Some("sms") => Channel::Sms,
+        _ => Channel::Qr,
+    }
+}
+
+/// `GET /r/{token}`: choose a level; with `?level=N`, the rest of the rating.
+pub async fn rating_page(State(state): State<AppState>, Path(raw): Path<String>, Query(q): Query<LevelQuery>) -> Response {
+    let token = match RatingToken::verify(&raw, state.secrets.token_key(), Timestamp::now().micros() / 1_000_000) {
+        Ok(t) => t,
+        Err(e) => {
+            let mut err = ApiError::from(e);
+            err.status = StatusCode::FORBIDDEN;
+            return error_page(&err);
+        }
+    };
+    let info = match describe(&state, &token).await {
+        Ok(i) => i,
+        Err(e) => return error_page(&e),
+    };
+    let channel = page_channel(q.c.as_deref());
+    let c = channel.code();
+    let Some(level) = q.level.and_then(|l| Level::new(l, "level").ok()) else {
+        let links: String = Level::ALL
+            .iter()
+            .rev()
+            .map(|l| {
+                format!(
+                    "<a class=\"level\" href=\"?level={}&amp;c={c}\"><span class=\"stars\" aria-hidden=\"true\">{}</span>{}</a>",
+                    l.value(),
+                    "★".repeat(usize::from(l.value())),
+                    l.label()
+                )
+            })
+            .collect();
+        return page(
+            StatusCode::OK,
+            "请您评价本次政务服务",
+            &format!("{info}<nav aria-label=\"评价等级\">{links}</nav><p>评价自愿，一次有效。</p>"),
+        );
+    };
+    let mode = if channel.mode() == Mode::Online { "online" } else { "offline" };
+    let reasons: String = state
+        .catalogue
+        .reasons
+        .iter()
+        .filter(|r| r.level == level.value() && r.modes.iter().any(|m| m == mode))
+        .map(|r| format!("<label><input type=\"checkbox\" name=\"reasons\" value=\"{}\">{}</label>", esc(&r.code), esc(&r.label)))
+        .collect();
+    let need =
+        if level.is_bad() { "<p>差评请至少选择一项原因或填写意见，我们会核实整改并答复您。</p>" } else { "" };
+    let form = format!(
+        "{info}<p>您选择了：<strong>{label}</strong>（<a href=\"?c={c}\">重新选择</a>）</p>{need}\
+         <form method=\"post\" action=\"\"><input type=\"hidden\" name=\"level\" value=\"{lv}\"><input type=\"hidden\" name=\"c\" value=\"{c}\">\
+         <fieldset><legend>原因（可多选）</legend>{reasons}</fieldset>\
+         <label for=\"text\">意见或建议（选填，500 字以内）</label><textarea id=\"text\" name=\"text\" maxlength=\"500\"></textarea>\
+         <fieldset><legend>评价方式</legend><label><input type=\"radio\" name=\"anonymous\" value=\"0\" checked>实名评价（我们可能按办件登记的电话回访您）</label>\
+         <label><input type=\"radio\" name=\"anonymous\" value=\"1\">匿名评价（不保留您的任何联系方式）</label></fieldset>\
+         <button type=\"submit\">提交评价</button></form>",
+        label = level.label(),
+        lv = level.value(),
+    );
+    page(StatusCode::OK, "请您评价本次政务服务", &form)
+}
+
+/// Decodes `application/x-www-form-urlencoded` into pairs (repeated keys kept, as checkboxes need).
+pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    fn decode(s: &str) -> String {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                },
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// `POST /r/{token}`: submits the rating through the same rules as the API and shows the outcome.
+pub async fn submit_page(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    PeerAddr(peer): PeerAddr,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let Some(level) = get("level").and_then(|l| l.parse::<i64>().ok()) else {
+        return error_page(&ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_level", "请选择评价等级"));
+    };
+    let matter_no = raw.split('.').next().unwrap_or_default().to_string();
+    let input = RatingIn {
+        matter_no,
+        service_no: None,
+        channel: page_channel(get("c").as_deref()).code().to_string(),
+        level,
+        indicators: Default::default(),
+        reasons: form.iter().filter(|(k, _)| k == "reasons").map(|(_, v)| v.clone()).take(30).collect(),
+        text: get("text").filter(|t| !t.trim().is_empty()),
+        anonymous: get("anonymous").as_deref() == Some("1"),
+        rater: None,
+        rated_at: None,
+        token: Some(raw.clone()),
+        device_id: None,
+    };
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    match rate(&state, &Caller::Anonymous { bearer: None }, &headers, peer, input, digest).await {
+        Ok(r) => {
+            let follow = if r.bad_review {
+                "<p>我们已收到您的意见，承办单位将在 1 个工作日内响应、5 个工作日内答复整改情况。</p>"
+            } else {
+                "<p>您的评价将帮助我们改进政务服务。</p>"
+            };
+            page(
+                StatusCode::CREATED,
+                "感谢您的评价",
+                &format!("<p role=\"status\">评价已提交。</p>{follow}<p>评价编号：{}</p>", esc(&r.id)),
+            )
+        }
+        Err(e) if e.code == "already_rated" => page(
+            StatusCode::CONFLICT,
+            "该办件已评价",
+            "<p role=\"status\">本次服务已经评价过了，每次服务只能评价一次，您的评价已经记录，不需要再评。</p><p>如有新的意见，可拨打政务服务热线反映。</p>",
+        ),
+        Err(e) => {
+            let back = format!("<p><a href=\"?level={level}\">返回修改</a></p>");
+            let mut resp = error_page(&e);
+            if e.status == StatusCode::UNPROCESSABLE_ENTITY {
+                resp = page(e.status, "请补充评价内容", &format!("<p class=\"err\" role=\"alert\">{}</p>{back}", esc(&e.message)));
+            }
+            resp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_decoding() {
+        let f = parse_form(b"level=1&reasons=105&reasons=106&text=%E6%85%A2+%E4%BA%86&bad=%zz&tail=%4");
+        assert_eq!(f[0], ("level".into(), "1".into()));
+        assert_eq!(f.iter().filter(|(k, _)| k == "reasons").count(), 2);
+        assert_eq!(f[3].1, "慢 了");
+        assert_eq!(f[4].1, "%zz");
+        assert_eq!(f[5].1, "%4");
+    }
+}
