@@ -16,6 +16,13 @@ impl Drop for Dir {
     }
 }
 
+/// An address already taken, so that `demo` seeds and then fails to listen, without any name lookup.
+fn taken() -> (std::net::TcpListener, String) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    (l, addr)
+}
+
 fn run(dir: &Dir, args: &[&str]) -> (i32, String, String) {
     let out = bin().current_dir(&dir.0).env_remove("HCP_DATABASE_URL").env_remove("HCP_MASTER_KEY").args(args).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -71,8 +78,9 @@ fn operator_commands_and_verify() {
 fn demo_database_verifies_and_keeps_phones_encrypted() {
     let dir = Dir(std::env::temp_dir().join(format!("hcp-demo-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&dir.0).unwrap();
-    // Seed a small demo without serving: `demo` with an unusable address seeds, then fails to listen.
-    let (_, out, err) = run(&dir, &["demo", "--matters", "300", "--listen", "256.0.0.1:1"]);
+    // Seed a small demo without serving: `demo` with an address in use seeds, then fails to listen.
+    let (_hold, addr) = taken();
+    let (_, out, err) = run(&dir, &["demo", "--matters", "300", "--listen", &addr]);
     assert!(out.contains("陇县"), "{out}{err}");
     assert!(err.contains("无法监听"), "{err}");
     let (code, out, err) = run(&dir, &["verify"]);
@@ -114,7 +122,7 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
         assert!(!raw.windows(p.len()).any(|w| w == p.as_bytes()), "{p} is stored in plain text");
     }
     // A seeded demo is not seeded twice.
-    let (_, out, _) = run(&dir, &["demo", "--listen", "256.0.0.1:1"]);
+    let (_, out, _) = run(&dir, &["demo", "--listen", &addr]);
     assert!(out.contains("数据库已有数据"), "{out}");
 }
 
@@ -122,7 +130,8 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
 fn verify_names_the_first_tampered_record() {
     let dir = Dir(std::env::temp_dir().join(format!("hcp-tamper-{}", uuid::Uuid::new_v4().simple())));
     std::fs::create_dir_all(&dir.0).unwrap();
-    let (_, out, err) = run(&dir, &["demo", "--matters", "60", "--listen", "256.0.0.1:1"]);
+    let (_hold, addr) = taken();
+    let (_, out, err) = run(&dir, &["demo", "--matters", "60", "--listen", &addr]);
     assert!(out.contains("正在写入"), "{out}{err}");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let url = format!("sqlite://{}", dir.0.join("haochaping.db").display());
