@@ -14,6 +14,7 @@ pub mod rating;
 pub mod stats;
 pub mod timestamp;
 pub mod token;
+pub mod work_calendar;
 
 pub use catalogue::Catalogue;
 pub use channel::Channel;

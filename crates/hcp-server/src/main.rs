@@ -69,6 +69,11 @@ enum Command {
     },
     /// Load a catalogue version (TOML, as data/catalogue-v1.toml) and put it in force
     Catalogue { file: PathBuf },
+    /// The official working-day calendar
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Measure ingestion throughput, latency, statistics latency and server memory
     Bench(hcp_server::bench::BenchArgs),
 }
@@ -88,6 +93,12 @@ enum KeysCommand {
     },
     /// Revoke a key by its id
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Load a year's notice (CSV `date,kind,holiday`; kind holiday or workday); each year in the file is replaced
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -213,6 +224,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(&file).with_context(|| format!("无法读取 {}", file.display()))?;
             let cat = db.load_catalogue(&text).await?;
             println!("catalogue version {} ({}) in force", cat.version, cat.name);
+        }
+        Command::Calendar { command: CalendarCommand::Import { file } } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let years = db.import_calendar(&text, &file.display().to_string()).await?;
+            println!("calendar loaded for {years:?} (running servers pick it up within a minute)");
         }
         Command::Bench(args) => {
             hcp_server::bench::run(args).await?;

@@ -39,13 +39,22 @@ struct Migration {
 
 /// Migrations: version N = the shared text (with `BYTES_TYPE` spelled per engine) followed by the
 /// engine's own file of the same number. Same versions on both engines, always.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "ledger_foundation",
-    common: include_str!("../migrations/common_0001.sql"),
-    sqlite: include_str!("../migrations/sqlite/0001_append_only.sql"),
-    postgres: include_str!("../migrations/postgres/0001_append_only.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger_foundation",
+        common: include_str!("../migrations/common_0001.sql"),
+        sqlite: include_str!("../migrations/sqlite/0001_append_only.sql"),
+        postgres: include_str!("../migrations/postgres/0001_append_only.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "work_calendar",
+        common: include_str!("../migrations/common_0002.sql"),
+        sqlite: include_str!("../migrations/sqlite/0002_calendar.sql"),
+        postgres: include_str!("../migrations/postgres/0002_calendar.sql"),
+    },
+];
 
 impl Db {
     /// Opens `sqlite://PATH` (created if missing; WAL, foreign keys) or `postgres://…`.

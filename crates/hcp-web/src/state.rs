@@ -3,6 +3,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use hcp_domain::Catalogue;
+use hcp_domain::work_calendar::WorkCalendar;
 use hcp_storage::Db;
 use hcp_storage::keys::{ApiKey, hash_key};
 use hcp_storage::master::MasterData;
@@ -38,7 +39,11 @@ pub struct AppState {
     pub password_check: crate::api::session::PasswordCheck,
     master: Arc<RwLock<Arc<MasterData>>>,
     keys: Arc<std::sync::Mutex<HashMap<String, (ApiKey, Instant)>>>,
+    calendar: Arc<RwLock<(Arc<WorkCalendar>, Instant)>>,
 }
+
+/// How long the working-day calendar is used before it is read again (an import elsewhere shows within this time).
+pub const CALENDAR_TTL: Duration = Duration::from_secs(60);
 
 /// How long a machine key found in the database is trusted without asking again. A key revoked from
 /// another process (or node) stops working within this time.
@@ -53,6 +58,7 @@ impl AppState {
     ) -> Result<Self, hcp_storage::StoreError> {
         let catalogue = db.catalogue_in_force().await?;
         let master = db.load_master().await?;
+        let calendar = db.ensure_calendar().await?;
         let writer = RatingWriter::start(db.dedicated());
         Ok(AppState {
             db,
@@ -63,6 +69,7 @@ impl AppState {
             password_check,
             master: Arc::new(RwLock::new(Arc::new(master))),
             keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
+            calendar: Arc::new(RwLock::new((Arc::new(calendar), Instant::now()))),
         })
     }
 
@@ -97,6 +104,33 @@ impl AppState {
         if let Ok(mut cache) = self.keys.lock() {
             cache.clear();
         }
+    }
+
+    /// Reads the calendar again now (after an import in this process).
+    pub async fn reload_calendar(&self) -> Result<(), hcp_storage::StoreError> {
+        let fresh = Arc::new(self.db.load_calendar().await?);
+        match self.calendar.write() {
+            Ok(mut g) => *g = (fresh, Instant::now()),
+            Err(p) => *p.into_inner() = (fresh, Instant::now()),
+        }
+        Ok(())
+    }
+
+    /// The working-day calendar, re-read from the database at most every `CALENDAR_TTL`.
+    pub async fn calendar(&self) -> Result<Arc<WorkCalendar>, hcp_storage::StoreError> {
+        let cached = match self.calendar.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        if cached.1.elapsed() < CALENDAR_TTL {
+            return Ok(cached.0);
+        }
+        let fresh = Arc::new(self.db.load_calendar().await?);
+        match self.calendar.write() {
+            Ok(mut g) => *g = (fresh.clone(), Instant::now()),
+            Err(p) => *p.into_inner() = (fresh.clone(), Instant::now()),
+        }
+        Ok(fresh)
     }
 
     /// The cached master data.

@@ -1,0 +1,1 @@
+-- Nothing specific to SQLite in version 2.
