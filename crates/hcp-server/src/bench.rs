@@ -354,6 +354,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
                     ledger_seq: 0,
                 },
                 idempotency: None,
+                case: None,
             });
         }
         for chunk in batch.chunks(500) {

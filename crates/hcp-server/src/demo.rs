@@ -135,6 +135,7 @@ async fn seed_activity(
     catalogue: &hcp_domain::Catalogue,
     count: usize,
 ) -> anyhow::Result<usize> {
+    let calendar = db.ensure_calendar().await?;
     let mut g = Gen(0x6c78_2026_0610_327d);
     let mut items: Vec<_> = master.items.values().collect();
     items.sort_by(|a, b| a.code.cmp(&b.code));
@@ -302,6 +303,18 @@ async fn seed_activity(
                 ledger_seq: 0,
             },
             idempotency: None,
+            case: level.is_bad().then(|| {
+                let d = hcp_domain::cases::deadlines(&calendar, rated_at.biz_date(), hcp_domain::cases::DeadlineRule::default());
+                hcp_storage::cases::NewCase {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    category: hcp_domain::cases::category(catalogue.needs_referral(&reasons)).to_string(),
+                    real_name: !anonymous,
+                    arrival_day: rated_at.biz_day(),
+                    respond_by: hcp_domain::timestamp::date_key(d.respond_by),
+                    reply_by: hcp_domain::timestamp::date_key(d.reply_by),
+                    provisional: d.provisional,
+                }
+            }),
         });
         if pending.len() >= 256 {
             rated += flush(db, &mut pending).await?;

@@ -33,6 +33,12 @@ struct ServeArgs {
     /// Days after a service (or completion) during which it may be rated
     #[arg(long, env = "HCP_RATING_WINDOW_DAYS", default_value_t = 30)]
     rating_window_days: i64,
+    /// Working days a unit has to respond to a bad review
+    #[arg(long, env = "HCP_RESPOND_DAYS", default_value_t = 1)]
+    respond_days: i64,
+    /// Working days a unit has to reply on the rectification
+    #[arg(long, env = "HCP_REPLY_DAYS", default_value_t = 5)]
+    reply_days: i64,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +126,10 @@ fn web_config(args: &ServeArgs) -> WebConfig {
     WebConfig {
         public_base_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen)),
         rating_window_days: args.rating_window_days,
+        deadline_rule: hcp_domain::cases::DeadlineRule {
+            respond_days: args.respond_days.clamp(0, 60),
+            reply_days: args.reply_days.clamp(0, 60),
+        },
         ..WebConfig::default()
     }
 }

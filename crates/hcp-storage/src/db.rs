@@ -54,6 +54,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_calendar.sql"),
         postgres: include_str!("../migrations/postgres/0002_calendar.sql"),
     },
+    Migration {
+        version: 3,
+        name: "cases",
+        common: include_str!("../migrations/common_0003.sql"),
+        sqlite: include_str!("../migrations/sqlite/0003_cases.sql"),
+        postgres: include_str!("../migrations/postgres/0003_cases.sql"),
+    },
 ];
 
 impl Db {

@@ -3,6 +3,7 @@
 use hcp_domain::ledger::{GENESIS, Hash, Record, chain_hash};
 use sqlx::Row;
 
+use crate::cases::{CASE_COLS, EVENT_COLS, case_from_row, case_record, event_from_row, event_record, prefixed};
 use crate::db::Db;
 use crate::error::Result;
 use crate::on_db;
@@ -65,9 +66,14 @@ impl Db {
         let mut prev: Hash = GENESIS;
         let mut expected_seq = 1_i64;
         let sql = sqlx::AssertSqlSafe(format!(
-            "SELECT l.seq AS l_seq, l.kind AS l_kind, l.ref_id AS l_ref, l.content_hash AS l_content, l.chain_hash AS l_chain, r.id AS r_present, {} \
-             FROM ledger l LEFT JOIN ratings r ON r.id = l.ref_id AND l.kind = 'rating' ORDER BY l.seq",
-            RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ")
+            "SELECT l.seq AS l_seq, l.kind AS l_kind, l.ref_id AS l_ref, l.content_hash AS l_content, l.chain_hash AS l_chain, r.id AS r_present, {}, \
+             c.id AS c_present, {}, e.id AS e_present, {} \
+             FROM ledger l LEFT JOIN ratings r ON r.id = l.ref_id AND l.kind = 'rating' \
+             LEFT JOIN cases c ON c.id = l.ref_id AND l.kind = 'case_opened' \
+             LEFT JOIN case_events e ON e.id = l.ref_id AND l.kind = 'case_event' ORDER BY l.seq",
+            RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
+            prefixed("c", CASE_COLS, "c_"),
+            prefixed("e", EVENT_COLS, "e_"),
         ));
         on_db!(self, pool => {
             use futures_util::TryStreamExt;
@@ -89,18 +95,30 @@ impl Db {
                     report.first_break = fail("哈希长度错误".into());
                     break;
                 };
-                if kind == "rating" {
-                    let present: Option<String> = row.try_get("r_present")?;
-                    if present.is_none() {
-                        report.first_break = fail("对应的评价记录已不存在".into());
+                let present_col = match kind.as_str() {
+                    "rating" => "r_present",
+                    "case_opened" => "c_present",
+                    "case_event" => "e_present",
+                    _ => {
+                        report.first_break = fail("未知的记录类型".into());
                         break;
                     }
-                    let rating = rating_from_row(&row)?;
-                    report.ratings += 1;
-                    if rating_record(&rating).content_hash() != content {
-                        report.first_break = fail("评价记录的内容与账本不符（记录被改动）".into());
-                        break;
+                };
+                if row.try_get::<Option<String>, _>(present_col)?.is_none() {
+                    report.first_break = fail("对应的记录已不存在".into());
+                    break;
+                }
+                let recomputed = match kind.as_str() {
+                    "rating" => {
+                        report.ratings += 1;
+                        rating_record(&rating_from_row(&row)?).content_hash()
                     }
+                    "case_opened" => case_record(&case_from_row(&row, "c_")?).content_hash(),
+                    _ => event_record(&event_from_row(&row, "e_")?).content_hash(),
+                };
+                if recomputed != content {
+                    report.first_break = fail("记录的内容与账本不符（记录被改动）".into());
+                    break;
                 }
                 if chain_hash(&prev, seq, &content) != chain {
                     report.first_break = fail("链哈希不符（账本被改动）".into());
@@ -111,11 +129,26 @@ impl Db {
         });
         if report.first_break.is_none() {
             // Every rating must be on the chain: a row slipped in beside it is a break too.
-            let orphan: Option<String> = on_db!(self, pool => sqlx::query(
-                "SELECT r.id FROM ratings r LEFT JOIN ledger l ON l.ref_id = r.id AND l.kind = 'rating' WHERE l.seq IS NULL LIMIT 1")
-                .fetch_optional(pool).await?.map(|r| r.try_get("id")).transpose()?);
-            if let Some(id) = orphan {
-                report.first_break = Some(format!("评价 {id} 不在账本中（绕过账本写入）"));
+            for (what, sql) in [
+                (
+                    "评价",
+                    "SELECT r.id FROM ratings r LEFT JOIN ledger l ON l.ref_id = r.id AND l.kind = 'rating' WHERE l.seq IS NULL LIMIT 1",
+                ),
+                (
+                    "工单",
+                    "SELECT c.id FROM cases c LEFT JOIN ledger l ON l.ref_id = c.id AND l.kind = 'case_opened' WHERE l.seq IS NULL LIMIT 1",
+                ),
+                (
+                    "工单记录",
+                    "SELECT e.id FROM case_events e LEFT JOIN ledger l ON l.ref_id = e.id AND l.kind = 'case_event' WHERE l.seq IS NULL LIMIT 1",
+                ),
+            ] {
+                let orphan: Option<String> =
+                    on_db!(self, pool => sqlx::query(sql).fetch_optional(pool).await?.map(|r| r.try_get("id")).transpose()?);
+                if let Some(id) = orphan {
+                    report.first_break = Some(format!("{what} {id} 不在账本中（绕过账本写入）"));
+                    break;
+                }
             }
             let head: Option<(i64, Vec<u8>)> = on_db!(self, pool => sqlx::query("SELECT seq, hash FROM chain_head WHERE id = 1")
                 .fetch_optional(pool).await?.map(|r| Ok::<_, sqlx::Error>((r.try_get("seq")?, r.try_get("hash")?))).transpose()?);

@@ -2,6 +2,7 @@
 //! the same SQL text on both wherever the engines allow it.
 
 pub mod calendar;
+pub mod cases;
 pub mod catalogue;
 pub mod db;
 pub mod error;

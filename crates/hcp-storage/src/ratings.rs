@@ -8,6 +8,7 @@ use hcp_domain::ledger::{Hash, chain_hash};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cases::{CaseEvent, NewCase, StoredCase, case_record, event_record};
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::ledger::rating_record;
@@ -110,6 +111,8 @@ pub struct NewRating {
     pub row: StoredRating,
     /// `(scope, key, digest of the request)` when the client sent an `Idempotency-Key`.
     pub idempotency: Option<(String, String, String)>,
+    /// The case a bad review opens, stored in the same transaction.
+    pub case: Option<NewCase>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,7 +368,8 @@ impl Db {
             }
 
             // 3. Chain the inserted ratings in batch order; refuse the duplicates with the existing id.
-            let mut ledger_rows: Vec<(i64, String, Hash, Hash)> = Vec::new();
+            let mut ledger_rows: Vec<(i64, &'static str, String, Hash, Hash)> = Vec::new();
+            let mut new_cases: Vec<(StoredCase, CaseEvent)> = Vec::new();
             let mut deltas = Deltas::default();
             let mut matter_ids: Vec<String> = Vec::new();
             for &i in &candidates {
@@ -375,7 +379,48 @@ impl Db {
                     let content = rating_record(r).content_hash();
                     let chain = chain_hash(&prev, seq, &content);
                     prev = chain;
-                    ledger_rows.push((seq, r.id.clone(), content, chain));
+                    ledger_rows.push((seq, "rating", r.id.clone(), content, chain));
+                    if let Some(nc) = &items[i].case {
+                        // The case opened by a bad review, and its first event, follow the rating on the chain.
+                        let case = StoredCase {
+                            id: nc.id.clone(),
+                            kind: "bad_review".into(),
+                            rating_id: Some(r.id.clone()),
+                            matter_no: r.matter_no.clone(),
+                            unit_code: r.unit_code.clone(),
+                            item_code: r.item_code.clone(),
+                            window_code: r.window_code.clone(),
+                            staff_code: r.staff_code.clone(),
+                            level: r.level,
+                            category: nc.category.clone(),
+                            real_name: nc.real_name,
+                            referral: r.referral,
+                            opened_at: now,
+                            arrival_day: nc.arrival_day,
+                            respond_by: nc.respond_by,
+                            reply_by: nc.reply_by,
+                            provisional: nc.provisional,
+                        };
+                        let event = CaseEvent {
+                            id: uuid::Uuid::now_v7().to_string(),
+                            case_id: case.id.clone(),
+                            kind: "opened".into(),
+                            actor: "system".into(),
+                            at: now,
+                            state_after: "open".into(),
+                            note: Some(format!("差评自动立案，按“谁办理、谁负责”交由 {} 办理", case.unit_code)),
+                        };
+                        for (kind, id, content) in [
+                            ("case_opened", case.id.clone(), case_record(&case).content_hash()),
+                            ("case_event", event.id.clone(), event_record(&event).content_hash()),
+                        ] {
+                            seq += 1;
+                            let chain = chain_hash(&prev, seq, &content);
+                            prev = chain;
+                            ledger_rows.push((seq, kind, id, content, chain));
+                        }
+                        new_cases.push((case, event));
+                    }
                     deltas.add(r);
                     if !matter_ids.contains(&r.matter_id) {
                         matter_ids.push(r.matter_id.clone());
@@ -402,15 +447,20 @@ impl Db {
             for chunk in pow2_chunks(&ledger_rows) {
                 let sql = format!("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES {}", placeholders(is_pg, chunk.len(), 6));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (s, id, content, chain) in chunk {
-                    q = q.bind(*s).bind("rating").bind(id.clone()).bind(content.to_vec()).bind(chain.to_vec()).bind(now);
+                for (s, kind, id, content, chain) in chunk {
+                    q = q.bind(*s).bind(*kind).bind(id.clone()).bind(content.to_vec()).bind(chain.to_vec()).bind(now);
                 }
                 q.execute(&mut *tx).await?;
                 let sql = format!("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES {}", placeholders(is_pg, chunk.len(), 7));
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for (_, id, _, _) in chunk {
-                    q = q.bind(uuid::Uuid::now_v7().to_string()).bind("report_rating").bind(format!("{{\"rating_id\":\"{id}\"}}"))
-                        .bind("pending").bind(0_i64).bind(now).bind(now);
+                for (_, kind, id, _, _) in chunk {
+                    // Every record reaches the provincial system: the rating and each step of its handling.
+                    let (job, payload) = match *kind {
+                        "rating" => ("report_rating", format!("{{\"rating_id\":\"{id}\"}}")),
+                        "case_opened" => ("report_case", format!("{{\"case_id\":\"{id}\"}}")),
+                        _ => ("report_case_event", format!("{{\"event_id\":\"{id}\"}}")),
+                    };
+                    q = q.bind(uuid::Uuid::now_v7().to_string()).bind(job).bind(payload).bind("pending").bind(0_i64).bind(now).bind(now);
                 }
                 q.execute(&mut *tx).await?;
             }
@@ -425,6 +475,23 @@ impl Db {
                     q = q.bind(s.clone()).bind(k.clone()).bind(d.clone()).bind(id.clone()).bind(now);
                 }
                 q.execute(&mut *tx).await?;
+            }
+
+            for (c, e) in &new_cases {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO cases ({}) VALUES ({})",
+                    crate::cases::CASE_COLS.join(", "),
+                    placeholders(is_pg, 1, crate::cases::CASE_COLS.len()).trim_start_matches('(').trim_end_matches(')')
+                )))
+                .bind(&c.id).bind(&c.kind).bind(&c.rating_id).bind(&c.matter_no).bind(&c.unit_code).bind(&c.item_code)
+                .bind(&c.window_code).bind(&c.staff_code).bind(c.level).bind(&c.category).bind(c.real_name).bind(c.referral)
+                .bind(c.opened_at).bind(c.arrival_day).bind(c.respond_by).bind(c.reply_by).bind(c.provisional)
+                .execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO case_status (case_id, unit_code, state, updated_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&c.id).bind(&c.unit_code).bind(&e.state_after).bind(now).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&e.id).bind(&e.case_id).bind(&e.kind).bind(&e.actor).bind(e.at).bind(&e.state_after).bind(&e.note)
+                    .execute(&mut *tx).await?;
             }
 
             // 5. Matters rated for the first time: participation counts them on their completion day.

@@ -20,11 +20,19 @@ pub struct WebConfig {
     pub max_clock_skew_secs: i64,
     /// `pf` code for channels without a national one (paper, business_system, province).
     pub other_pf: u8,
+    /// Working days to respond to and to reply on a bad review (the plan: 1 and 5).
+    pub deadline_rule: hcp_domain::cases::DeadlineRule,
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
-        WebConfig { public_base_url: "http://127.0.0.1:8080".into(), rating_window_days: 30, max_clock_skew_secs: 300, other_pf: 9 }
+        WebConfig {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            rating_window_days: 30,
+            max_clock_skew_secs: 300,
+            other_pf: 9,
+            deadline_rule: hcp_domain::cases::DeadlineRule::default(),
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use crate::json::MAX_BODY;
 use crate::state::AppState;
 
 pub mod calendar;
+pub mod cases;
 pub mod master;
 pub mod matters;
 pub mod meta;
@@ -28,6 +29,7 @@ pub mod stats;
         (name = "ratings", description = "评价"),
         (name = "master", description = "单位、窗口、事项、工作人员"),
         (name = "stats", description = "统计"),
+        (name = "cases", description = "差评与投诉工单"),
         (name = "calendar", description = "法定工作日历（节假日与调休）"),
         (name = "meta", description = "健康检查、评价内容目录"),
         (name = "session", description = "工作人员登录"),
@@ -73,6 +75,8 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(stats::satisfaction))
         .routes(routes!(calendar::add_working_days))
         .routes(routes!(calendar::calendar))
+        .routes(routes!(cases::list_cases))
+        .routes(routes!(cases::get_case))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();
     let docs = axum::response::Html(meta::docs_html(&api));

@@ -8,8 +8,10 @@ use hcp_domain::ids::parse_code;
 use hcp_domain::person::{mask_id_number, mask_name, mask_phone};
 use hcp_domain::rating::{CheckedRating, RawRating};
 use hcp_domain::timestamp::Timestamp;
+use hcp_domain::timestamp::date_key;
 use hcp_domain::token::RatingToken;
 use hcp_domain::{Channel, DomainError, Level};
+use hcp_storage::cases::NewCase;
 use hcp_storage::ratings::{NewRating, RatingOutcome, StoredRating};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -66,6 +68,8 @@ pub struct RatingCreated {
     pub service_no: Option<String>,
     pub level: i64,
     pub bad_review: bool,
+    /// The case a bad review opened, routed to the unit that handled the matter.
+    pub case_id: Option<String>,
 }
 
 /// Which channels each kind of credential may submit.
@@ -241,12 +245,14 @@ pub(crate) async fn rate(
         && let Some((seen_digest, id)) = state.db.find_idempotency(scope, key).await?
     {
         if &seen_digest == digest {
+            let case_id = state.db.case_of_rating(&id).await?;
             return Ok(RatingCreated {
                 id,
                 matter_no: matter.matter_no.clone(),
                 service_no: (seq > 0).then(|| service_no(&matter.matter_no, seq)),
                 level: i64::from(checked.level.value()),
                 bad_review: checked.level.is_bad(),
+                case_id,
             });
         }
         return Err(ApiError::from(hcp_storage::StoreError::conflict(
@@ -340,12 +346,30 @@ pub(crate) async fn rate(
         service_no: (seq > 0).then(|| service_no(&matter.matter_no, seq)),
         level: row.level,
         bad_review: checked.level.is_bad(),
+        case_id: None,
     };
-    let new = NewRating { row, idempotency };
+    // A bad review opens a case at once, in the same transaction, with deadlines counted from today.
+    let case = if checked.level.is_bad() {
+        let cal = state.calendar().await?;
+        let d = hcp_domain::cases::deadlines(&cal, now.biz_date(), state.config.deadline_rule);
+        Some(NewCase {
+            id: uuid::Uuid::now_v7().to_string(),
+            category: hcp_domain::cases::category(checked.referral).to_string(),
+            real_name: !checked.anonymous,
+            arrival_day: now.biz_day(),
+            respond_by: date_key(d.respond_by),
+            reply_by: date_key(d.reply_by),
+            provisional: d.provisional,
+        })
+    } else {
+        None
+    };
+    let case_id = case.as_ref().map(|c| c.id.clone());
+    let new = NewRating { row, idempotency, case };
     let id = match state.writer.submit(new).await? {
         RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id } => id,
     };
-    Ok(RatingCreated { id, ..out })
+    Ok(RatingCreated { id, case_id, ..out })
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,0 +1,41 @@
+-- Bad-review and complaint cases. A case and its events are append-only (on the ledger); its current state is a
+-- projection kept in case_status for queues and filters.
+CREATE TABLE cases (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    rating_id     TEXT UNIQUE REFERENCES ratings(id),
+    matter_no     TEXT NOT NULL,
+    unit_code     TEXT NOT NULL,
+    item_code     TEXT NOT NULL,
+    window_code   TEXT,
+    staff_code    TEXT,
+    level         BIGINT NOT NULL,
+    category      TEXT NOT NULL,
+    real_name     BOOLEAN NOT NULL,
+    referral      BOOLEAN NOT NULL,
+    opened_at     BIGINT NOT NULL,
+    arrival_day   BIGINT NOT NULL,
+    respond_by    BIGINT NOT NULL,
+    reply_by      BIGINT NOT NULL,
+    provisional   BOOLEAN NOT NULL
+);
+CREATE INDEX cases_unit ON cases(unit_code, opened_at);
+
+CREATE TABLE case_status (
+    case_id    TEXT PRIMARY KEY REFERENCES cases(id),
+    unit_code  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX case_status_unit ON case_status(unit_code, state);
+
+CREATE TABLE case_events (
+    id          TEXT PRIMARY KEY,
+    case_id     TEXT NOT NULL REFERENCES cases(id),
+    kind        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    at          BIGINT NOT NULL,
+    state_after TEXT NOT NULL,
+    note        TEXT
+);
+CREATE INDEX case_events_case ON case_events(case_id, at);

@@ -1,0 +1,237 @@
+//! Cases opened by bad reviews (and, later, complaints): written with the rating that causes them, chained on
+//! the ledger, listed per unit.
+
+use hcp_domain::ledger::Record;
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::on_db;
+
+/// What the rating path decides about a case before the writer stores it with the rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCase {
+    pub id: String,
+    pub category: String,
+    pub real_name: bool,
+    pub arrival_day: i64,
+    pub respond_by: i64,
+    pub reply_by: i64,
+    pub provisional: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCase {
+    pub id: String,
+    pub kind: String,
+    pub rating_id: Option<String>,
+    pub matter_no: String,
+    pub unit_code: String,
+    pub item_code: String,
+    pub window_code: Option<String>,
+    pub staff_code: Option<String>,
+    pub level: i64,
+    pub category: String,
+    pub real_name: bool,
+    pub referral: bool,
+    pub opened_at: i64,
+    pub arrival_day: i64,
+    pub respond_by: i64,
+    pub reply_by: i64,
+    pub provisional: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseEvent {
+    pub id: String,
+    pub case_id: String,
+    pub kind: String,
+    pub actor: String,
+    pub at: i64,
+    pub state_after: String,
+    pub note: Option<String>,
+}
+
+pub const CASE_COLS: &[&str] = &[
+    "id",
+    "kind",
+    "rating_id",
+    "matter_no",
+    "unit_code",
+    "item_code",
+    "window_code",
+    "staff_code",
+    "level",
+    "category",
+    "real_name",
+    "referral",
+    "opened_at",
+    "arrival_day",
+    "respond_by",
+    "reply_by",
+    "provisional",
+];
+pub const EVENT_COLS: &[&str] = &["id", "case_id", "kind", "actor", "at", "state_after", "note"];
+
+pub fn case_record(c: &StoredCase) -> Record {
+    Record::new("case_opened")
+        .str("id", &c.id)
+        .str("kind", &c.kind)
+        .opt_str("rating_id", c.rating_id.as_deref())
+        .str("matter_no", &c.matter_no)
+        .str("unit_code", &c.unit_code)
+        .str("item_code", &c.item_code)
+        .opt_str("window_code", c.window_code.as_deref())
+        .opt_str("staff_code", c.staff_code.as_deref())
+        .int("level", c.level)
+        .str("category", &c.category)
+        .bool("real_name", c.real_name)
+        .bool("referral", c.referral)
+        .int("opened_at", c.opened_at)
+        .int("arrival_day", c.arrival_day)
+        .int("respond_by", c.respond_by)
+        .int("reply_by", c.reply_by)
+        .bool("provisional", c.provisional)
+}
+
+pub fn event_record(e: &CaseEvent) -> Record {
+    Record::new("case_event")
+        .str("id", &e.id)
+        .str("case_id", &e.case_id)
+        .str("kind", &e.kind)
+        .str("actor", &e.actor)
+        .int("at", e.at)
+        .str("state_after", &e.state_after)
+        .opt_str("note", e.note.as_deref())
+}
+
+macro_rules! get {
+    ($r:expr, $p:expr, $c:literal) => {
+        $r.try_get(format!("{}{}", $p, $c).as_str())?
+    };
+}
+
+pub(crate) fn case_from_row<R: Row>(r: &R, p: &str) -> Result<StoredCase>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(StoredCase {
+        id: get!(r, p, "id"),
+        kind: get!(r, p, "kind"),
+        rating_id: get!(r, p, "rating_id"),
+        matter_no: get!(r, p, "matter_no"),
+        unit_code: get!(r, p, "unit_code"),
+        item_code: get!(r, p, "item_code"),
+        window_code: get!(r, p, "window_code"),
+        staff_code: get!(r, p, "staff_code"),
+        level: get!(r, p, "level"),
+        category: get!(r, p, "category"),
+        real_name: get!(r, p, "real_name"),
+        referral: get!(r, p, "referral"),
+        opened_at: get!(r, p, "opened_at"),
+        arrival_day: get!(r, p, "arrival_day"),
+        respond_by: get!(r, p, "respond_by"),
+        reply_by: get!(r, p, "reply_by"),
+        provisional: get!(r, p, "provisional"),
+    })
+}
+
+pub(crate) fn event_from_row<R: Row>(r: &R, p: &str) -> Result<CaseEvent>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(CaseEvent {
+        id: get!(r, p, "id"),
+        case_id: get!(r, p, "case_id"),
+        kind: get!(r, p, "kind"),
+        actor: get!(r, p, "actor"),
+        at: get!(r, p, "at"),
+        state_after: get!(r, p, "state_after"),
+        note: get!(r, p, "note"),
+    })
+}
+
+/// `t.a AS pa, t.b AS pb, …`
+pub(crate) fn prefixed(table: &str, cols: &[&str], prefix: &str) -> String {
+    cols.iter().map(|c| format!("{table}.{c} AS {prefix}{c}")).collect::<Vec<_>>().join(", ")
+}
+
+/// A case with its current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseSummary {
+    pub case: StoredCase,
+    pub state: String,
+}
+
+impl Db {
+    /// Cases of the given units (the caller's scope), newest first, optionally in one state.
+    pub async fn list_cases(&self, units: &[String], state: Option<&str>, limit: i64) -> Result<Vec<CaseSummary>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let is_pg = matches!(self, Db::Pg(_));
+        let marks: Vec<String> = (0..units.len()).map(|i| if is_pg { format!("${}", i + 3) } else { "?".into() }).collect();
+        let (state_mark, limit_mark) = if is_pg { ("$1", "$2") } else { ("?", "?") };
+        let sql = format!(
+            "SELECT {}, s.state AS s_state FROM cases c JOIN case_status s ON s.case_id = c.id \
+             WHERE ({state_mark} = '' OR s.state = {state_mark}) AND c.unit_code IN ({}) ORDER BY c.opened_at DESC LIMIT {limit_mark}",
+            prefixed("c", CASE_COLS, "c_"),
+            marks.join(",")
+        );
+        let st = state.unwrap_or("");
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            // SQLite numbers anonymous parameters in order of appearance: state twice, then the units, then the limit.
+            if is_pg {
+                q = q.bind(st.to_string()).bind(limit);
+                for u in units {
+                    q = q.bind(u.clone());
+                }
+            } else {
+                q = q.bind(st.to_string()).bind(st.to_string());
+                for u in units {
+                    q = q.bind(u.clone());
+                }
+                q = q.bind(limit);
+            }
+            for r in q.fetch_all(pool).await? {
+                out.push(CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")? });
+            }
+        });
+        Ok(out)
+    }
+
+    /// The case a rating opened, if any.
+    pub async fn case_of_rating(&self, rating_id: &str) -> Result<Option<String>> {
+        Ok(on_db!(self, pool => sqlx::query("SELECT id FROM cases WHERE rating_id = $1").bind(rating_id)
+            .fetch_optional(pool).await?.map(|r| r.try_get("id")).transpose()?))
+    }
+
+    /// One case with its current state and its history, oldest event first.
+    pub async fn get_case(&self, id: &str) -> Result<Option<(CaseSummary, Vec<CaseEvent>)>> {
+        let sql = format!(
+            "SELECT {}, s.state AS s_state FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.id = $1",
+            prefixed("c", CASE_COLS, "c_")
+        );
+        let esql = format!("SELECT {} FROM case_events e WHERE e.case_id = $1 ORDER BY e.at, e.id", prefixed("e", EVENT_COLS, "e_"));
+        Ok(on_db!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
+                Some(r) => {
+                    let summary = CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")? };
+                    let mut events = Vec::new();
+                    for e in sqlx::query(sqlx::AssertSqlSafe(esql)).bind(id).fetch_all(pool).await? {
+                        events.push(event_from_row(&e, "e_")?);
+                    }
+                    Some((summary, events))
+                }
+                None => None,
+            }
+        }))
+    }
+}
