@@ -252,7 +252,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
     let rate = args.ratings as f64 / elapsed.as_secs_f64();
     println!();
     println!(
-        "ingestion over HTTP ({} ratings, {} connections, durable commit with ledger + rollup + outbox):",
+        "ingestion over HTTP ({} ratings, {} connections, 18% bad reviews opening cases; durable commit with ledger + rollup + outbox):",
         args.ratings, args.concurrency
     );
     println!("  throughput      {rate:.0} ratings/s ({:.2} s)", elapsed.as_secs_f64());
