@@ -105,3 +105,149 @@ both!(a_bad_review_opens_a_case_for_the_handling_unit, |app| {
     assert!(why.contains("case_opened") && why.contains(&case_id), "{why}");
     app
 });
+
+async fn act(app: &common::TestApp, id: &str, body: Value) -> (u16, Value) {
+    app.post(&format!("/cases/{id}/actions"), Some(&app.system_key), &body).await
+}
+
+async fn bad_review(app: &common::TestApp, no: &str, anonymous: bool) -> String {
+    app.matter(no, true).await;
+    let svc = app.service(no, "ZX-01").await;
+    let (s, v) = app
+        .post("/ratings", Some(&app.device_key), &json!({"matter_no": no, "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"], "anonymous": anonymous}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    v["case_id"].as_str().unwrap().to_string()
+}
+
+both!(a_case_walks_the_loop_through_every_step, |app| {
+    let id = bad_review(&app, "LOOP-1", false).await;
+    // Out of order: nothing changes.
+    for (body, want) in [
+        (json!({"action": "reply", "text": "已整改"}), "outcome_required"),
+        (json!({"action": "verdict", "verdict": "satisfied"}), "transition_not_allowed"),
+        (json!({"action": "callback", "method": "电话", "reached": true, "summary": "x"}), "transition_not_allowed"),
+        (json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "x"}), "transition_not_allowed"),
+        (json!({"action": "respond", "note": " "}), "missing_field"),
+        (json!({"action": "teleport"}), "invalid_type"),
+    ] {
+        let (s, v) = act(&app, &id, body.clone()).await;
+        assert_eq!((s, code(&v)), (422, want), "{body}: {v}");
+    }
+    let (s, v) = act(&app, &id, json!({"action": "respond", "note": "已安排专人核实"})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("responded")), "{v}");
+    // A real-name bad review cannot be decided without a documented callback.
+    let (s, v) = act(&app, &id, json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "增开窗口"})).await;
+    assert_eq!((s, code(&v)), (422, "callback_required"), "{v}");
+    let (s, _) = act(&app, &id, json!({"action": "callback", "method": "电话", "reached": true, "summary": "评价人反映排队时间长"})).await;
+    assert_eq!(s, 200);
+    let (s, v) = act(&app, &id, json!({"action": "decide", "outcome": "explained"})).await;
+    assert_eq!((s, code(&v)), (422, "missing_field"), "each outcome needs what it needs: {v}");
+    let (s, v) = act(&app, &id, json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "高峰时段增开两个综合窗口"})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("decided")), "{v}");
+    let (s, v) = act(&app, &id, json!({"action": "decide", "outcome": "invalid", "evidence": "x"})).await;
+    assert_eq!((s, code(&v)), (422, "outcome_already_recorded"));
+    // An extension before the deadline moves it, and the rater is told.
+    let old = v["reply_by"].clone();
+    let (_, before) = app.get(&format!("/cases/{id}"), Some(&app.system_key)).await;
+    let later = hcp_domain::timestamp::format_date(
+        hcp_domain::timestamp::parse_date(before["reply_by"].as_str().unwrap(), "d").unwrap() + time::Duration::days(7),
+    );
+    let (s, v) = act(&app, &id, json!({"action": "extend", "new_reply_by": later, "reason": "需与上级部门会商"})).await;
+    assert_eq!(s, 200, "{v} {old}");
+    assert_eq!(v["reply_by"], json!(later));
+    let (s, v) = act(&app, &id, json!({"action": "reply", "text": "已于高峰时段增开两个综合窗口，感谢您的监督"})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("replied")));
+    // Not satisfied: the case opens again, once; a new outcome and reply; then closed.
+    let (_, v) = act(&app, &id, json!({"action": "verdict", "verdict": "unsatisfied"})).await;
+    assert_eq!(v["state"], "responded");
+    let (s, v) =
+        act(&app, &id, json!({"action": "decide", "outcome": "ledger", "reason": "需改造排队叫号系统", "rectify_by": "2027-03-31"})).await;
+    assert_eq!(s, 200, "{v}");
+    act(&app, &id, json!({"action": "reply", "text": "已列入台账，2027年3月底前完成改造"})).await;
+    let (s, v) = act(&app, &id, json!({"action": "verdict", "verdict": "basically_satisfied"})).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("closed")));
+    let kinds: Vec<&str> = v["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["opened", "responded", "callback", "outcome", "extended", "replied", "verdict", "outcome", "replied", "verdict"]);
+    assert_eq!(v["history"][2]["details"]["reached"], true);
+    assert_eq!(v["history"][2]["actor"], "key:county platform");
+    // Every step is on the chain and reported.
+    assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind = 'case_event'").await, 10);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'report_case_event'").await, 10);
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    let (_, closed) = app.get("/cases?state=closed", Some(&app.system_key)).await;
+    assert_eq!(closed.as_array().unwrap().len(), 1);
+
+    // An anonymous bad review needs no callback; a town's key cannot touch the county's case.
+    let anon = bad_review(&app, "LOOP-2", true).await;
+    act(&app, &anon, json!({"action": "respond", "note": "收到"})).await;
+    let (s, v) = act(&app, &anon, json!({"action": "decide", "outcome": "invalid", "evidence": "叫号记录显示当日等候 3 分钟"})).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, _) = app.post(&format!("/cases/{anon}/actions"), Some(&app.town_system_key), &json!({"action": "reply", "text": "x"})).await;
+    assert_eq!(s, 404);
+    app
+});
+
+both!(no_extension_after_the_deadline, |app| {
+    // A case that arrived long ago (written through the storage writer with its old deadlines).
+    app.matter("LATE-1", true).await;
+    let svc = app.service("LATE-1", "ZX-01").await;
+    let m = app.state.db.find_matter("LATE-1").await.unwrap().unwrap();
+    let seq = svc["seq"].as_i64().unwrap();
+    let now = hcp_domain::Timestamp::now();
+    let case_id = uuid::Uuid::now_v7().to_string();
+    let row = hcp_storage::ratings::StoredRating {
+        id: uuid::Uuid::now_v7().to_string(),
+        matter_id: m.id.clone(),
+        matter_no: m.matter_no.clone(),
+        service_seq: seq,
+        assess_number: 1,
+        follows_id: None,
+        channel: "pad".into(),
+        level: 1,
+        indicators: String::new(),
+        reasons: "105".into(),
+        text: None,
+        anonymous: true,
+        rater_name: None,
+        rater_phone: None,
+        rater_id_number: None,
+        rater_phone_ix: None,
+        rater_from_applicant: false,
+        unit_code: m.unit_code.clone(),
+        item_code: m.item_code.clone(),
+        window_code: Some("ZX-01".into()),
+        staff_code: None,
+        catalogue_version: 1,
+        referral: false,
+        rated_at: now.micros(),
+        received_at: now.micros(),
+        biz_day: now.biz_day(),
+        credential_kind: "test".into(),
+        credential_id: None,
+        device_id: None,
+        source_hash: None,
+        client_type: "test".into(),
+        seconds_after_service: None,
+        ledger_seq: 0,
+    };
+    let case = hcp_storage::cases::NewCase {
+        id: case_id.clone(),
+        category: "service_quality".into(),
+        real_name: false,
+        arrival_day: 20260105,
+        respond_by: 20260106,
+        reply_by: 20260112,
+        provisional: false,
+    };
+    let res = app.state.db.write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some(case) }]).await.unwrap();
+    assert!(res[0].is_ok());
+    let (_, v) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
+    assert_eq!((v["respond_overdue"].as_bool(), v["reply_overdue"].as_bool()), (Some(true), Some(true)), "{v}");
+    act(&app, &case_id, json!({"action": "respond", "note": "迟到的响应"})).await;
+    let (s, v) = act(&app, &case_id, json!({"action": "extend", "new_reply_by": "2027-01-29", "reason": "来不及"})).await;
+    assert_eq!((s, code(&v)), (422, "deadline_passed"), "{v}");
+    let (_, v) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
+    assert_eq!(v["reply_by"], "2026-01-12", "nothing changed");
+    app
+});

@@ -25,6 +25,7 @@ CREATE TABLE case_status (
     case_id    TEXT PRIMARY KEY REFERENCES cases(id),
     unit_code  TEXT NOT NULL,
     state      TEXT NOT NULL,
+    reply_by   BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX case_status_unit ON case_status(unit_code, state);

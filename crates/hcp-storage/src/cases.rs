@@ -161,11 +161,12 @@ pub(crate) fn prefixed(table: &str, cols: &[&str], prefix: &str) -> String {
     cols.iter().map(|c| format!("{table}.{c} AS {prefix}{c}")).collect::<Vec<_>>().join(", ")
 }
 
-/// A case with its current state.
+/// A case with its current state and reply deadline (moved by extensions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseSummary {
     pub case: StoredCase,
     pub state: String,
+    pub reply_by: i64,
 }
 
 impl Db {
@@ -178,7 +179,7 @@ impl Db {
         let marks: Vec<String> = (0..units.len()).map(|i| if is_pg { format!("${}", i + 3) } else { "?".into() }).collect();
         let (state_mark, limit_mark) = if is_pg { ("$1", "$2") } else { ("?", "?") };
         let sql = format!(
-            "SELECT {}, s.state AS s_state FROM cases c JOIN case_status s ON s.case_id = c.id \
+            "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id \
              WHERE ({state_mark} = '' OR s.state = {state_mark}) AND c.unit_code IN ({}) ORDER BY c.opened_at DESC LIMIT {limit_mark}",
             prefixed("c", CASE_COLS, "c_"),
             marks.join(",")
@@ -201,10 +202,49 @@ impl Db {
                 q = q.bind(limit);
             }
             for r in q.fetch_all(pool).await? {
-                out.push(CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")? });
+                out.push(CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")?, reply_by: r.try_get("s_reply_by")? });
             }
         });
         Ok(out)
+    }
+
+    /// Appends one step of a case's handling, if the case is still in `expected_state`: the event, its ledger
+    /// entry and outbox job, and the new state (and reply deadline), in one transaction. A concurrent step that
+    /// got there first makes this one a conflict, so two handlers cannot both record an outcome.
+    pub async fn append_case_event(&self, event: &CaseEvent, expected_state: &str, reply_by: i64) -> Result<i64> {
+        let is_pg = matches!(self, Db::Pg(_));
+        let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
+        let head_sql = if is_pg {
+            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        };
+        Ok(on_db!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
+            let seq: i64 = head.try_get::<i64, _>("seq")? + 1;
+            let prev: Vec<u8> = head.try_get("hash")?;
+            let prev: hcp_domain::ledger::Hash = prev.as_slice().try_into().map_err(|_| crate::StoreError::Internal("链头哈希长度错误".into()))?;
+            let moved = sqlx::query("UPDATE case_status SET state = $1, reply_by = $2, updated_at = $3 WHERE case_id = $4 AND state = $5")
+                .bind(&event.state_after).bind(reply_by).bind(event.at).bind(&event.case_id).bind(expected_state)
+                .execute(&mut *tx).await?.rows_affected();
+            if moved != 1 {
+                return Err(crate::StoreError::conflict("case_changed", "工单状态已被他人更新，请刷新后重试", None));
+            }
+            sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
+                .execute(&mut *tx).await?;
+            let content = event_record(event).content_hash();
+            let chain = hcp_domain::ledger::chain_hash(&prev, seq, &content);
+            sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, 'case_event', $2, $3, $4, $5)")
+                .bind(seq).bind(&event.id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'report_case_event', $2, 'pending', 0, $3, $3)")
+                .bind(uuid::Uuid::now_v7().to_string()).bind(format!("{{\"event_id\":\"{}\"}}", event.id)).bind(event.at)
+                .execute(&mut *tx).await?;
+            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(chain.to_vec()).execute(&mut *tx).await?;
+            tx.commit().await?;
+            seq
+        }))
     }
 
     /// The case a rating opened, if any.
@@ -216,14 +256,14 @@ impl Db {
     /// One case with its current state and its history, oldest event first.
     pub async fn get_case(&self, id: &str) -> Result<Option<(CaseSummary, Vec<CaseEvent>)>> {
         let sql = format!(
-            "SELECT {}, s.state AS s_state FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.id = $1",
+            "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.id = $1",
             prefixed("c", CASE_COLS, "c_")
         );
         let esql = format!("SELECT {} FROM case_events e WHERE e.case_id = $1 ORDER BY e.at, e.id", prefixed("e", EVENT_COLS, "e_"));
         Ok(on_db!(self, pool => {
             match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
                 Some(r) => {
-                    let summary = CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")? };
+                    let summary = CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")?, reply_by: r.try_get("s_reply_by")? };
                     let mut events = Vec::new();
                     for e in sqlx::query(sqlx::AssertSqlSafe(esql)).bind(id).fetch_all(pool).await? {
                         events.push(event_from_row(&e, "e_")?);

@@ -487,8 +487,8 @@ impl Db {
                 .bind(&c.window_code).bind(&c.staff_code).bind(c.level).bind(&c.category).bind(c.real_name).bind(c.referral)
                 .bind(c.opened_at).bind(c.arrival_day).bind(c.respond_by).bind(c.reply_by).bind(c.provisional)
                 .execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO case_status (case_id, unit_code, state, updated_at) VALUES ($1, $2, $3, $4)")
-                    .bind(&c.id).bind(&c.unit_code).bind(&e.state_after).bind(now).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO case_status (case_id, unit_code, state, reply_by, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&c.id).bind(&c.unit_code).bind(&e.state_after).bind(c.reply_by).bind(now).execute(&mut *tx).await?;
                 sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                     .bind(&e.id).bind(&e.case_id).bind(&e.kind).bind(&e.actor).bind(e.at).bind(&e.state_after).bind(&e.note)
                     .execute(&mut *tx).await?;

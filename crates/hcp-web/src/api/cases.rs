@@ -1,6 +1,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use hcp_domain::timestamp::{Timestamp, format_date};
+use hcp_domain::case_flow::{Action, CaseFacts, CaseState, Outcome, Verdict, apply};
+use hcp_domain::timestamp::{Timestamp, date_key, format_date, parse_date};
 use hcp_domain::work_calendar::overdue_from;
 use hcp_storage::cases::{CaseEvent, CaseSummary};
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::meta::ErrorBody;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::json::ApiJson;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -55,11 +57,13 @@ pub struct CaseOut {
 
 #[derive(Serialize, ToSchema)]
 pub struct CaseEventOut {
+    /// `opened`, `responded`, `callback`, `outcome`, `extended`, `replied`, `verdict`
     pub kind: String,
     pub actor: String,
     pub at: String,
     pub state_after: String,
-    pub note: Option<String>,
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -77,7 +81,7 @@ fn case_out(state: &AppState, s: &CaseSummary) -> CaseOut {
     let c = &s.case;
     let now = Timestamp::now();
     let open = s.state == "open";
-    let overdue = |key: i64| open && date_of(key).is_some_and(|d| now >= overdue_from(d));
+    let overdue = |key: i64| date_of(key).is_some_and(|d| now >= overdue_from(d));
     CaseOut {
         id: c.id.clone(),
         kind: c.kind.clone(),
@@ -94,9 +98,9 @@ fn case_out(state: &AppState, s: &CaseSummary) -> CaseOut {
         state: s.state.clone(),
         opened_at: Timestamp(c.opened_at).to_rfc3339(),
         respond_by: date_of(c.respond_by).map(format_date).unwrap_or_default(),
-        reply_by: date_of(c.reply_by).map(format_date).unwrap_or_default(),
-        respond_overdue: overdue(c.respond_by),
-        reply_overdue: overdue(c.reply_by),
+        reply_by: date_of(s.reply_by).map(format_date).unwrap_or_default(),
+        respond_overdue: open && overdue(c.respond_by),
+        reply_overdue: matches!(s.state.as_str(), "open" | "responded" | "decided") && overdue(s.reply_by),
         deadlines_provisional: c.provisional,
     }
 }
@@ -107,7 +111,10 @@ fn event_out(e: &CaseEvent) -> CaseEventOut {
         actor: e.actor.clone(),
         at: Timestamp(e.at).to_rfc3339(),
         state_after: e.state_after.clone(),
-        note: e.note.clone(),
+        details: match e.note.as_deref() {
+            Some(n) => serde_json::from_str(n).unwrap_or_else(|_| serde_json::json!({ "note": n })),
+            None => serde_json::Value::Null,
+        },
     }
 }
 
@@ -139,9 +146,9 @@ pub async fn list_cases(State(state): State<AppState>, caller: Caller, Query(q):
         None => master.units.keys().filter(|u| master.is_within(u, own)).cloned().collect(),
     };
     if let Some(s) = &q.state
-        && !matches!(s.as_str(), "open" | "responded" | "replied" | "closed")
+        && CaseState::parse(s).is_none()
     {
-        return Err(hcp_domain::DomainError::new("invalid_state", "state", "state 应为 open、responded、replied 或 closed").into());
+        return Err(hcp_domain::DomainError::new("invalid_state", "state", format!("state 应为 {}", CaseState::CODES.join("、"))).into());
     }
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let cases = state.db.list_cases(&units, q.state.as_deref(), limit).await?;
@@ -162,5 +169,134 @@ pub async fn get_case(State(state): State<AppState>, caller: Caller, Path(id): P
     if !state.master().is_within(&summary.case.unit_code, &own) {
         return Err(ApiError::not_found("工单"));
     }
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ActionIn {
+    /// 响应: the unit takes the case on (within 1 working day)
+    Respond { note: String },
+    /// 回访核实: how the rater was called back, whether reached, what was said
+    Callback { method: String, reached: bool, summary: String },
+    /// One of the four outcomes: `fixed_at_once` (with `fixed`), `ledger` (with `reason`, `rectify_by`),
+    /// `explained` (with `explanation`, `legal_basis`), `invalid` (with `evidence`)
+    Decide {
+        outcome: String,
+        fixed: Option<String>,
+        reason: Option<String>,
+        rectify_by: Option<String>,
+        explanation: Option<String>,
+        legal_basis: Option<String>,
+        evidence: Option<String>,
+    },
+    /// 延期: before the reply deadline has passed, with a later date and a reason
+    Extend { new_reply_by: String, reason: String },
+    /// 答复: the reply to the rater, filed (备案) with the supervising department
+    Reply { text: String },
+    /// the rater's verdict on the handling: `satisfied`, `basically_satisfied`, `unsatisfied`
+    Verdict { verdict: String },
+}
+
+fn req(v: &Option<String>, field: &str) -> Result<String, ApiError> {
+    v.clone().ok_or_else(|| hcp_domain::DomainError::new("missing_field", field, format!("缺少必填字段：{field}")).into())
+}
+
+fn to_action(a: &ActionIn) -> Result<(Action, serde_json::Value), ApiError> {
+    use serde_json::json;
+    Ok(match a {
+        ActionIn::Respond { note } => (Action::Respond { note: note.clone() }, json!({ "note": note })),
+        ActionIn::Callback { method, reached, summary } => (
+            Action::Callback { method: method.clone(), reached: *reached, summary: summary.clone() },
+            json!({ "method": method, "reached": reached, "summary": summary }),
+        ),
+        ActionIn::Decide { outcome, fixed, reason, rectify_by, explanation, legal_basis, evidence } => {
+            let o = match outcome.as_str() {
+                "fixed_at_once" => Outcome::FixedAtOnce { fixed: req(fixed, "fixed")? },
+                "ledger" => Outcome::Ledger {
+                    reason: req(reason, "reason")?,
+                    rectify_by: parse_date(&req(rectify_by, "rectify_by")?, "rectify_by")?,
+                },
+                "explained" => {
+                    Outcome::Explained { explanation: req(explanation, "explanation")?, legal_basis: req(legal_basis, "legal_basis")? }
+                }
+                "invalid" => Outcome::Invalid { evidence: req(evidence, "evidence")? },
+                _ => {
+                    return Err(hcp_domain::DomainError::new(
+                        "invalid_outcome",
+                        "outcome",
+                        "outcome 应为 fixed_at_once、ledger、explained 或 invalid",
+                    )
+                    .into());
+                }
+            };
+            let details = json!({ "outcome": o.code(), "fixed": fixed, "reason": reason, "rectify_by": rectify_by,
+                "explanation": explanation, "legal_basis": legal_basis, "evidence": evidence });
+            (Action::Decide(o), details)
+        }
+        ActionIn::Extend { new_reply_by, reason } => (
+            Action::Extend { new_reply_by: parse_date(new_reply_by, "new_reply_by")?, reason: reason.clone() },
+            json!({ "new_reply_by": new_reply_by, "reason": reason, "rater_informed": true }),
+        ),
+        ActionIn::Reply { text } => (Action::Reply { text: text.clone() }, json!({ "text": text, "filed_with": "县行政审批服务局" })),
+        ActionIn::Verdict { verdict } => (Action::Verdict(Verdict::parse(verdict)?), json!({ "verdict": verdict })),
+    })
+}
+
+/// One step of a case's handling (S-10 … S-13): respond, record a callback, decide the outcome, extend the
+/// reply deadline (only before it has passed), reply, record the rater's verdict. Steps out of order, a second
+/// outcome, an outcome of a real-name bad review without a callback, or an extension after the deadline get
+/// 422 with a stable code, and nothing changes.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", request_body = ActionIn, params(("id" = String, Path, description = "case id")),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = CaseDetail), (status = 409, body = ErrorBody, description = "case_changed"), (status = 422, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn act(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: ApiJson<ActionIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    let own = case_scope(&caller)?.to_string();
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::not_found("工单"));
+    }
+    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+    if !state.master().is_within(&summary.case.unit_code, &own) {
+        return Err(ApiError::not_found("工单"));
+    }
+    let (action, details) = to_action(&body.value)?;
+    let current = CaseState::parse(&summary.state)
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "工单状态无效"))?;
+    let reply_by = date_of(summary.reply_by)
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "工单期限无效"))?;
+    let facts = CaseFacts {
+        real_name: summary.case.real_name,
+        callbacks: events.iter().filter(|e| e.kind == "callback").count() as u32,
+        reopened: events.iter().filter(|e| e.kind == "verdict" && e.state_after == "responded").count() as u32,
+        reply_by,
+    };
+    let now = Timestamp::now();
+    let next = apply(current, facts, &action, now.biz_date())?;
+    let new_reply_by = match &action {
+        Action::Extend { new_reply_by, .. } => date_key(*new_reply_by),
+        _ => summary.reply_by,
+    };
+    let actor = match &caller {
+        Caller::Staff(u) => format!("staff:{}", u.username),
+        Caller::Key(k) => format!("key:{}", k.label),
+        Caller::Anonymous { .. } => "anonymous".to_string(),
+    };
+    let event = CaseEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: id.clone(),
+        kind: action.code().to_string(),
+        actor,
+        at: now.micros(),
+        state_after: next.code().to_string(),
+        note: Some(details.to_string()),
+    };
+    state.db.append_case_event(&event, current.code(), new_reply_by).await?;
+    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
 }

@@ -77,6 +77,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(calendar::calendar))
         .routes(routes!(cases::list_cases))
         .routes(routes!(cases::get_case))
+        .routes(routes!(cases::act))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();
     let docs = axum::response::Html(meta::docs_html(&api));

@@ -1,0 +1,310 @@
+//! The life of a case as an explicit state machine (S-9 … S-13): respond → callbacks → one of four outcomes →
+//! reply (filed with the supervising department) → the rater's verdict → closed, or reopened when the rater is
+//! not satisfied (within a limit). Extensions only before the reply deadline has passed.
+//!
+//! Pure: `apply(state, facts, action, today)` says what the new state is or which rule the action breaks.
+
+use time::Date;
+
+use crate::error::DomainError;
+use crate::ids::parse_text;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseState {
+    /// arrived, waiting for the unit's response (1 working day)
+    Open,
+    /// the unit has responded and is verifying (callbacks) and rectifying
+    Responded,
+    /// an outcome is recorded, the reply is due
+    Decided,
+    /// the reply has gone to the rater and been filed; waiting for the rater's verdict
+    Replied,
+    Closed,
+}
+
+impl CaseState {
+    pub fn code(self) -> &'static str {
+        match self {
+            CaseState::Open => "open",
+            CaseState::Responded => "responded",
+            CaseState::Decided => "decided",
+            CaseState::Replied => "replied",
+            CaseState::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [CaseState::Open, CaseState::Responded, CaseState::Decided, CaseState::Replied, CaseState::Closed]
+            .into_iter()
+            .find(|c| c.code() == s)
+    }
+
+    pub const CODES: [&'static str; 5] = ["open", "responded", "decided", "replied", "closed"];
+}
+
+/// The four outcomes of S-12.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 立行立改: clear and reasonable, fixed at once — what was fixed
+    FixedAtOnce { fixed: String },
+    /// 建立台账、限期整改: complex — the reason and the rectification deadline
+    Ledger { reason: String, rectify_by: Date },
+    /// 解释说明: no legal basis — the explanation and its legal basis
+    Explained { explanation: String, legal_basis: String },
+    /// 不予采纳: verified invalid — the evidence
+    Invalid { evidence: String },
+}
+
+impl Outcome {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Outcome::FixedAtOnce { .. } => "fixed_at_once",
+            Outcome::Ledger { .. } => "ledger",
+            Outcome::Explained { .. } => "explained",
+            Outcome::Invalid { .. } => "invalid",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Satisfied,
+    BasicallySatisfied,
+    Unsatisfied,
+}
+
+impl Verdict {
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s {
+            "satisfied" => Ok(Verdict::Satisfied),
+            "basically_satisfied" => Ok(Verdict::BasicallySatisfied),
+            "unsatisfied" => Ok(Verdict::Unsatisfied),
+            _ => Err(DomainError::new(
+                "invalid_verdict",
+                "verdict",
+                "verdict 应为 satisfied（满意）、basically_satisfied（基本满意）或 unsatisfied（不满意）",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Respond {
+        note: String,
+    },
+    /// 回访核实: who called, how, whether the rater was reached, what was said
+    Callback {
+        method: String,
+        reached: bool,
+        summary: String,
+    },
+    Decide(Outcome),
+    /// 延期: only before `reply_by` has passed; a later date and a reason; the rater is told
+    Extend {
+        new_reply_by: Date,
+        reason: String,
+    },
+    /// 答复: the reply to the rater, filed (备案) with the supervising department
+    Reply {
+        text: String,
+    },
+    Verdict(Verdict),
+}
+
+impl Action {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Action::Respond { .. } => "responded",
+            Action::Callback { .. } => "callback",
+            Action::Decide(_) => "outcome",
+            Action::Extend { .. } => "extended",
+            Action::Reply { .. } => "replied",
+            Action::Verdict(_) => "verdict",
+        }
+    }
+}
+
+/// What the rules need to know about a case besides its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseFacts {
+    pub real_name: bool,
+    pub callbacks: u32,
+    pub reopened: u32,
+    pub reply_by: Date,
+}
+
+pub const MAX_REOPEN: u32 = 1;
+
+fn wrong(action: &Action, state: CaseState) -> DomainError {
+    let now = match state {
+        CaseState::Open => "待响应",
+        CaseState::Responded => "核实整改中",
+        CaseState::Decided => "待答复",
+        CaseState::Replied => "待评价人反馈",
+        CaseState::Closed => "已办结",
+    };
+    DomainError::new("transition_not_allowed", "action", format!("工单当前状态为“{now}”，不能进行“{}”", action.code()))
+}
+
+fn need_text(s: &str, field: &str, max: usize) -> Result<(), DomainError> {
+    let t = parse_text(s, field, max)?;
+    if t.is_empty() {
+        return Err(DomainError::new("missing_field", field, format!("{field} 不能为空")));
+    }
+    Ok(())
+}
+
+/// Checks an action against the case and returns the state after it.
+pub fn apply(state: CaseState, facts: CaseFacts, action: &Action, today: Date) -> Result<CaseState, DomainError> {
+    use CaseState::*;
+    match (state, action) {
+        (Open, Action::Respond { note }) => {
+            need_text(note, "note", 1000)?;
+            Ok(Responded)
+        }
+        (Responded | Decided | Replied, Action::Callback { method, summary, .. }) => {
+            need_text(method, "method", 50)?;
+            need_text(summary, "summary", 2000)?;
+            Ok(state)
+        }
+        (Responded, Action::Decide(outcome)) => {
+            if facts.real_name && facts.callbacks == 0 {
+                return Err(DomainError::new("callback_required", "action", "实名差评须先记录回访核实，才能确定处理结果"));
+            }
+            match outcome {
+                Outcome::FixedAtOnce { fixed } => need_text(fixed, "fixed", 2000)?,
+                Outcome::Ledger { reason, rectify_by } => {
+                    need_text(reason, "reason", 2000)?;
+                    if *rectify_by <= today {
+                        return Err(DomainError::new("invalid_date", "rectify_by", "限期整改的期限必须晚于今天"));
+                    }
+                }
+                Outcome::Explained { explanation, legal_basis } => {
+                    need_text(explanation, "explanation", 2000)?;
+                    need_text(legal_basis, "legal_basis", 500)?;
+                }
+                Outcome::Invalid { evidence } => need_text(evidence, "evidence", 2000)?,
+            }
+            Ok(Decided)
+        }
+        (Decided | Replied | Closed, Action::Decide(_)) => {
+            Err(DomainError::new("outcome_already_recorded", "action", "该工单已有处理结果，不能再次确定"))
+        }
+        (Responded | Decided, Action::Extend { new_reply_by, reason }) => {
+            if today > facts.reply_by {
+                return Err(DomainError::new("deadline_passed", "new_reply_by", "答复期限已过，不能再申请延期（延期须在到期之前提出）"));
+            }
+            if *new_reply_by <= facts.reply_by {
+                return Err(DomainError::new("invalid_date", "new_reply_by", "延期后的期限必须晚于原期限"));
+            }
+            need_text(reason, "reason", 1000)?;
+            Ok(state)
+        }
+        (Decided, Action::Reply { text }) => {
+            need_text(text, "text", 2000)?;
+            Ok(Replied)
+        }
+        (Open | Responded, Action::Reply { .. }) => Err(DomainError::new("outcome_required", "action", "尚未确定处理结果，不能答复")),
+        (Replied, Action::Verdict(v)) => match v {
+            Verdict::Satisfied | Verdict::BasicallySatisfied => Ok(Closed),
+            Verdict::Unsatisfied if facts.reopened < MAX_REOPEN => Ok(Responded),
+            Verdict::Unsatisfied => Ok(Closed),
+        },
+        (s, a) => Err(wrong(a, s)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::parse_date;
+
+    fn d(s: &str) -> Date {
+        parse_date(s, "d").unwrap()
+    }
+
+    fn facts() -> CaseFacts {
+        CaseFacts { real_name: true, callbacks: 0, reopened: 0, reply_by: d("2026-12-07") }
+    }
+
+    fn respond() -> Action {
+        Action::Respond { note: "已安排专人核实".into() }
+    }
+
+    fn callback() -> Action {
+        Action::Callback { method: "电话".into(), reached: true, summary: "已向评价人致歉并说明".into() }
+    }
+
+    #[test]
+    fn the_whole_path_for_each_outcome() {
+        let today = d("2026-12-01");
+        let outcomes = [
+            Outcome::FixedAtOnce { fixed: "已调整窗口排班".into() },
+            Outcome::Ledger { reason: "需改造系统".into(), rectify_by: d("2027-01-31") },
+            Outcome::Explained {
+                explanation: "该材料为法定要件".into(), legal_basis: "《行政许可法》第三十一条".into()
+            },
+            Outcome::Invalid { evidence: "监控录像显示当日未到窗口".into() },
+        ];
+        for o in outcomes {
+            let mut f = facts();
+            let mut s = apply(CaseState::Open, f, &respond(), today).unwrap();
+            assert_eq!(s, CaseState::Responded);
+            s = apply(s, f, &callback(), today).unwrap();
+            f.callbacks = 1;
+            s = apply(s, f, &Action::Decide(o.clone()), today).unwrap();
+            assert_eq!(s, CaseState::Decided);
+            assert_eq!(apply(s, f, &Action::Decide(o), today).unwrap_err().code, "outcome_already_recorded");
+            s = apply(s, f, &Action::Reply { text: "整改情况如下……".into() }, today).unwrap();
+            assert_eq!(s, CaseState::Replied);
+            s = apply(s, f, &Action::Verdict(Verdict::BasicallySatisfied), today).unwrap();
+            assert_eq!(s, CaseState::Closed);
+        }
+    }
+
+    #[test]
+    fn out_of_order_and_missing_steps_are_refused() {
+        let today = d("2026-12-01");
+        let f = facts();
+        assert_eq!(apply(CaseState::Open, f, &callback(), today).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Open, f, &Action::Reply { text: "x".into() }, today).unwrap_err().code, "outcome_required");
+        assert_eq!(apply(CaseState::Responded, f, &Action::Reply { text: "x".into() }, today).unwrap_err().code, "outcome_required");
+        assert_eq!(apply(CaseState::Responded, f, &respond(), today).unwrap_err().code, "transition_not_allowed");
+        // Real-name: no outcome without a documented callback.
+        let fixed = Action::Decide(Outcome::FixedAtOnce { fixed: "x".into() });
+        assert_eq!(apply(CaseState::Responded, f, &fixed, today).unwrap_err().code, "callback_required");
+        let anonymous = CaseFacts { real_name: false, ..f };
+        assert_eq!(apply(CaseState::Responded, anonymous, &fixed, today).unwrap(), CaseState::Decided);
+        // Each outcome needs what it needs.
+        let f1 = CaseFacts { callbacks: 1, ..f };
+        let no_basis = Action::Decide(Outcome::Explained { explanation: "x".into(), legal_basis: " ".into() });
+        assert_eq!(apply(CaseState::Responded, f1, &no_basis, today).unwrap_err().code, "missing_field");
+        let past = Action::Decide(Outcome::Ledger { reason: "x".into(), rectify_by: d("2026-11-30") });
+        assert_eq!(apply(CaseState::Responded, f1, &past, today).unwrap_err().code, "invalid_date");
+        assert_eq!(apply(CaseState::Closed, f1, &respond(), today).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Open, f1, &Action::Verdict(Verdict::Satisfied), today).unwrap_err().code, "transition_not_allowed");
+    }
+
+    #[test]
+    fn extensions_only_before_the_deadline() {
+        let f = facts();
+        let ext = Action::Extend { new_reply_by: d("2026-12-14"), reason: "需上级部门会商".into() };
+        assert_eq!(apply(CaseState::Responded, f, &ext, d("2026-12-07")).unwrap(), CaseState::Responded, "on the last day itself");
+        assert_eq!(apply(CaseState::Responded, f, &ext, d("2026-12-08")).unwrap_err().code, "deadline_passed");
+        let earlier = Action::Extend { new_reply_by: d("2026-12-04"), reason: "x".into() };
+        assert_eq!(apply(CaseState::Responded, f, &earlier, d("2026-12-01")).unwrap_err().code, "invalid_date");
+        assert_eq!(apply(CaseState::Replied, f, &ext, d("2026-12-01")).unwrap_err().code, "transition_not_allowed");
+    }
+
+    #[test]
+    fn an_unsatisfied_rater_reopens_once() {
+        let today = d("2026-12-01");
+        let f = CaseFacts { callbacks: 1, ..facts() };
+        let un = Action::Verdict(Verdict::Unsatisfied);
+        assert_eq!(apply(CaseState::Replied, f, &un, today).unwrap(), CaseState::Responded);
+        let again = CaseFacts { reopened: MAX_REOPEN, ..f };
+        assert_eq!(apply(CaseState::Replied, again, &un, today).unwrap(), CaseState::Closed);
+        assert_eq!(Verdict::parse("meh").unwrap_err().code, "invalid_verdict");
+    }
+}
