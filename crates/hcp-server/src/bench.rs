@@ -76,6 +76,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+fn print_latency(sorted: &[Duration]) {
+    let p = |q| ms(percentile(sorted, q));
+    println!("  latency         p50 {}  p95 {}  p99 {}  max {}", p(0.50), p(0.95), p(0.99), p(1.0));
+}
+
+async fn count_ratings(db: &Db) -> anyhow::Result<i64> {
+    Ok(match db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
+        Db::Pg(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
+    })
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -256,23 +268,14 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
         args.ratings, args.concurrency
     );
     println!("  throughput      {rate:.0} ratings/s ({:.2} s)", elapsed.as_secs_f64());
-    println!(
-        "  latency         p50 {}  p95 {}  p99 {}  max {}",
-        ms(percentile(&lat, 0.50)),
-        ms(percentile(&lat, 0.95)),
-        ms(percentile(&lat, 0.99)),
-        ms(percentile(&lat, 1.0))
-    );
+    print_latency(&lat);
     println!("  errors          {errors}");
     println!(
         "  CPU             server {server_cpu:.1} s, load generator {gen_cpu:.1} s of {:.1} s wall on {cpus} cores ({:.0} µs server CPU per rating); machine {busy:.0}% busy (database included)",
         elapsed.as_secs_f64(),
         server_cpu * 1e6 / args.ratings as f64
     );
-    let stored: i64 = match &db {
-        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
-        Db::Pg(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
-    };
+    let stored: i64 = count_ratings(&db).await?;
     println!("  stored          {stored} ratings");
 
     // A large store for the statistics, written through the storage writer.
@@ -400,21 +403,12 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
         }
     }
     lat.sort();
-    let total: i64 = match &db {
-        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
-        Db::Pg(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await?,
-    };
+    let total: i64 = count_ratings(&db).await?;
     println!(
         "statistics, one unit and one month, {} queries over HTTP with {total} ratings stored ({nonempty} non-empty):",
         args.stats_queries
     );
-    println!(
-        "  latency         p50 {}  p95 {}  p99 {}  max {}",
-        ms(percentile(&lat, 0.50)),
-        ms(percentile(&lat, 0.95)),
-        ms(percentile(&lat, 0.99)),
-        ms(percentile(&lat, 1.0))
-    );
+    print_latency(&lat);
     if let Some((hwm, rss)) = peak_memory_kib(pid) {
         println!(
             "server memory:    peak {:.1} MiB (idle after start {:.1} MiB, now {:.1} MiB)",
