@@ -395,7 +395,7 @@ impl Db {
                             category: nc.category.clone(),
                             real_name: nc.real_name,
                             referral: r.referral,
-                            opened_at: now,
+                            opened_at: r.received_at,
                             arrival_day: nc.arrival_day,
                             respond_by: nc.respond_by,
                             reply_by: nc.reply_by,
@@ -406,7 +406,7 @@ impl Db {
                             case_id: case.id.clone(),
                             kind: "opened".into(),
                             actor: "system".into(),
-                            at: now,
+                            at: r.received_at,
                             state_after: "open".into(),
                             note: Some(format!("差评自动立案，按“谁办理、谁负责”交由 {} 办理", case.unit_code)),
                         };
