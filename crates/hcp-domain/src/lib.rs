@@ -4,6 +4,7 @@
 //! Nothing here does IO or is async: the storage and web crates call into it.
 
 pub mod case_flow;
+pub mod case_metrics;
 pub mod cases;
 pub mod catalogue;
 pub mod channel;

@@ -188,11 +188,11 @@ both!(a_case_walks_the_loop_through_every_step, |app| {
     app
 });
 
-both!(no_extension_after_the_deadline, |app| {
-    // A case that arrived long ago (written through the storage writer with its old deadlines).
-    app.matter("LATE-1", true).await;
-    let svc = app.service("LATE-1", "ZX-01").await;
-    let m = app.state.db.find_matter("LATE-1").await.unwrap().unwrap();
+/// A case that arrived long ago, written through the storage writer with its old deadlines.
+async fn old_case(app: &common::TestApp, no: &str) -> String {
+    app.matter(no, true).await;
+    let svc = app.service(no, "ZX-01").await;
+    let m = app.state.db.find_matter(no).await.unwrap().unwrap();
     let seq = svc["seq"].as_i64().unwrap();
     let now = hcp_domain::Timestamp::now();
     let case_id = uuid::Uuid::now_v7().to_string();
@@ -242,6 +242,11 @@ both!(no_extension_after_the_deadline, |app| {
     };
     let res = app.state.db.write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some(case) }]).await.unwrap();
     assert!(res[0].is_ok());
+    case_id
+}
+
+both!(no_extension_after_the_deadline, |app| {
+    let case_id = old_case(&app, "LATE-1").await;
     let (_, v) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
     assert_eq!((v["respond_overdue"].as_bool(), v["reply_overdue"].as_bool()), (Some(true), Some(true)), "{v}");
     act(&app, &case_id, json!({"action": "respond", "note": "迟到的响应"})).await;
@@ -249,5 +254,40 @@ both!(no_extension_after_the_deadline, |app| {
     assert_eq!((s, code(&v)), (422, "deadline_passed"), "{v}");
     let (_, v) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
     assert_eq!(v["reply_by"], "2026-01-12", "nothing changed");
+    app
+});
+
+both!(loop_metrics_count_open_overdue_work, |app| {
+    // One real-name bad review handled on time, one old case never touched.
+    let on_time = bad_review(&app, "MET-1", false).await;
+    for body in [
+        json!({"action": "respond", "note": "已安排核实"}),
+        json!({"action": "callback", "method": "电话", "reached": true, "summary": "已致歉"}),
+        json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "已增开窗口"}),
+        json!({"action": "reply", "text": "已整改"}),
+    ] {
+        let (s, v) = act(&app, &on_time, body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    old_case(&app, "MET-2").await;
+    let (s, v) = app.get("/stats/loop?from=2026-01-01", Some(&app.system_key)).await;
+    assert_eq!(s, 200, "{v}");
+    let u = v["units"].as_array().unwrap().iter().find(|u| u["unit_code"] == "LX-SCJ").unwrap().clone();
+    assert_eq!(u["cases"], 2, "{u}");
+    assert_eq!((u["real_name"].as_i64(), u["real_name_called_back"].as_i64(), u["callback_rate"].as_f64()), (Some(1), Some(1), Some(1.0)));
+    assert_eq!(
+        (u["responded_on_time"].as_i64(), u["unresponded_overdue"].as_i64(), u["on_time_response_rate"].as_f64()),
+        (Some(1), Some(1), Some(0.5))
+    );
+    assert_eq!(
+        (u["replied_on_time"].as_i64(), u["unreplied_overdue"].as_i64(), u["on_time_reply_rate"].as_f64()),
+        (Some(1), Some(1), Some(0.5))
+    );
+    assert_eq!((u["rectified"].as_i64(), u["rectification_rate"].as_f64()), (Some(1), Some(1.0)));
+    // Scope: a town sees nothing of the county's departments and cannot ask for them.
+    let (_, v) = app.get("/stats/loop?from=2026-01-01", Some(&app.town_system_key)).await;
+    assert!(v["units"].as_array().unwrap().is_empty());
+    assert_eq!(app.get("/stats/loop?unit=LX-SCJ", Some(&app.town_system_key)).await.0, 403);
+    assert_eq!(app.get("/stats/loop?from=2026-12-01&to=2026-11-01", Some(&app.system_key)).await.0, 422);
     app
 });

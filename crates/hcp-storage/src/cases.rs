@@ -247,6 +247,50 @@ impl Db {
         }))
     }
 
+    /// Cases of `units` that arrived on business days `from..=to`, each with its current state and its events
+    /// (for loop metrics).
+    pub async fn cases_with_events(&self, units: &[String], from: i64, to: i64) -> Result<Vec<(CaseSummary, Vec<CaseEvent>)>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let is_pg = matches!(self, Db::Pg(_));
+        let marks: Vec<String> = (0..units.len()).map(|i| if is_pg { format!("${}", i + 3) } else { "?".into() }).collect();
+        let (a, b) = if is_pg { ("$1", "$2") } else { ("?", "?") };
+        let filter = format!("c.arrival_day >= {a} AND c.arrival_day <= {b} AND c.unit_code IN ({})", marks.join(","));
+        let csql = format!(
+            "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id WHERE {filter}",
+            prefixed("c", CASE_COLS, "c_")
+        );
+        let esql = format!(
+            "SELECT {} FROM case_events e JOIN cases c ON c.id = e.case_id WHERE {filter} ORDER BY e.at",
+            prefixed("e", EVENT_COLS, "e_")
+        );
+        let mut out: Vec<(CaseSummary, Vec<CaseEvent>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        on_db!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(csql)).bind(from).bind(to);
+            for u in units {
+                q = q.bind(u.clone());
+            }
+            for r in q.fetch_all(pool).await? {
+                let summary = CaseSummary { case: case_from_row(&r, "c_")?, state: r.try_get("s_state")?, reply_by: r.try_get("s_reply_by")? };
+                index.insert(summary.case.id.clone(), out.len());
+                out.push((summary, Vec::new()));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(esql)).bind(from).bind(to);
+            for u in units {
+                q = q.bind(u.clone());
+            }
+            for r in q.fetch_all(pool).await? {
+                let e = event_from_row(&r, "e_")?;
+                if let Some(&i) = index.get(&e.case_id) {
+                    out[i].1.push(e);
+                }
+            }
+        });
+        Ok(out)
+    }
+
     /// The case a rating opened, if any.
     pub async fn case_of_rating(&self, rating_id: &str) -> Result<Option<String>> {
         Ok(on_db!(self, pool => sqlx::query("SELECT id FROM cases WHERE rating_id = $1").bind(rating_id)

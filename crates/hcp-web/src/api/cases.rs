@@ -300,3 +300,137 @@ pub async fn act(
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LoopQuery {
+    /// first arrival day, `YYYY-MM-DD`; default: the first day of this month
+    pub from: Option<String>,
+    /// last arrival day; default: today
+    pub to: Option<String>,
+    /// only this unit (within the caller's unit)
+    pub unit: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoopMetricsOut {
+    pub unit_code: String,
+    pub unit_name: Option<String>,
+    pub cases: i64,
+    pub real_name: i64,
+    pub real_name_called_back: i64,
+    /// 实名差评回访率 (must be 1.0)
+    pub callback_rate: Option<f64>,
+    pub responded_on_time: i64,
+    pub responded_late: i64,
+    pub unresponded_overdue: i64,
+    /// responded on time / (responded + unresponded past the deadline)
+    pub on_time_response_rate: Option<f64>,
+    pub replied_on_time: i64,
+    pub replied_late: i64,
+    pub unreplied_overdue: i64,
+    /// replied on time / (replied + unreplied past the deadline): open overdue work cannot hide
+    pub on_time_reply_rate: Option<f64>,
+    pub rectified: i64,
+    pub explained: i64,
+    pub invalid: i64,
+    /// (立行立改 + 台账) / (立行立改 + 台账 + 解释说明)
+    pub rectification_rate: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoopOut {
+    pub from: String,
+    pub to: String,
+    pub units: Vec<LoopMetricsOut>,
+}
+
+fn day_of(micros: i64) -> Date {
+    Timestamp(micros).biz_date()
+}
+
+fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::case_metrics::CaseFactsForMetrics> {
+    let first = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| day_of(e.at));
+    let outcome = events
+        .iter()
+        .rev()
+        .find(|e| e.kind == "outcome")
+        .and_then(|e| e.note.as_deref())
+        .and_then(|n| serde_json::from_str::<serde_json::Value>(n).ok())
+        .and_then(|v| v["outcome"].as_str().map(str::to_string));
+    Some(hcp_domain::case_metrics::CaseFactsForMetrics {
+        real_name: s.case.real_name,
+        callbacks: events.iter().filter(|e| e.kind == "callback").count() as u32,
+        respond_by: date_of(s.case.respond_by)?,
+        responded_on: first("responded"),
+        reply_by: date_of(s.reply_by)?,
+        replied_on: first("replied"),
+        outcome,
+    })
+}
+
+/// The closed loop measured per unit for cases that arrived in a period: callback rate of real-name bad
+/// reviews, on-time response and reply (open overdue work counted against the unit), rectification rate.
+#[utoipa::path(get, path = "/api/v1/stats/loop", tag = "cases", params(LoopQuery),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = LoopOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn loop_stats(State(state): State<AppState>, caller: Caller, Query(q): Query<LoopQuery>) -> ApiResult<Json<LoopOut>> {
+    let own = case_scope(&caller)?.to_string();
+    let today = Timestamp::now().biz_date();
+    let from = match &q.from {
+        Some(f) => parse_date(f, "from")?,
+        None => today.replace_day(1).unwrap_or(today),
+    };
+    let to = match &q.to {
+        Some(t) => parse_date(t, "to")?,
+        None => today,
+    };
+    if to < from {
+        return Err(hcp_domain::DomainError::new("invalid_period", "to", "结束日期不能早于开始日期").into());
+    }
+    let master = state.master();
+    let units: Vec<String> = match &q.unit {
+        Some(u) => {
+            hcp_domain::ids::parse_code(u, "unit", 40)?;
+            if !master.is_within(u, &own) {
+                return Err(ApiError::forbidden("out_of_scope", "无权查看该单位的工单"));
+            }
+            vec![u.clone()]
+        }
+        None => master.units.keys().filter(|u| master.is_within(u, &own)).cloned().collect(),
+    };
+    let rows = state.db.cases_with_events(&units, date_key(from), date_key(to)).await?;
+    let mut by_unit: std::collections::BTreeMap<String, Vec<hcp_domain::case_metrics::CaseFactsForMetrics>> = Default::default();
+    for (s, events) in &rows {
+        if let Some(f) = metrics_facts(s, events) {
+            by_unit.entry(s.case.unit_code.clone()).or_default().push(f);
+        }
+    }
+    let units = by_unit
+        .into_iter()
+        .map(|(unit, facts)| {
+            let m = hcp_domain::case_metrics::loop_metrics(&facts, today);
+            LoopMetricsOut {
+                unit_name: master.units.get(&unit).map(|u| u.name.clone()),
+                unit_code: unit,
+                cases: m.cases,
+                real_name: m.real_name,
+                real_name_called_back: m.real_name_called_back,
+                callback_rate: m.callback_rate,
+                responded_on_time: m.responded_on_time,
+                responded_late: m.responded_late,
+                unresponded_overdue: m.unresponded_overdue,
+                on_time_response_rate: m.on_time_response_rate,
+                replied_on_time: m.replied_on_time,
+                replied_late: m.replied_late,
+                unreplied_overdue: m.unreplied_overdue,
+                on_time_reply_rate: m.on_time_reply_rate,
+                rectified: m.rectified,
+                explained: m.explained,
+                invalid: m.invalid,
+                rectification_rate: m.rectification_rate,
+            }
+        })
+        .collect();
+    Ok(Json(LoopOut { from: format_date(from), to: format_date(to), units }))
+}

@@ -1,0 +1,132 @@
+//! Loop metrics per unit and period (S-11, S-13): so that open overdue work cannot hide.
+//!
+//! - callback rate (实名差评回访率) = real-name cases with at least one callback / real-name cases;
+//! - on-time response rate = responded by `respond_by` / (responded + still unresponded after `respond_by`);
+//! - on-time reply rate = replied by `reply_by` (as extended) / (replied + still unreplied after `reply_by`);
+//! - rectification rate (整改率) = outcomes 立行立改 or 台账 / outcomes other than 不予采纳 (invalid).
+
+use time::Date;
+
+use crate::stats::rate;
+
+/// What the metrics need to know about one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFactsForMetrics {
+    pub real_name: bool,
+    pub callbacks: u32,
+    pub respond_by: Date,
+    /// the day of the first response, if any
+    pub responded_on: Option<Date>,
+    /// the reply deadline as extended
+    pub reply_by: Date,
+    /// the day of the first reply, if any
+    pub replied_on: Option<Date>,
+    /// the latest outcome code, if any
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoopMetrics {
+    pub cases: i64,
+    pub real_name: i64,
+    pub real_name_called_back: i64,
+    pub callback_rate: Option<f64>,
+    pub responded_on_time: i64,
+    pub responded_late: i64,
+    pub unresponded_overdue: i64,
+    pub on_time_response_rate: Option<f64>,
+    pub replied_on_time: i64,
+    pub replied_late: i64,
+    pub unreplied_overdue: i64,
+    pub on_time_reply_rate: Option<f64>,
+    pub rectified: i64,
+    pub explained: i64,
+    pub invalid: i64,
+    pub rectification_rate: Option<f64>,
+}
+
+/// Computes the metrics as of `today` (a deadline is overdue from the day after it).
+pub fn loop_metrics<'a>(cases: impl IntoIterator<Item = &'a CaseFactsForMetrics>, today: Date) -> LoopMetrics {
+    let mut m = LoopMetrics::default();
+    for c in cases {
+        m.cases += 1;
+        if c.real_name {
+            m.real_name += 1;
+            if c.callbacks > 0 {
+                m.real_name_called_back += 1;
+            }
+        }
+        match c.responded_on {
+            Some(d) if d <= c.respond_by => m.responded_on_time += 1,
+            Some(_) => m.responded_late += 1,
+            None if today > c.respond_by => m.unresponded_overdue += 1,
+            None => {}
+        }
+        match c.replied_on {
+            Some(d) if d <= c.reply_by => m.replied_on_time += 1,
+            Some(_) => m.replied_late += 1,
+            None if today > c.reply_by => m.unreplied_overdue += 1,
+            None => {}
+        }
+        match c.outcome.as_deref() {
+            Some("fixed_at_once" | "ledger") => m.rectified += 1,
+            Some("explained") => m.explained += 1,
+            Some("invalid") => m.invalid += 1,
+            _ => {}
+        }
+    }
+    m.callback_rate = rate(m.real_name_called_back, m.real_name);
+    m.on_time_response_rate = rate(m.responded_on_time, m.responded_on_time + m.responded_late + m.unresponded_overdue);
+    m.on_time_reply_rate = rate(m.replied_on_time, m.replied_on_time + m.replied_late + m.unreplied_overdue);
+    m.rectification_rate = rate(m.rectified, m.rectified + m.explained);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::parse_date;
+
+    fn d(s: &str) -> Date {
+        parse_date(s, "d").unwrap()
+    }
+
+    #[test]
+    fn open_overdue_work_counts_against_the_unit() {
+        let base = CaseFactsForMetrics {
+            real_name: true,
+            callbacks: 1,
+            respond_by: d("2026-11-02"),
+            responded_on: Some(d("2026-11-02")),
+            reply_by: d("2026-11-06"),
+            replied_on: Some(d("2026-11-05")),
+            outcome: Some("fixed_at_once".into()),
+        };
+        let late = CaseFactsForMetrics {
+            responded_on: Some(d("2026-11-03")),
+            replied_on: Some(d("2026-11-09")),
+            outcome: Some("explained".into()),
+            ..base.clone()
+        };
+        let forgotten = CaseFactsForMetrics { callbacks: 0, responded_on: None, replied_on: None, outcome: None, ..base.clone() };
+        let fresh = CaseFactsForMetrics {
+            real_name: false,
+            respond_by: d("2026-11-30"),
+            responded_on: None,
+            reply_by: d("2026-12-04"),
+            replied_on: None,
+            outcome: None,
+            ..base.clone()
+        };
+        let invalid = CaseFactsForMetrics { outcome: Some("invalid".into()), ..base.clone() };
+        let m = loop_metrics([&base, &late, &forgotten, &fresh, &invalid], d("2026-11-30"));
+        assert_eq!(m.cases, 5);
+        assert_eq!((m.real_name, m.real_name_called_back, m.callback_rate), (4, 3, Some(0.75)));
+        assert_eq!((m.responded_on_time, m.responded_late, m.unresponded_overdue), (2, 1, 1), "the fresh case is not overdue yet");
+        assert_eq!(m.on_time_response_rate, Some(0.5));
+        assert_eq!((m.replied_on_time, m.replied_late, m.unreplied_overdue), (2, 1, 1));
+        assert_eq!(m.on_time_reply_rate, Some(0.5));
+        assert_eq!((m.rectified, m.explained, m.invalid, m.rectification_rate), (1, 1, 1, Some(0.5)));
+        assert_eq!(loop_metrics([], d("2026-11-30")).on_time_reply_rate, None);
+    }
+}
