@@ -6,6 +6,7 @@ pub mod demo;
 pub mod import;
 pub mod passwords;
 pub mod secrets;
+pub mod workers;
 
 use std::net::SocketAddr;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hcp_server::{build_app, demo, import, open, passwords, redact, secrets, serve};
+use hcp_server::{build_app, demo, import, open, passwords, redact, secrets, serve, workers};
 use hcp_storage::Db;
 use hcp_web::WebConfig;
 
@@ -39,6 +39,9 @@ struct ServeArgs {
     /// Working days a unit has to reply on the rectification
     #[arg(long, env = "HCP_REPLY_DAYS", default_value_t = 5)]
     reply_days: i64,
+    /// Seconds between two sweeps for overdue cases (every node sweeps; each case is marked once)
+    #[arg(long, env = "HCP_SWEEP_INTERVAL_SECS", default_value_t = 60)]
+    sweep_interval_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
             let addr = listener.local_addr()?;
             println!("haochaping listening on http://{addr} (database {})", redact(&cli.database));
+            tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
         Command::Demo { serve: args, matters } => {
@@ -178,6 +182,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             println!("  try:      curl {url}/api/v1/stats/satisfaction?by=unit");
+            tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
         Command::Migrate => {

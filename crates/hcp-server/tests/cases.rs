@@ -188,65 +188,8 @@ both!(a_case_walks_the_loop_through_every_step, |app| {
     app
 });
 
-/// A case that arrived long ago, written through the storage writer with its old deadlines.
-async fn old_case(app: &common::TestApp, no: &str) -> String {
-    app.matter(no, true).await;
-    let svc = app.service(no, "ZX-01").await;
-    let m = app.state.db.find_matter(no).await.unwrap().unwrap();
-    let seq = svc["seq"].as_i64().unwrap();
-    let now = hcp_domain::Timestamp::now();
-    let case_id = uuid::Uuid::now_v7().to_string();
-    let row = hcp_storage::ratings::StoredRating {
-        id: uuid::Uuid::now_v7().to_string(),
-        matter_id: m.id.clone(),
-        matter_no: m.matter_no.clone(),
-        service_seq: seq,
-        assess_number: 1,
-        follows_id: None,
-        channel: "pad".into(),
-        level: 1,
-        indicators: String::new(),
-        reasons: "105".into(),
-        text: None,
-        anonymous: true,
-        rater_name: None,
-        rater_phone: None,
-        rater_id_number: None,
-        rater_phone_ix: None,
-        rater_from_applicant: false,
-        unit_code: m.unit_code.clone(),
-        item_code: m.item_code.clone(),
-        window_code: Some("ZX-01".into()),
-        staff_code: None,
-        catalogue_version: 1,
-        referral: false,
-        rated_at: now.micros(),
-        received_at: now.micros(),
-        biz_day: now.biz_day(),
-        credential_kind: "test".into(),
-        credential_id: None,
-        device_id: None,
-        source_hash: None,
-        client_type: "test".into(),
-        seconds_after_service: None,
-        ledger_seq: 0,
-    };
-    let case = hcp_storage::cases::NewCase {
-        id: case_id.clone(),
-        category: "service_quality".into(),
-        real_name: false,
-        arrival_day: 20260105,
-        respond_by: 20260106,
-        reply_by: 20260112,
-        provisional: false,
-    };
-    let res = app.state.db.write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some(case) }]).await.unwrap();
-    assert!(res[0].is_ok());
-    case_id
-}
-
 both!(no_extension_after_the_deadline, |app| {
-    let case_id = old_case(&app, "LATE-1").await;
+    let case_id = app.old_case("LATE-1").await;
     let (_, v) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
     assert_eq!((v["respond_overdue"].as_bool(), v["reply_overdue"].as_bool()), (Some(true), Some(true)), "{v}");
     act(&app, &case_id, json!({"action": "respond", "note": "迟到的响应"})).await;
@@ -269,7 +212,7 @@ both!(loop_metrics_count_open_overdue_work, |app| {
         let (s, v) = act(&app, &on_time, body).await;
         assert_eq!(s, 200, "{v}");
     }
-    old_case(&app, "MET-2").await;
+    app.old_case("MET-2").await;
     let (s, v) = app.get("/stats/loop?from=2026-01-01", Some(&app.system_key)).await;
     assert_eq!(s, 200, "{v}");
     let u = v["units"].as_array().unwrap().iter().find(|u| u["unit_code"] == "LX-SCJ").unwrap().clone();

@@ -40,3 +40,12 @@ CREATE TABLE case_events (
     note        TEXT
 );
 CREATE INDEX case_events_case ON case_events(case_id, at);
+
+-- Things that must happen once per case whatever the number of nodes (e.g. marking a deadline overdue):
+-- the primary key makes a second node's attempt a no-op.
+CREATE TABLE case_flags (
+    case_id TEXT NOT NULL REFERENCES cases(id),
+    flag    TEXT NOT NULL,
+    at      BIGINT NOT NULL,
+    PRIMARY KEY (case_id, flag)
+);

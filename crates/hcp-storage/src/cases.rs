@@ -212,6 +212,21 @@ impl Db {
     /// entry and outbox job, and the new state (and reply deadline), in one transaction. A concurrent step that
     /// got there first makes this one a conflict, so two handlers cannot both record an outcome.
     pub async fn append_case_event(&self, event: &CaseEvent, expected_state: &str, reply_by: i64) -> Result<i64> {
+        match self.append_case_event_once(event, expected_state, reply_by, None).await? {
+            Some(seq) => Ok(seq),
+            None => Err(crate::StoreError::conflict("case_changed", "工单状态已被他人更新，请刷新后重试", None)),
+        }
+    }
+
+    /// As `append_case_event`, and when `flag` is given, only if that flag was not yet set for the case (it is
+    /// set in the same transaction): `None` when another node did it first.
+    pub async fn append_case_event_once(
+        &self,
+        event: &CaseEvent,
+        expected_state: &str,
+        reply_by: i64,
+        flag: Option<&str>,
+    ) -> Result<Option<i64>> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
         let head_sql = if is_pg {
@@ -229,7 +244,14 @@ impl Db {
                 .bind(&event.state_after).bind(reply_by).bind(event.at).bind(&event.case_id).bind(expected_state)
                 .execute(&mut *tx).await?.rows_affected();
             if moved != 1 {
-                return Err(crate::StoreError::conflict("case_changed", "工单状态已被他人更新，请刷新后重试", None));
+                return Ok(None);
+            }
+            if let Some(flag) = flag {
+                let set = sqlx::query("INSERT INTO case_flags (case_id, flag, at) VALUES ($1, $2, $3) ON CONFLICT (case_id, flag) DO NOTHING RETURNING case_id")
+                    .bind(&event.case_id).bind(flag).bind(event.at).fetch_optional(&mut *tx).await?;
+                if set.is_none() {
+                    return Ok(None);
+                }
             }
             sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
@@ -243,8 +265,31 @@ impl Db {
                 .execute(&mut *tx).await?;
             sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(chain.to_vec()).execute(&mut *tx).await?;
             tx.commit().await?;
-            seq
+            Some(seq)
         }))
+    }
+
+    /// Cases whose response or reply deadline has passed (`today` is after it) and that are not done with that
+    /// step: `(case id, unit, state, step, deadline day)`, step `respond` or `reply`.
+    pub async fn overdue_candidates(&self, today: i64) -> Result<Vec<(String, String, String, &'static str, i64, i64)>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.id, c.unit_code, s.state, c.respond_by, s.reply_by FROM cases c JOIN case_status s ON s.case_id = c.id \
+                 WHERE (s.state = 'open' AND c.respond_by < $1) OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by < $1)")
+                .bind(today).fetch_all(pool).await?;
+            for r in rows {
+                let (id, unit, state): (String, String, String) = (r.try_get("id")?, r.try_get("unit_code")?, r.try_get("state")?);
+                let (respond_by, reply_by): (i64, i64) = (r.try_get("respond_by")?, r.try_get("reply_by")?);
+                if state == "open" && respond_by < today {
+                    out.push((id.clone(), unit.clone(), state.clone(), "respond", respond_by, reply_by));
+                }
+                if reply_by < today {
+                    out.push((id, unit, state, "reply", reply_by, reply_by));
+                }
+            }
+        });
+        Ok(out)
     }
 
     /// Cases of `units` that arrived on business days `from..=to`, each with its current state and its events

@@ -225,6 +225,65 @@ impl TestApp {
         v
     }
 
+    /// A case that arrived long ago, written through the storage writer with its old deadlines.
+    pub async fn old_case(&self, no: &str) -> String {
+        let app = self;
+        app.matter(no, true).await;
+        let svc = app.service(no, "ZX-01").await;
+        let m = app.state.db.find_matter(no).await.unwrap().unwrap();
+        let seq = svc["seq"].as_i64().unwrap();
+        let now = hcp_domain::Timestamp::now();
+        let case_id = uuid::Uuid::now_v7().to_string();
+        let row = hcp_storage::ratings::StoredRating {
+            id: uuid::Uuid::now_v7().to_string(),
+            matter_id: m.id.clone(),
+            matter_no: m.matter_no.clone(),
+            service_seq: seq,
+            assess_number: 1,
+            follows_id: None,
+            channel: "pad".into(),
+            level: 1,
+            indicators: String::new(),
+            reasons: "105".into(),
+            text: None,
+            anonymous: true,
+            rater_name: None,
+            rater_phone: None,
+            rater_id_number: None,
+            rater_phone_ix: None,
+            rater_from_applicant: false,
+            unit_code: m.unit_code.clone(),
+            item_code: m.item_code.clone(),
+            window_code: Some("ZX-01".into()),
+            staff_code: None,
+            catalogue_version: 1,
+            referral: false,
+            rated_at: now.micros(),
+            received_at: now.micros(),
+            biz_day: now.biz_day(),
+            credential_kind: "test".into(),
+            credential_id: None,
+            device_id: None,
+            source_hash: None,
+            client_type: "test".into(),
+            seconds_after_service: None,
+            ledger_seq: 0,
+        };
+        let case = hcp_storage::cases::NewCase {
+            id: case_id.clone(),
+            category: "service_quality".into(),
+            real_name: false,
+            arrival_day: 20260105,
+            respond_by: 20260106,
+            reply_by: 20260112,
+            provisional: false,
+        };
+        let res =
+            app.state.db.write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some(case) }]).await.unwrap();
+        assert!(res[0].is_ok());
+        case_id
+    }
+
     pub async fn count(&self, sql: &'static str) -> i64 {
         use sqlx::Row;
         match &self.state.db {
