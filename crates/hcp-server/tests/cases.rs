@@ -234,3 +234,77 @@ both!(loop_metrics_count_open_overdue_work, |app| {
     assert_eq!(app.get("/stats/loop?from=2026-12-01&to=2026-11-01", Some(&app.system_key)).await.0, 422);
     app
 });
+
+both!(appeal_on_the_hall_route_upheld_takes_the_rating_out_of_statistics, |app| {
+    // 市场监管局 is stationed in the county hall: its approver's opinion, then the county bureau's decision.
+    let id = bad_review(&app, "APL-1", false).await;
+    let level2 = |v: &Value| v["groups"][0]["counts"]["level2"].as_i64().unwrap_or(0);
+    assert_eq!(level2(&app.stats("by=unit&key=LX-SCJ").await), 1);
+    let path = format!("/cases/{id}/appeal");
+    let (staff, boss, bureau, other) =
+        (app.sign_in("scj_staff").await, app.sign_in("scj_boss").await, app.sign_in("admin").await, app.sign_in("gaj").await);
+    let apply = json!({"action": "apply", "reason": "评价人当日未在本窗口办理", "evidence": "叫号系统记录"});
+    let (s, _) = app.post_as(&other, &path, &apply).await;
+    assert_eq!(s, 404, "someone outside the unit sees nothing");
+    let (s, v) = app.post(&path, Some(&app.system_key), &apply).await;
+    assert_eq!((s, code(&v)), (403, "wrong_credential"));
+    let (s, v) = app.post_as(&staff, &path, &apply).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["history"].as_array().unwrap().last().unwrap()["details"]["appeal_state"], "pending_unit");
+    let decide = json!({"action": "decide", "upheld": true, "note": "经核实不属实"});
+    for (who, body) in
+        [(&staff, json!({"action": "opinion", "agree": true, "note": "x"})), (&bureau, decide.clone()), (&boss, decide.clone())]
+    {
+        let (s, v) = app.post_as(who, &path, &body).await;
+        assert_eq!((s, code(&v)), (403, "appeal_forbidden"), "wrong level: {v}");
+    }
+    let (s, v) = app.post_as(&boss, &path, &json!({"action": "opinion", "agree": true, "note": "情况属实，报县局核准"})).await;
+    assert_eq!(s, 200, "{v}");
+    // Statistics still count the rating while the application is pending.
+    assert_eq!(level2(&app.stats("by=unit&key=LX-SCJ").await), 1);
+    let (s, v) = app.post_as(&bureau, &path, &decide).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("closed")), "{v}");
+    // From this moment the rating is out of every statistic, and still stored.
+    assert_eq!(level2(&app.stats("by=unit&key=LX-SCJ").await), 0);
+    assert_eq!(app.stats("by=staff&key=P001").await["groups"][0]["bad_reviews"], 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM rating_invalidations").await, 1);
+    let rating_id = v["rating_id"].as_str().unwrap();
+    let (_, r) = app.get(&format!("/ratings/{rating_id}"), Some(&app.system_key)).await;
+    assert_eq!((r["untrue"].as_bool(), r["level"].as_i64()), (Some(true), Some(2)), "kept as rated, marked 不属实: {r}");
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    let (s, v) = app.post_as(&staff, &path, &apply).await;
+    assert_eq!((s, code(&v)), (422, "case_closed"));
+    app
+});
+
+both!(appeal_of_a_town_is_decided_by_the_town_and_may_be_rejected, |app| {
+    let now = hcp_domain::Timestamp::now();
+    let body = json!({"matter_no": "APL-T", "item_code": "61032707009", "unit_code": "LX-CG-BMZX", "applicant": {"kind": "person", "name": "王五"},
+        "accepted_at": now.plus_seconds(-7200).to_rfc3339(), "completed_at": now.plus_seconds(-3600).to_rfc3339()});
+    let (s, v) = app.post("/matters", Some(&app.system_key), &body).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app
+        .post(
+            "/ratings",
+            Some(&app.system_key),
+            &json!({"matter_no": "APL-T", "channel": "business_system", "level": 1, "text": "没人接待"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let id = v["case_id"].as_str().unwrap().to_string();
+    let path = format!("/cases/{id}/appeal");
+    let (clerk, boss) = (app.sign_in("clerk_cg").await, app.sign_in("cg_boss").await);
+    let (s, v) = app.post_as(&clerk, &path, &json!({"action": "apply", "reason": "当日有人值守", "evidence": "值班表"})).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app.post_as(&boss, &path, &json!({"action": "opinion", "agree": true, "note": "x"})).await;
+    assert_eq!((s, code(&v)), (422, "appeal_wrong_step"), "no preliminary opinion outside the hall: {v}");
+    let (s, v) = app.post_as(&boss, &path, &json!({"action": "decide", "upheld": false, "note": "值班表显示当时窗口无人"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["state"], "open", "rejected: the case goes on");
+    let stats = app.stats("by=unit&key=LX-CG-BMZX").await;
+    assert_eq!(stats["groups"][0]["counts"]["level1"], 1, "the rating still counts: {stats}");
+    let (s, v) = app.post_as(&boss, &path, &json!({"action": "decide", "upheld": true, "note": "改判"})).await;
+    assert_eq!((s, code(&v)), (422, "appeal_wrong_step"));
+    app
+});

@@ -49,3 +49,19 @@ CREATE TABLE case_flags (
     at      BIGINT NOT NULL,
     PRIMARY KEY (case_id, flag)
 );
+
+-- 复核 applications of a case (one per case), as a projection of its events.
+CREATE TABLE appeals (
+    case_id    TEXT PRIMARY KEY REFERENCES cases(id),
+    route      TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- Ratings found untrue (不属实) by an upheld 复核: kept, never deleted, and out of every statistic from then on.
+CREATE TABLE rating_invalidations (
+    rating_id  TEXT PRIMARY KEY REFERENCES ratings(id),
+    case_id    TEXT NOT NULL REFERENCES cases(id),
+    decided_by TEXT NOT NULL,
+    at         BIGINT NOT NULL
+);

@@ -94,6 +94,11 @@ pub fn case_record(c: &StoredCase) -> Record {
         .bool("provisional", c.provisional)
 }
 
+/// The record that marks a rating 不属实.
+pub fn invalidation_record(rating_id: &str, case_id: &str, decided_by: &str, at: i64) -> Record {
+    Record::new("rating_invalidated").str("rating_id", rating_id).str("case_id", case_id).str("decided_by", decided_by).int("at", at)
+}
+
 pub fn event_record(e: &CaseEvent) -> Record {
     Record::new("case_event")
         .str("id", &e.id)
@@ -334,6 +339,100 @@ impl Db {
             }
         });
         Ok(out)
+    }
+
+    /// Whether a rating was found untrue (不属实) by an upheld 复核.
+    pub async fn is_invalidated(&self, rating_id: &str) -> Result<bool> {
+        Ok(on_db!(self, pool => sqlx::query("SELECT rating_id FROM rating_invalidations WHERE rating_id = $1").bind(rating_id)
+            .fetch_optional(pool).await?.is_some()))
+    }
+
+    /// The 复核 of a case, if one was applied for: `(route, state)`.
+    pub async fn appeal_of(&self, case_id: &str) -> Result<Option<(String, String)>> {
+        Ok(
+            on_db!(self, pool => match sqlx::query("SELECT route, state FROM appeals WHERE case_id = $1").bind(case_id).fetch_optional(pool).await? {
+                Some(r) => Some((r.try_get("route")?, r.try_get("state")?)),
+                None => None,
+            }),
+        )
+    }
+
+    /// One step of a 复核, in one transaction: the event (on the ledger), the appeal's new state (guarded by the
+    /// expected one), and when upheld, the record marking the rating 不属实 (on the ledger), the rollups taken
+    /// back for it, and the case closed.
+    pub async fn appeal_step(
+        &self,
+        event: &CaseEvent,
+        route: &str,
+        expected: Option<&str>,
+        new_state: &str,
+        upheld_rating: Option<&str>,
+    ) -> Result<()> {
+        let is_pg = matches!(self, Db::Pg(_));
+        let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
+        let head_sql = if is_pg {
+            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        };
+        on_db!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
+            let mut seq: i64 = head.try_get("seq")?;
+            let prev: Vec<u8> = head.try_get("hash")?;
+            let mut prev: hcp_domain::ledger::Hash = prev.as_slice().try_into().map_err(|_| crate::StoreError::Internal("链头哈希长度错误".into()))?;
+            let moved = match expected {
+                None => sqlx::query("INSERT INTO appeals (case_id, route, state, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO NOTHING")
+                    .bind(&event.case_id).bind(route).bind(new_state).bind(event.at).execute(&mut *tx).await?.rows_affected(),
+                Some(old) => sqlx::query("UPDATE appeals SET state = $1, updated_at = $2 WHERE case_id = $3 AND state = $4")
+                    .bind(new_state).bind(event.at).bind(&event.case_id).bind(old).execute(&mut *tx).await?.rows_affected(),
+            };
+            if moved != 1 {
+                return Err(crate::StoreError::conflict("case_changed", "复核状态已被他人更新，请刷新后重试", None));
+            }
+            let mut entries: Vec<(&str, String, hcp_domain::ledger::Hash)> = Vec::new();
+            sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
+                .execute(&mut *tx).await?;
+            entries.push(("case_event", event.id.clone(), event_record(event).content_hash()));
+            sqlx::query("UPDATE case_status SET state = $1, updated_at = $2 WHERE case_id = $3")
+                .bind(&event.state_after).bind(event.at).bind(&event.case_id).execute(&mut *tx).await?;
+            if let Some(rating_id) = upheld_rating {
+                sqlx::query("INSERT INTO rating_invalidations (rating_id, case_id, decided_by, at) VALUES ($1, $2, $3, $4)")
+                    .bind(rating_id).bind(&event.case_id).bind(&event.actor).bind(event.at).execute(&mut *tx).await?;
+                entries.push(("rating_invalidated", rating_id.to_string(), invalidation_record(rating_id, &event.case_id, &event.actor, event.at).content_hash()));
+                // Take the rating out of every rollup it was counted in.
+                let r = sqlx::query("SELECT level, biz_day, unit_code, item_code, channel, window_code, staff_code FROM ratings WHERE id = $1")
+                    .bind(rating_id).fetch_one(&mut *tx).await?;
+                let level: i64 = r.try_get("level")?;
+                let day: i64 = r.try_get("biz_day")?;
+                let mut dims: Vec<(&str, String)> = vec![("all", "*".to_string()), ("unit", r.try_get("unit_code")?), ("item", r.try_get("item_code")?), ("channel", r.try_get("channel")?)];
+                if let Some(w) = r.try_get::<Option<String>, _>("window_code")? {
+                    dims.push(("window", w));
+                }
+                if let Some(s) = r.try_get::<Option<String>, _>("staff_code")? {
+                    dims.push(("staff", s));
+                }
+                let col = format!("n{}", level.clamp(1, 5));
+                for (dim, key) in dims {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE rollup_ratings SET {col} = {col} - 1 WHERE dim = $1 AND dim_key = $2 AND biz_day = $3")))
+                        .bind(dim).bind(key).bind(day).execute(&mut *tx).await?;
+                }
+            }
+            for (kind, id, content) in entries {
+                seq += 1;
+                let chain = hcp_domain::ledger::chain_hash(&prev, seq, &content);
+                prev = chain;
+                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
+                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("report_{kind}")).bind(format!("{{\"id\":\"{id}\"}}")).bind(event.at)
+                    .execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
     }
 
     /// The case a rating opened, if any.

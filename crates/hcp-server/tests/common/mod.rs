@@ -98,6 +98,9 @@ impl TestApp {
         db.insert_user("admin", &hash, "bureau_admin", "LX").await.unwrap();
         db.insert_user("gaj", &hash, "unit_handler", "LX-GAJ").await.unwrap();
         db.insert_user("clerk_cg", &hash, "window_staff", "LX-CG-BMZX").await.unwrap();
+        db.insert_user("cg_boss", &hash, "unit_approver", "LX-CG-BMZX").await.unwrap();
+        db.insert_user("scj_staff", &hash, "unit_handler", "LX-SCJ").await.unwrap();
+        db.insert_user("scj_boss", &hash, "unit_approver", "LX-SCJ").await.unwrap();
         let system_key = demo::new_key("system");
         db.insert_api_key("system", "LX", None, "county platform", &system_key).await.unwrap();
         let town_system_key = demo::new_key("system");
@@ -217,6 +220,13 @@ impl TestApp {
         assert_eq!(resp.status().as_u16(), 200);
         let cookie = resp.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
         cookie.split(';').next().unwrap().to_string()
+    }
+
+    /// POST as a signed-in staff member (cookie from `sign_in`).
+    pub async fn post_as(&self, cookie: &str, path: &str, body: &Value) -> (u16, Value) {
+        let resp = self.client.post(format!("{}{}", self.url, path)).header("cookie", cookie).json(body).send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn stats(&self, query: &str) -> Value {

@@ -1,5 +1,6 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use hcp_domain::appeal::{Actor, AppealAction, AppealState, Route};
 use hcp_domain::case_flow::{Action, CaseFacts, CaseState, Outcome, Verdict, apply};
 use hcp_domain::timestamp::{Timestamp, date_key, format_date, parse_date};
 use hcp_domain::work_calendar::overdue_from;
@@ -433,4 +434,88 @@ pub async fn loop_stats(State(state): State<AppState>, caller: Caller, Query(q):
         })
         .collect();
     Ok(Json(LoopOut { from: format_date(from), to: format_date(to), units }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum AppealIn {
+    /// a staff member of the rated unit applies, with the reason and the evidence
+    Apply { reason: String, evidence: String },
+    /// hall-stationed units: the unit's approver gives the preliminary opinion
+    Opinion { agree: bool, note: String },
+    /// the county bureau (hall-stationed units) or the unit's approver (other units) decides
+    Decide { upheld: bool, note: String },
+}
+
+/// 复核 of a bad review (S-14), through staff sessions only. Hall-stationed unit: apply → the unit approver's
+/// preliminary opinion → the county bureau's decision; other units: apply → the unit approver's decision.
+/// Upheld: the rating is marked 不属实 (a new ledger record), leaves every statistic at once, and the case closes.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/appeal", tag = "cases", request_body = AppealIn, params(("id" = String, Path, description = "case id")),
+    security(("session" = [])),
+    responses((status = 200, body = CaseDetail), (status = 403, body = ErrorBody, description = "appeal_forbidden: outside the unit or the wrong level"),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn appeal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: ApiJson<AppealIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    let user = match &caller {
+        Caller::Staff(u) => u.clone(),
+        Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
+        Caller::Key(_) => return Err(ApiError::forbidden("wrong_credential", "复核须由工作人员登录办理")),
+    };
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::not_found("工单"));
+    }
+    let (summary, _) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+    let master = state.master();
+    let bureau = user.role == "bureau_admin";
+    if !bureau && !master.is_within(&summary.case.unit_code, &user.unit_code) {
+        return Err(ApiError::not_found("工单"));
+    }
+    let route = Route::for_unit(master.units.get(&summary.case.unit_code).is_some_and(|u| u.hall_stationed));
+    let current = state.db.appeal_of(&id).await?;
+    let current_state = current.as_ref().and_then(|(_, s)| AppealState::parse(s));
+    let action = match &body.value {
+        AppealIn::Apply { reason, evidence } => AppealAction::Apply { reason: reason.clone(), evidence: evidence.clone() },
+        AppealIn::Opinion { agree, note } => AppealAction::Opinion { agree: *agree, note: note.clone() },
+        AppealIn::Decide { upheld, note } => AppealAction::Decide { upheld: *upheld, note: note.clone() },
+    };
+    if matches!(action, AppealAction::Apply { .. }) && summary.state == "closed" {
+        return Err(hcp_domain::DomainError::new("case_closed", "action", "工单已办结，不能再申请复核").into());
+    }
+    let actor = Actor { in_case_unit: user.unit_code == summary.case.unit_code, unit_approver: user.role == "unit_approver", bureau };
+    let next = hcp_domain::appeal::apply(current_state, route, actor, &action).map_err(|e| {
+        let mut err = ApiError::from(e);
+        if err.code == "appeal_forbidden" {
+            err.status = axum::http::StatusCode::FORBIDDEN;
+        }
+        err
+    })?;
+    let upheld = next == AppealState::Upheld;
+    let (kind, details) = match &body.value {
+        AppealIn::Apply { reason, evidence } => {
+            ("appeal_applied", serde_json::json!({ "reason": reason, "evidence": evidence, "route": route.code() }))
+        }
+        AppealIn::Opinion { agree, note } => ("appeal_opinion", serde_json::json!({ "agree": agree, "note": note })),
+        AppealIn::Decide { upheld, note } => {
+            ("appeal_decided", serde_json::json!({ "upheld": upheld, "note": note, "rating_marked_untrue": upheld }))
+        }
+    };
+    let mut details = details;
+    details["appeal_state"] = serde_json::json!(next.code());
+    let event = CaseEvent {
+        id: uuid::Uuid::now_v7().to_string(),
+        case_id: id.clone(),
+        kind: kind.to_string(),
+        actor: format!("staff:{}", user.username),
+        at: Timestamp::now().micros(),
+        state_after: if upheld { "closed".to_string() } else { summary.state.clone() },
+        note: Some(details.to_string()),
+    };
+    let rating = if upheld { summary.case.rating_id.as_deref() } else { None };
+    state.db.appeal_step(&event, route.code(), current.as_ref().map(|(_, s)| s.as_str()), next.code(), rating).await?;
+    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
 }

@@ -78,6 +78,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(cases::list_cases))
         .routes(routes!(cases::get_case))
         .routes(routes!(cases::act))
+        .routes(routes!(cases::appeal))
         .routes(routes!(cases::loop_stats))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();

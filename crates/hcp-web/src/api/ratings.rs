@@ -417,6 +417,8 @@ pub struct RatingView {
     pub rated_at: String,
     pub received_at: String,
     pub ledger_seq: i64,
+    /// found untrue (不属实) by an upheld 复核: kept, but counted in no statistic
+    pub untrue: bool,
 }
 
 fn rating_view(state: &AppState, r: &StoredRating) -> ApiResult<RatingView> {
@@ -467,6 +469,7 @@ fn rating_view(state: &AppState, r: &StoredRating) -> ApiResult<RatingView> {
         rated_at: Timestamp(r.rated_at).to_rfc3339(),
         received_at: Timestamp(r.received_at).to_rfc3339(),
         ledger_seq: r.ledger_seq,
+        untrue: false,
     })
 }
 
@@ -485,5 +488,7 @@ pub async fn get_rating(State(state): State<AppState>, caller: Caller, Path(id):
     if !state.master().is_within(&r.unit_code, &own) {
         return Err(ApiError::not_found("评价"));
     }
-    Ok(Json(rating_view(&state, &r)?))
+    let mut view = rating_view(&state, &r)?;
+    view.untrue = state.db.is_invalidated(&r.id).await?;
+    Ok(Json(view))
 }
