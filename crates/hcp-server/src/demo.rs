@@ -124,7 +124,78 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
     }
 
     let ratings = seed_activity(db, secrets, &master, catalogue.version, &catalogue, matters).await?;
+    walk_cases(db).await?;
     Ok(DemoInfo { users, keys, matters, ratings })
+}
+
+/// Handles the demo's bad reviews as a county would have: most older cases responded to in time, called back,
+/// decided, replied to and closed; a few late; the recent ones still open. Each step goes through the same
+/// storage call as the API, so it is on the ledger.
+async fn walk_cases(db: &Db) -> anyhow::Result<()> {
+    let units: Vec<String> = db.load_master().await?.units.keys().cloned().collect();
+    let all = db.cases_with_events(&units, 0, 99_999_999).await?;
+    let mut g = Gen(0x0c45_e5a1_2026_1130);
+    // `key` is a YYYYMMDD day; `plus` days are added as dates, so month ends roll over correctly.
+    let day_micros = |key: i64, plus: i64, hour: i64| -> i64 {
+        let month = time::Month::try_from(((key / 100) % 100) as u8).unwrap_or(time::Month::January);
+        let date = time::Date::from_calendar_date((key / 10_000) as i32, month, (key % 100) as u8).unwrap_or(time::Date::MIN)
+            + time::Duration::days(plus);
+        Timestamp::from_datetime(date.midnight().assume_offset(hcp_domain::timestamp::SHANGHAI)).micros() + hour * 3_600_000_000
+    };
+    for (summary, _) in all {
+        let c = &summary.case;
+        // Cases of the last week stay open for the handlers to work on.
+        if day_micros(c.arrival_day, 7, 0) > Timestamp::now().micros() {
+            continue;
+        }
+        let late = g.chance(8);
+        let respond_at = if late { day_micros(c.respond_by, 1, 10) } else { day_micros(c.arrival_day, 0, 10) };
+        let (reply_key, reply_plus) = if late { (summary.reply_by, 2) } else { (c.respond_by, 0) };
+        let mut steps: Vec<(&str, &str, serde_json::Value, i64)> =
+            vec![("responded", "responded", serde_json::json!({"note": "已安排专人核实"}), respond_at)];
+        if c.real_name {
+            steps.push((
+                "callback",
+                "responded",
+                serde_json::json!({"method": "电话", "reached": true, "summary": "已与评价人核实情况并致歉"}),
+                respond_at + 3_600_000_000,
+            ));
+        }
+        let outcome = match g.below(10) {
+            0..=5 => serde_json::json!({"outcome": "fixed_at_once", "fixed": "已对窗口人员进行提醒并优化流程"}),
+            6..=7 => {
+                serde_json::json!({"outcome": "explained", "explanation": "该材料为法定要件，已向评价人解释", "legal_basis": "《中华人民共和国行政许可法》第三十一条"})
+            }
+            8 => serde_json::json!({"outcome": "ledger", "reason": "涉及系统改造", "rectify_by": "2027-03-31"}),
+            _ => serde_json::json!({"outcome": "invalid", "evidence": "叫号记录与监控显示情况不符"}),
+        };
+        steps.push(("outcome", "decided", outcome, day_micros(reply_key, reply_plus, 11)));
+        steps.push((
+            "replied",
+            "replied",
+            serde_json::json!({"text": "您反映的问题已核实处理，感谢您的监督", "filed_with": "县行政审批服务局"}),
+            day_micros(reply_key, reply_plus, 15),
+        ));
+        if day_micros(c.arrival_day, 14, 0) <= Timestamp::now().micros() {
+            let verdict = if g.chance(85) { "satisfied" } else { "basically_satisfied" };
+            steps.push(("verdict", "closed", serde_json::json!({"verdict": verdict}), day_micros(reply_key, reply_plus + 2, 10)));
+        }
+        let mut state = summary.state.clone();
+        for (kind, after, details, at) in steps {
+            let event = hcp_storage::cases::CaseEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                case_id: c.id.clone(),
+                kind: kind.into(),
+                actor: "staff:demo".into(),
+                at,
+                state_after: after.into(),
+                note: Some(details.to_string()),
+            };
+            db.append_case_event(&event, &state, summary.reply_by).await?;
+            state = after.to_string();
+        }
+    }
+    Ok(())
 }
 
 async fn seed_activity(
