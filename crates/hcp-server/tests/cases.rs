@@ -308,3 +308,68 @@ both!(appeal_of_a_town_is_decided_by_the_town_and_may_be_rejected, |app| {
     assert_eq!((s, code(&v)), (422, "appeal_wrong_step"));
     app
 });
+
+both!(complaints_and_suggestions_open_cases_in_the_same_loop, |app| {
+    // Online, by anyone, about a matter: routed to the unit that handled it.
+    app.matter("CMP-1", true).await;
+    let (s, v) = app
+        .post("/complaints", None, &json!({"kind": "complaint", "matter_no": "CMP-1", "text": "材料被要求重复提交三次", "contact": {"name": "赵六", "phone": "13912345678"}}))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["unit_code"], "LX-SCJ");
+    let case_id = v["case_id"].as_str().unwrap().to_string();
+    let (_, c) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
+    assert_eq!((c["kind"].as_str(), c["state"].as_str(), c["real_name"].as_bool()), (Some("complaint"), Some("open"), Some(true)), "{c}");
+    assert!(!c.to_string().contains("13912345678") && !c.to_string().contains("赵六"), "no contact data in the case view");
+    // Handled in the same loop: a real-name complaint also needs a callback before an outcome.
+    let (_, _) = app.post(&format!("/cases/{case_id}/actions"), Some(&app.system_key), &json!({"action": "respond", "note": "收到"})).await;
+    let (s, v) = app
+        .post(
+            &format!("/cases/{case_id}/actions"),
+            Some(&app.system_key),
+            &json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "x"}),
+        )
+        .await;
+    assert_eq!((s, code(&v)), (422, "callback_required"));
+    // Staff enter what came by the suggestion box; the public cannot claim to be the suggestion box.
+    let cookie = app.sign_in("clerk_cg").await;
+    let (s, v) = app.post_as(&cookie, "/complaints", &json!({"kind": "suggestion", "unit_code": "LX-CG-BMZX", "text": "建议增加周末值班", "anonymous": true, "source": "suggestion_box"})).await;
+    assert_eq!(s, 201, "{v}");
+    let (s, v) = app
+        .post("/complaints", None, &json!({"kind": "suggestion", "unit_code": "LX-CG-BMZX", "text": "x", "source": "suggestion_box"}))
+        .await;
+    assert_eq!((s, code(&v)), (403, "source_not_allowed"));
+    // Bad input: clear codes, nothing stored.
+    for (body, want) in [
+        (json!({"kind": "rant", "unit_code": "LX-SCJ", "text": "x"}), "invalid_kind"),
+        (json!({"kind": "complaint", "text": "x"}), "missing_field"),
+        (json!({"kind": "complaint", "unit_code": "LX-SCJ", "text": "  "}), "missing_field"),
+        (json!({"kind": "complaint", "unit_code": "NOPE", "text": "x"}), "unknown_reference"),
+        (json!({"kind": "complaint", "unit_code": "LX-GAJ", "matter_no": "CMP-1", "text": "x"}), "unit_mismatch"),
+        (
+            json!({"kind": "complaint", "unit_code": "LX-SCJ", "text": "x", "anonymous": true, "contact": {"phone": "13912345678"}}),
+            "anonymous_with_contact",
+        ),
+        (json!({"kind": "complaint", "unit_code": "LX-SCJ", "text": "x", "contact": {"phone": "123"}}), "invalid_phone"),
+        (json!({"kind": "complaint", "unit_code": "LX-SCJ", "text": "字".repeat(2001)}), "too_long"),
+    ] {
+        let (s, v) = app.post("/complaints", None, &body).await;
+        assert_eq!((s, code(&v)), (422, want), "{body}: {v}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM complaints").await, 2);
+    // Stored encrypted, on the chain, and tampering with the text is detected.
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    match &app.state.db {
+        hcp_storage::Db::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER complaints_no_update").execute(p).await.unwrap();
+            sqlx::query("UPDATE complaints SET text = '无' WHERE kind = 'complaint'").execute(p).await.unwrap();
+        }
+        hcp_storage::Db::Pg(p) => {
+            sqlx::query("ALTER TABLE complaints DISABLE TRIGGER complaints_append_only").execute(p).await.unwrap();
+            sqlx::query("UPDATE complaints SET text = '无' WHERE kind = 'complaint'").execute(p).await.unwrap();
+        }
+    }
+    let why = app.state.db.verify_ledger().await.unwrap().first_break.expect("detected");
+    assert!(why.contains("complaint"), "{why}");
+    app
+});

@@ -65,3 +65,21 @@ CREATE TABLE rating_invalidations (
     decided_by TEXT NOT NULL,
     at         BIGINT NOT NULL
 );
+
+-- Complaints and suggestions (综合点评), online or taken down from the complaint line or the suggestion box; each
+-- opens a case handled in the same loop. Append-only, on the ledger. Contact data encrypted like raters'.
+CREATE TABLE complaints (
+    id               TEXT PRIMARY KEY,
+    case_id          TEXT NOT NULL REFERENCES cases(id),
+    kind             TEXT NOT NULL,
+    source           TEXT NOT NULL,
+    unit_code        TEXT NOT NULL,
+    matter_no        TEXT,
+    text             TEXT NOT NULL,
+    anonymous        BOOLEAN NOT NULL,
+    contact_name     BYTES_TYPE,
+    contact_phone    BYTES_TYPE,
+    contact_phone_ix TEXT,
+    submitted_at     BIGINT NOT NULL,
+    entered_by       TEXT
+);

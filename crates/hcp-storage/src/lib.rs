@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod cases;
 pub mod catalogue;
+pub mod complaints;
 pub mod db;
 pub mod error;
 pub mod keys;

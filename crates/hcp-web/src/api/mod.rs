@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 pub mod calendar;
 pub mod cases;
+pub mod complaints;
 pub mod master;
 pub mod matters;
 pub mod meta;
@@ -79,6 +80,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(cases::get_case))
         .routes(routes!(cases::act))
         .routes(routes!(cases::appeal))
+        .routes(routes!(complaints::submit_complaint))
         .routes(routes!(cases::loop_stats))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();

@@ -1,0 +1,147 @@
+//! Complaints and suggestions (综合点评, S-7): stored with the case they open, in one transaction, on the ledger.
+
+use hcp_domain::ledger::{Hash, Record, chain_hash};
+use sqlx::Row;
+
+use crate::cases::{CASE_COLS, CaseEvent, StoredCase, case_record, event_record};
+use crate::db::Db;
+use crate::error::{Result, StoreError};
+use crate::on_db;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredComplaint {
+    pub id: String,
+    pub case_id: String,
+    /// `complaint` or `suggestion`
+    pub kind: String,
+    /// `online`, `phone_line` or `suggestion_box`
+    pub source: String,
+    pub unit_code: String,
+    pub matter_no: Option<String>,
+    pub text: String,
+    pub anonymous: bool,
+    pub contact_name: Option<Vec<u8>>,
+    pub contact_phone: Option<Vec<u8>>,
+    pub contact_phone_ix: Option<String>,
+    pub submitted_at: i64,
+    pub entered_by: Option<String>,
+}
+
+pub const COMPLAINT_COLS: &[&str] = &[
+    "id",
+    "case_id",
+    "kind",
+    "source",
+    "unit_code",
+    "matter_no",
+    "text",
+    "anonymous",
+    "contact_name",
+    "contact_phone",
+    "contact_phone_ix",
+    "submitted_at",
+    "entered_by",
+];
+
+/// The protected fields of a complaint (encrypted contact data left out, as with ratings; its presence is in).
+pub fn complaint_record(c: &StoredComplaint) -> Record {
+    Record::new("complaint")
+        .str("id", &c.id)
+        .str("case_id", &c.case_id)
+        .str("kind", &c.kind)
+        .str("source", &c.source)
+        .str("unit_code", &c.unit_code)
+        .opt_str("matter_no", c.matter_no.as_deref())
+        .str("text", &c.text)
+        .bool("anonymous", c.anonymous)
+        .bool("has_contact_name", c.contact_name.is_some())
+        .bool("has_contact_phone", c.contact_phone.is_some())
+        .opt_str("contact_phone_ix", c.contact_phone_ix.as_deref())
+        .int("submitted_at", c.submitted_at)
+        .opt_str("entered_by", c.entered_by.as_deref())
+}
+
+pub(crate) fn complaint_from_row<R: Row>(r: &R, p: &str) -> Result<StoredComplaint>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let g = |c: &str| format!("{p}{c}");
+    Ok(StoredComplaint {
+        id: r.try_get(g("id").as_str())?,
+        case_id: r.try_get(g("case_id").as_str())?,
+        kind: r.try_get(g("kind").as_str())?,
+        source: r.try_get(g("source").as_str())?,
+        unit_code: r.try_get(g("unit_code").as_str())?,
+        matter_no: r.try_get(g("matter_no").as_str())?,
+        text: r.try_get(g("text").as_str())?,
+        anonymous: r.try_get(g("anonymous").as_str())?,
+        contact_name: r.try_get(g("contact_name").as_str())?,
+        contact_phone: r.try_get(g("contact_phone").as_str())?,
+        contact_phone_ix: r.try_get(g("contact_phone_ix").as_str())?,
+        submitted_at: r.try_get(g("submitted_at").as_str())?,
+        entered_by: r.try_get(g("entered_by").as_str())?,
+    })
+}
+
+fn marks(is_pg: bool, n: usize) -> String {
+    (1..=n).map(|i| if is_pg { format!("${i}") } else { "?".to_string() }).collect::<Vec<_>>().join(",")
+}
+
+impl Db {
+    /// Stores a complaint or suggestion with the case it opens and the case's first event, all on the ledger and
+    /// in the outbox, in one transaction.
+    pub async fn open_complaint(&self, c: &StoredComplaint, case: &StoredCase, event: &CaseEvent) -> Result<()> {
+        let is_pg = matches!(self, Db::Pg(_));
+        let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
+        let head_sql = if is_pg {
+            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        };
+        let case_sql = format!("INSERT INTO cases ({}) VALUES ({})", CASE_COLS.join(", "), marks(is_pg, CASE_COLS.len()));
+        let complaint_sql =
+            format!("INSERT INTO complaints ({}) VALUES ({})", COMPLAINT_COLS.join(", "), marks(is_pg, COMPLAINT_COLS.len()));
+        on_db!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
+            let mut seq: i64 = head.try_get("seq")?;
+            let prev: Vec<u8> = head.try_get("hash")?;
+            let mut prev: Hash = prev.as_slice().try_into().map_err(|_| StoreError::Internal("链头哈希长度错误".into()))?;
+            sqlx::query(sqlx::AssertSqlSafe(case_sql))
+                .bind(&case.id).bind(&case.kind).bind(&case.rating_id).bind(&case.matter_no).bind(&case.unit_code).bind(&case.item_code)
+                .bind(&case.window_code).bind(&case.staff_code).bind(case.level).bind(&case.category).bind(case.real_name).bind(case.referral)
+                .bind(case.opened_at).bind(case.arrival_day).bind(case.respond_by).bind(case.reply_by).bind(case.provisional)
+                .execute(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(complaint_sql))
+                .bind(&c.id).bind(&c.case_id).bind(&c.kind).bind(&c.source).bind(&c.unit_code).bind(&c.matter_no).bind(&c.text)
+                .bind(c.anonymous).bind(&c.contact_name).bind(&c.contact_phone).bind(&c.contact_phone_ix).bind(c.submitted_at).bind(&c.entered_by)
+                .execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO case_status (case_id, unit_code, state, reply_by, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&case.id).bind(&case.unit_code).bind(&event.state_after).bind(case.reply_by).bind(event.at).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
+                .execute(&mut *tx).await?;
+            for (kind, id, content) in [
+                ("complaint", c.id.clone(), complaint_record(c).content_hash()),
+                ("case_opened", case.id.clone(), case_record(case).content_hash()),
+                ("case_event", event.id.clone(), event_record(event).content_hash()),
+            ] {
+                seq += 1;
+                let chain = chain_hash(&prev, seq, &content);
+                prev = chain;
+                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
+                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("report_{kind}")).bind(format!("{{\"id\":\"{id}\"}}")).bind(event.at)
+                    .execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+}
