@@ -373,3 +373,48 @@ both!(complaints_and_suggestions_open_cases_in_the_same_loop, |app| {
     assert!(why.contains("complaint"), "{why}");
     app
 });
+
+both!(supervision_records_scores_and_findings_that_can_open_cases, |app| {
+    let (bureau, assessor, staff) = (app.sign_in("admin").await, app.sign_in("assessor").await, app.sign_in("scj_staff").await);
+    let today = hcp_domain::timestamp::format_date(hcp_domain::Timestamp::now().biz_date());
+    let body = json!({"target_kind": "window", "target_code": "ZX-01", "inspected_on": today,
+        "scores": {"service_norms": 82, "efficiency": 90}, "findings": "窗口人员未佩戴工牌，等候区无引导", "open_case": true});
+    let (s, v) = app.post_as(&bureau, "/inspections", &body).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["kind"].as_str(), v["unit_code"].as_str()), (Some("inspection"), Some("LX-ZWZX")), "a window's unit is accountable");
+    let case_id = v["case_id"].as_str().expect("a finding opened a case").to_string();
+    let (_, c) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
+    assert_eq!((c["kind"].as_str(), c["state"].as_str(), c["window_code"].as_str()), (Some("inspection"), Some("open"), Some("ZX-01")));
+    // A third-party assessment of a platform, without a case.
+    let (s, v) = app
+        .post_as(&assessor, "/inspections", &json!({"target_kind": "platform", "target_code": "app", "inspected_on": today, "scores": {"convenience": 75}, "findings": "移动端适老化不足"}))
+        .await;
+    assert_eq!((s, v["kind"].as_str(), v["case_id"].is_null()), (201, Some("third_party"), true), "{v}");
+    // Only the bureau and assessors record; bad input is refused.
+    let (s, v) = app.post_as(&staff, "/inspections", &body).await;
+    assert_eq!((s, code(&v)), (403, "wrong_role"));
+    assert_eq!(app.post("/inspections", Some(&app.system_key), &body).await.0, 403);
+    for (patch, want) in [
+        (json!({"scores": {"efficiency": 101}}), "invalid_score"),
+        (json!({"scores": {}}), "missing_field"),
+        (json!({"target_kind": "planet"}), "invalid_target_kind"),
+        (json!({"target_code": "NOPE"}), "unknown_reference"),
+        (json!({"inspected_on": "2099-01-01"}), "timestamp_in_future"),
+        (json!({"findings": ""}), "missing_field"),
+    ] {
+        let mut b = body.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let (s, v) = app.post_as(&bureau, "/inspections", &b).await;
+        assert_eq!((s, code(&v)), (422, want), "{b}: {v}");
+    }
+    // Listed for the accountable unit's scope; on the chain.
+    let (s, list) = app.get("/inspections", Some(&app.system_key)).await;
+    assert_eq!((s, list.as_array().unwrap().len()), (200, 2));
+    assert_eq!(list[0]["scores"]["convenience"].as_i64().or(list[1]["scores"]["convenience"].as_i64()), Some(75));
+    let (_, town) = app.get("/inspections", Some(&app.town_system_key)).await;
+    assert!(town.as_array().unwrap().is_empty());
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    app
+});

@@ -83,3 +83,20 @@ CREATE TABLE complaints (
     submitted_at     BIGINT NOT NULL,
     entered_by       TEXT
 );
+
+-- Supervision (监督查评): inspections by the county bureau and third-party assessments, with scores per dimension
+-- and findings; a finding may open a rectification case. Append-only, on the ledger.
+CREATE TABLE inspections (
+    id           TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    target_kind  TEXT NOT NULL,
+    target_code  TEXT NOT NULL,
+    unit_code    TEXT NOT NULL,
+    inspected_on BIGINT NOT NULL,
+    scores       TEXT NOT NULL,
+    findings     TEXT NOT NULL,
+    recorded_by  TEXT NOT NULL,
+    recorded_at  BIGINT NOT NULL,
+    case_id      TEXT REFERENCES cases(id)
+);
+CREATE INDEX inspections_unit ON inspections(unit_code, inspected_on);

@@ -1,4 +1,5 @@
-//! Complaints and suggestions (综合点评, S-7): stored with the case they open, in one transaction, on the ledger.
+//! Complaints and suggestions (综合点评, S-7) and supervision records (监督查评, S-8): each stored with the case it
+//! opens (if any), in one transaction, on the ledger.
 
 use hcp_domain::ledger::{Hash, Record, chain_hash};
 use sqlx::Row;
@@ -143,5 +144,161 @@ impl Db {
             tx.commit().await?;
         });
         Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredInspection {
+    pub id: String,
+    /// `inspection` (the county bureau) or `third_party`
+    pub kind: String,
+    /// `unit`, `window`, `staff` or `platform`
+    pub target_kind: String,
+    pub target_code: String,
+    /// the unit accountable for the target
+    pub unit_code: String,
+    pub inspected_on: i64,
+    /// `dimension=score` pairs (0..=100), sorted, comma-separated
+    pub scores: String,
+    pub findings: String,
+    pub recorded_by: String,
+    pub recorded_at: i64,
+    pub case_id: Option<String>,
+}
+
+pub const INSPECTION_COLS: &[&str] = &[
+    "id",
+    "kind",
+    "target_kind",
+    "target_code",
+    "unit_code",
+    "inspected_on",
+    "scores",
+    "findings",
+    "recorded_by",
+    "recorded_at",
+    "case_id",
+];
+
+pub fn inspection_record(i: &StoredInspection) -> Record {
+    Record::new("inspection")
+        .str("id", &i.id)
+        .str("kind", &i.kind)
+        .str("target_kind", &i.target_kind)
+        .str("target_code", &i.target_code)
+        .str("unit_code", &i.unit_code)
+        .int("inspected_on", i.inspected_on)
+        .str("scores", &i.scores)
+        .str("findings", &i.findings)
+        .str("recorded_by", &i.recorded_by)
+        .int("recorded_at", i.recorded_at)
+        .opt_str("case_id", i.case_id.as_deref())
+}
+
+pub(crate) fn inspection_from_row<R: Row>(r: &R, p: &str) -> Result<StoredInspection>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let g = |c: &str| format!("{p}{c}");
+    Ok(StoredInspection {
+        id: r.try_get(g("id").as_str())?,
+        kind: r.try_get(g("kind").as_str())?,
+        target_kind: r.try_get(g("target_kind").as_str())?,
+        target_code: r.try_get(g("target_code").as_str())?,
+        unit_code: r.try_get(g("unit_code").as_str())?,
+        inspected_on: r.try_get(g("inspected_on").as_str())?,
+        scores: r.try_get(g("scores").as_str())?,
+        findings: r.try_get(g("findings").as_str())?,
+        recorded_by: r.try_get(g("recorded_by").as_str())?,
+        recorded_at: r.try_get(g("recorded_at").as_str())?,
+        case_id: r.try_get(g("case_id").as_str())?,
+    })
+}
+
+impl Db {
+    /// Stores an inspection, and the rectification case a finding opens with its first event, in one transaction.
+    pub async fn record_inspection(&self, i: &StoredInspection, case: Option<(&StoredCase, &CaseEvent)>) -> Result<()> {
+        let is_pg = matches!(self, Db::Pg(_));
+        let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
+        let head_sql = if is_pg {
+            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        };
+        let case_sql = format!("INSERT INTO cases ({}) VALUES ({})", CASE_COLS.join(", "), marks(is_pg, CASE_COLS.len()));
+        let insp_sql = format!("INSERT INTO inspections ({}) VALUES ({})", INSPECTION_COLS.join(", "), marks(is_pg, INSPECTION_COLS.len()));
+        on_db!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
+            let mut seq: i64 = head.try_get("seq")?;
+            let prev: Vec<u8> = head.try_get("hash")?;
+            let mut prev: Hash = prev.as_slice().try_into().map_err(|_| StoreError::Internal("链头哈希长度错误".into()))?;
+            let mut entries: Vec<(&str, String, Hash)> = Vec::new();
+            if let Some((case, event)) = case {
+                sqlx::query(sqlx::AssertSqlSafe(case_sql))
+                    .bind(&case.id).bind(&case.kind).bind(&case.rating_id).bind(&case.matter_no).bind(&case.unit_code).bind(&case.item_code)
+                    .bind(&case.window_code).bind(&case.staff_code).bind(case.level).bind(&case.category).bind(case.real_name).bind(case.referral)
+                    .bind(case.opened_at).bind(case.arrival_day).bind(case.respond_by).bind(case.reply_by).bind(case.provisional)
+                    .execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO case_status (case_id, unit_code, state, reply_by, updated_at) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(&case.id).bind(&case.unit_code).bind(&event.state_after).bind(case.reply_by).bind(event.at).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                    .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
+                    .execute(&mut *tx).await?;
+                entries.push(("case_opened", case.id.clone(), case_record(case).content_hash()));
+                entries.push(("case_event", event.id.clone(), event_record(event).content_hash()));
+            }
+            sqlx::query(sqlx::AssertSqlSafe(insp_sql))
+                .bind(&i.id).bind(&i.kind).bind(&i.target_kind).bind(&i.target_code).bind(&i.unit_code).bind(i.inspected_on)
+                .bind(&i.scores).bind(&i.findings).bind(&i.recorded_by).bind(i.recorded_at).bind(&i.case_id)
+                .execute(&mut *tx).await?;
+            entries.insert(0, ("inspection", i.id.clone(), inspection_record(i).content_hash()));
+            for (kind, id, content) in entries {
+                seq += 1;
+                let chain = chain_hash(&prev, seq, &content);
+                prev = chain;
+                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(i.recorded_at).execute(&mut *tx).await?;
+            }
+            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Inspections of the given units, newest first.
+    pub async fn list_inspections(&self, units: &[String], limit: i64) -> Result<Vec<StoredInspection>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        let is_pg = matches!(self, Db::Pg(_));
+        let unit_marks: Vec<String> = (0..units.len()).map(|k| if is_pg { format!("${}", k + 2) } else { "?".into() }).collect();
+        let sql = format!(
+            "SELECT {} FROM inspections i WHERE i.unit_code IN ({}) ORDER BY i.inspected_on DESC, i.recorded_at DESC LIMIT {}",
+            crate::cases::prefixed("i", INSPECTION_COLS, "i_"),
+            unit_marks.join(","),
+            if is_pg { "$1" } else { "?" }
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            if is_pg {
+                q = q.bind(limit);
+                for u in units {
+                    q = q.bind(u.clone());
+                }
+            } else {
+                for u in units {
+                    q = q.bind(u.clone());
+                }
+                q = q.bind(limit);
+            }
+            for r in q.fetch_all(pool).await? {
+                out.push(inspection_from_row(&r, "i_")?);
+            }
+        });
+        Ok(out)
     }
 }

@@ -4,7 +4,7 @@ use hcp_domain::ledger::{GENESIS, Hash, Record, chain_hash};
 use sqlx::Row;
 
 use crate::cases::{CASE_COLS, EVENT_COLS, case_from_row, case_record, event_from_row, event_record, invalidation_record, prefixed};
-use crate::complaints::{COMPLAINT_COLS, complaint_from_row, complaint_record};
+use crate::complaints::{COMPLAINT_COLS, INSPECTION_COLS, complaint_from_row, complaint_record, inspection_from_row, inspection_record};
 use crate::db::Db;
 use crate::error::Result;
 use crate::on_db;
@@ -69,16 +69,18 @@ impl Db {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT l.seq AS l_seq, l.kind AS l_kind, l.ref_id AS l_ref, l.content_hash AS l_content, l.chain_hash AS l_chain, r.id AS r_present, {}, \
              c.id AS c_present, {}, e.id AS e_present, {}, \
-             v.rating_id AS v_present, v.case_id AS v_case_id, v.decided_by AS v_decided_by, v.at AS v_at, q.id AS q_present, {} \
+             v.rating_id AS v_present, v.case_id AS v_case_id, v.decided_by AS v_decided_by, v.at AS v_at, q.id AS q_present, {}, i.id AS i_present, {} \
              FROM ledger l LEFT JOIN ratings r ON r.id = l.ref_id AND l.kind = 'rating' \
              LEFT JOIN cases c ON c.id = l.ref_id AND l.kind = 'case_opened' \
              LEFT JOIN case_events e ON e.id = l.ref_id AND l.kind = 'case_event' \
              LEFT JOIN rating_invalidations v ON v.rating_id = l.ref_id AND l.kind = 'rating_invalidated' \
-             LEFT JOIN complaints q ON q.id = l.ref_id AND l.kind = 'complaint' ORDER BY l.seq",
+             LEFT JOIN complaints q ON q.id = l.ref_id AND l.kind = 'complaint' \
+             LEFT JOIN inspections i ON i.id = l.ref_id AND l.kind = 'inspection' ORDER BY l.seq",
             RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", "),
             prefixed("c", CASE_COLS, "c_"),
             prefixed("e", EVENT_COLS, "e_"),
             prefixed("q", COMPLAINT_COLS, "q_"),
+            prefixed("i", INSPECTION_COLS, "i_"),
         ));
         on_db!(self, pool => {
             use futures_util::TryStreamExt;
@@ -106,6 +108,7 @@ impl Db {
                     "case_event" => "e_present",
                     "rating_invalidated" => "v_present",
                     "complaint" => "q_present",
+                    "inspection" => "i_present",
                     _ => {
                         report.first_break = fail("未知的记录类型".into());
                         break;
@@ -122,6 +125,7 @@ impl Db {
                     }
                     "case_opened" => case_record(&case_from_row(&row, "c_")?).content_hash(),
                     "complaint" => complaint_record(&complaint_from_row(&row, "q_")?).content_hash(),
+                    "inspection" => inspection_record(&inspection_from_row(&row, "i_")?).content_hash(),
                     "rating_invalidated" => {
                         let (case_id, by, at): (String, String, i64) = (row.try_get("v_case_id")?, row.try_get("v_decided_by")?, row.try_get("v_at")?);
                         invalidation_record(&ref_id, &case_id, &by, at).content_hash()

@@ -101,6 +101,7 @@ impl TestApp {
         db.insert_user("cg_boss", &hash, "unit_approver", "LX-CG-BMZX").await.unwrap();
         db.insert_user("scj_staff", &hash, "unit_handler", "LX-SCJ").await.unwrap();
         db.insert_user("scj_boss", &hash, "unit_approver", "LX-SCJ").await.unwrap();
+        db.insert_user("assessor", &hash, "assessor", "LX").await.unwrap();
         let system_key = demo::new_key("system");
         db.insert_api_key("system", "LX", None, "county platform", &system_key).await.unwrap();
         let town_system_key = demo::new_key("system");

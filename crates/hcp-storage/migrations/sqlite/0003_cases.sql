@@ -6,3 +6,5 @@ CREATE TRIGGER rating_invalidations_no_update BEFORE UPDATE ON rating_invalidati
 CREATE TRIGGER rating_invalidations_no_delete BEFORE DELETE ON rating_invalidations BEGIN SELECT RAISE(ABORT, 'invalidations are append-only'); END;
 CREATE TRIGGER complaints_no_update BEFORE UPDATE ON complaints BEGIN SELECT RAISE(ABORT, 'complaints are append-only'); END;
 CREATE TRIGGER complaints_no_delete BEFORE DELETE ON complaints BEGIN SELECT RAISE(ABORT, 'complaints are append-only'); END;
+CREATE TRIGGER inspections_no_update BEFORE UPDATE ON inspections BEGIN SELECT RAISE(ABORT, 'inspections are append-only'); END;
+CREATE TRIGGER inspections_no_delete BEFORE DELETE ON inspections BEGIN SELECT RAISE(ABORT, 'inspections are append-only'); END;

@@ -167,3 +167,185 @@ pub async fn submit_complaint(State(state): State<AppState>, caller: Caller, bod
         ComplaintCreated { id: complaint.id, case_id, unit_code, respond_by: format_date(d.respond_by), reply_by: format_date(d.reply_by) };
     Ok((StatusCode::CREATED, Json(out)).into_response())
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectionIn {
+    /// `unit`, `window`, `staff` or `platform`
+    pub target_kind: String,
+    /// the unit, window or staff code; for a platform its name code (e.g. `portal`, `app`, `terminal`, `hotline`)
+    pub target_code: String,
+    /// `YYYY-MM-DD`, not in the future
+    pub inspected_on: String,
+    /// scores per dimension, 0..=100, e.g. `{"service_norms": 92, "efficiency": 85}`
+    pub scores: std::collections::BTreeMap<String, i64>,
+    pub findings: String,
+    /// open a rectification case for the accountable unit from the findings
+    #[serde(default)]
+    pub open_case: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InspectionOut {
+    pub id: String,
+    /// `inspection` (county bureau) or `third_party`
+    pub kind: String,
+    pub target_kind: String,
+    pub target_code: String,
+    pub unit_code: String,
+    pub inspected_on: String,
+    pub scores: std::collections::BTreeMap<String, i64>,
+    pub findings: String,
+    pub recorded_by: String,
+    pub case_id: Option<String>,
+}
+
+fn inspection_out(i: &hcp_storage::complaints::StoredInspection) -> InspectionOut {
+    let day = |k: i64| format!("{:04}-{:02}-{:02}", k / 10_000, (k / 100) % 100, k % 100);
+    InspectionOut {
+        id: i.id.clone(),
+        kind: i.kind.clone(),
+        target_kind: i.target_kind.clone(),
+        target_code: i.target_code.clone(),
+        unit_code: i.unit_code.clone(),
+        inspected_on: day(i.inspected_on),
+        scores: i.scores.split(',').filter_map(|p| p.split_once('=')).filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?))).collect(),
+        findings: i.findings.clone(),
+        recorded_by: i.recorded_by.clone(),
+        case_id: i.case_id.clone(),
+    }
+}
+
+/// Record a supervision inspection (监督查评, S-8): county bureau administrators record inspections, third-party
+/// assessors their assessments, of a unit, window, staff member or platform, with scores per dimension and findings.
+/// A finding can open a rectification case for the accountable unit, handled in the same loop.
+#[utoipa::path(post, path = "/api/v1/inspections", tag = "cases", request_body = InspectionIn,
+    security(("session" = [])),
+    responses((status = 201, body = InspectionOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn record_inspection(State(state): State<AppState>, caller: Caller, body: ApiJson<InspectionIn>) -> ApiResult<Response> {
+    let user = match &caller {
+        Caller::Staff(u) => u.clone(),
+        Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
+        Caller::Key(_) => return Err(ApiError::forbidden("wrong_credential", "监督查评须由工作人员登录录入")),
+    };
+    let kind = match user.role.as_str() {
+        "bureau_admin" => "inspection",
+        "assessor" => "third_party",
+        _ => return Err(ApiError::forbidden("wrong_role", "只有县行政审批服务局或第三方评估机构可以录入监督查评")),
+    };
+    let input = body.value;
+    let master = state.reload_master().await?;
+    let target = parse_code(&input.target_code, "target_code", 40)?;
+    let unit_code = match input.target_kind.as_str() {
+        "unit" => master.units.get(&target).map(|u| u.code.clone()),
+        "window" => master.windows.get(&target).map(|w| w.unit_code.clone()),
+        "staff" => master.staff.get(&target).map(|s| s.unit_code.clone()),
+        "platform" => Some(user.unit_code.clone()),
+        _ => return Err(rule("invalid_target_kind", "target_kind", "target_kind 应为 unit、window、staff 或 platform")),
+    }
+    .ok_or_else(|| ApiError::from(DomainError::new("unknown_reference", "target_code", "被查评的对象不存在")))?;
+    if !master.is_within(&unit_code, &user.unit_code) {
+        return Err(ApiError::forbidden("out_of_scope", "无权查评该单位"));
+    }
+    let on = hcp_domain::timestamp::parse_date(&input.inspected_on, "inspected_on")?;
+    let now = Timestamp::now();
+    if on > now.biz_date() {
+        return Err(rule("timestamp_in_future", "inspected_on", "查评日期不能晚于今天"));
+    }
+    if input.scores.is_empty() || input.scores.len() > 30 {
+        return Err(rule("missing_field", "scores", "请给出 1 到 30 个维度的得分"));
+    }
+    let mut scores = Vec::new();
+    for (dim, score) in &input.scores {
+        let dim = parse_code(dim, &format!("scores.{dim}"), 30)?;
+        if !(0..=100).contains(score) {
+            return Err(rule("invalid_score", &format!("scores.{dim}"), "得分应在 0 到 100 之间"));
+        }
+        scores.push(format!("{dim}={score}"));
+    }
+    let findings = parse_text(&input.findings, "findings", 4000)?;
+    if findings.is_empty() {
+        return Err(rule("missing_field", "findings", "请填写查评发现"));
+    }
+    let actor = format!("staff:{}", user.username);
+    let case = if input.open_case {
+        let cal = state.calendar().await?;
+        let d = hcp_domain::cases::deadlines(&cal, now.biz_date(), state.config.deadline_rule);
+        let case = StoredCase {
+            id: uuid::Uuid::now_v7().to_string(),
+            kind: "inspection".into(),
+            rating_id: None,
+            matter_no: String::new(),
+            unit_code: unit_code.clone(),
+            item_code: String::new(),
+            window_code: (input.target_kind == "window").then(|| target.clone()),
+            staff_code: (input.target_kind == "staff").then(|| target.clone()),
+            level: 0,
+            category: "supervision".into(),
+            real_name: false,
+            referral: false,
+            opened_at: now.micros(),
+            arrival_day: now.biz_day(),
+            respond_by: date_key(d.respond_by),
+            reply_by: date_key(d.reply_by),
+            provisional: d.provisional,
+        };
+        let event = CaseEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            case_id: case.id.clone(),
+            kind: "opened".into(),
+            actor: actor.clone(),
+            at: now.micros(),
+            state_after: "open".into(),
+            note: Some(serde_json::json!({ "note": "监督查评发现问题，限期整改", "findings": findings }).to_string()),
+        };
+        Some((case, event))
+    } else {
+        None
+    };
+    let insp = hcp_storage::complaints::StoredInspection {
+        id: uuid::Uuid::now_v7().to_string(),
+        kind: kind.into(),
+        target_kind: input.target_kind.clone(),
+        target_code: target,
+        unit_code,
+        inspected_on: date_key(on),
+        scores: scores.join(","),
+        findings,
+        recorded_by: actor,
+        recorded_at: now.micros(),
+        case_id: case.as_ref().map(|(c, _)| c.id.clone()),
+    };
+    state.db.record_inspection(&insp, case.as_ref().map(|(c, e)| (c, e))).await?;
+    Ok((StatusCode::CREATED, Json(inspection_out(&insp))).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InspectionQuery {
+    /// only this unit (within the caller's unit)
+    pub unit: Option<String>,
+}
+
+/// Inspections and assessments of the caller's unit and the units below it, newest first.
+#[utoipa::path(get, path = "/api/v1/inspections", tag = "cases", params(InspectionQuery),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = [InspectionOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_inspections(
+    State(state): State<AppState>,
+    caller: Caller,
+    axum::extract::Query(q): axum::extract::Query<InspectionQuery>,
+) -> ApiResult<Json<Vec<InspectionOut>>> {
+    let own = match &caller {
+        Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
+        Caller::Key(k) if k.kind != "system" => return Err(ApiError::forbidden("wrong_credential", "该凭证不能查看监督查评")),
+        c => c.unit().unwrap_or_default().to_string(),
+    };
+    let master = state.master();
+    let units: Vec<String> = match &q.unit {
+        Some(u) if master.is_within(u, &own) => vec![u.clone()],
+        Some(_) => return Err(ApiError::forbidden("out_of_scope", "无权查看该单位的监督查评")),
+        None => master.units.keys().filter(|u| master.is_within(u, &own)).cloned().collect(),
+    };
+    Ok(Json(state.db.list_inspections(&units, 500).await?.iter().map(inspection_out).collect()))
+}

@@ -81,6 +81,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(cases::act))
         .routes(routes!(cases::appeal))
         .routes(routes!(complaints::submit_complaint))
+        .routes(routes!(complaints::record_inspection, complaints::list_inspections))
         .routes(routes!(cases::loop_stats))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();
