@@ -191,7 +191,7 @@ async fn walk_cases(db: &Db) -> anyhow::Result<()> {
                 state_after: after.into(),
                 note: Some(details.to_string()),
             };
-            db.append_case_event(&event, &state, summary.reply_by).await?;
+            db.append_case_event(&event, &state, None).await?;
             state = after.to_string();
         }
     }

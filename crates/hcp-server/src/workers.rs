@@ -20,9 +20,20 @@ pub async fn sweep_overdue(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let master = state.master();
-    let county = master.sorted_units().into_iter().find(|u| u.parent_code.is_none()).map(|u| u.code.clone()).unwrap_or_default();
+    // The top of the case unit's own tree (its county), so that several counties on one database stay apart.
+    let top_of = |unit: &str| {
+        let mut cur = unit.to_string();
+        for _ in 0..64 {
+            match master.units.get(&cur).and_then(|u| u.parent_code.clone()) {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        cur
+    };
     let mut marked = 0;
-    for (case_id, unit, case_state, step, deadline, reply_by) in candidates {
+    for (case_id, unit, case_state, step, deadline, _reply_by) in candidates {
+        let county = top_of(&unit);
         let label = if step == "respond" { "响应" } else { "答复" };
         let event = CaseEvent {
             id: uuid::Uuid::now_v7().to_string(),
@@ -43,7 +54,7 @@ pub async fn sweep_overdue(state: &AppState) -> anyhow::Result<usize> {
             ),
         };
         let flag = format!("overdue_{step}_{deadline}");
-        match state.db.append_case_event_once(&event, &case_state, reply_by, Some(&flag)).await {
+        match state.db.append_case_event_once(&event, &case_state, None, Some(&flag)).await {
             Ok(Some(_)) => marked += 1,
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, case = %case_id, "could not mark a case overdue"),

@@ -88,7 +88,7 @@ both!(a_bad_review_opens_a_case_for_the_handling_unit, |app| {
 
     // The case and its first event are on the chain, and reported to the province with the rating.
     assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind IN ('case_opened', 'case_event')").await, 2);
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind IN ('report_case', 'report_case_event')").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind IN ('report_case_opened', 'report_case_event')").await, 2);
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     // Moving a case's deadline behind the system's back is detected.
     match &app.state.db {
@@ -161,19 +161,31 @@ both!(a_case_walks_the_loop_through_every_step, |app| {
     // Not satisfied: the case opens again, once; a new outcome and reply; then closed.
     let (_, v) = act(&app, &id, json!({"action": "verdict", "verdict": "unsatisfied"})).await;
     assert_eq!(v["state"], "responded");
-    let (s, v) =
-        act(&app, &id, json!({"action": "decide", "outcome": "ledger", "reason": "需改造排队叫号系统", "rectify_by": "2027-03-31"})).await;
+    assert_eq!(v["reply_overdue"], false, "a reopened case gets a new reply deadline");
+    // A reopened real-name case needs a new callback before a new outcome.
+    let ledger = json!({"action": "decide", "outcome": "ledger", "reason": "需改造排队叫号系统", "rectify_by": "2027-03-31"});
+    let (s, v) = act(&app, &id, ledger.clone()).await;
+    assert_eq!((s, code(&v)), (422, "callback_required"));
+    act(&app, &id, json!({"action": "callback", "method": "上门", "reached": true, "summary": "当面说明改造计划"})).await;
+    let (s, v) = act(&app, &id, ledger).await;
     assert_eq!(s, 200, "{v}");
     act(&app, &id, json!({"action": "reply", "text": "已列入台账，2027年3月底前完成改造"})).await;
     let (s, v) = act(&app, &id, json!({"action": "verdict", "verdict": "basically_satisfied"})).await;
     assert_eq!((s, v["state"].as_str()), (200, Some("closed")));
     let kinds: Vec<&str> = v["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["opened", "responded", "callback", "outcome", "extended", "replied", "verdict", "outcome", "replied", "verdict"]);
+    assert_eq!(
+        kinds,
+        ["opened", "responded", "callback", "outcome", "extended", "replied", "verdict", "callback", "outcome", "replied", "verdict"]
+    );
     assert_eq!(v["history"][2]["details"]["reached"], true);
     assert_eq!(v["history"][2]["actor"], "key:county platform");
     // Every step is on the chain and reported.
-    assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind = 'case_event'").await, 10);
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'report_case_event'").await, 10);
+    assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind = 'case_event'").await, 11);
+    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'report_case_event'").await, 11);
+    // Window staff (who may be the person rated) cannot handle cases.
+    let clerk = app.sign_in("clerk_cg").await;
+    let (s, v) = app.post_as(&clerk, &format!("/cases/{id}/actions"), &json!({"action": "respond", "note": "x"})).await;
+    assert!(s == 403 || s == 404, "{v}");
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     let (_, closed) = app.get("/cases?state=closed", Some(&app.system_key)).await;
     assert_eq!(closed.as_array().unwrap().len(), 1);
@@ -295,6 +307,7 @@ both!(appeal_of_a_town_is_decided_by_the_town_and_may_be_rejected, |app| {
     let id = v["case_id"].as_str().unwrap().to_string();
     let path = format!("/cases/{id}/appeal");
     let (clerk, boss) = (app.sign_in("clerk_cg").await, app.sign_in("cg_boss").await);
+
     let (s, v) = app.post_as(&clerk, &path, &json!({"action": "apply", "reason": "当日有人值守", "evidence": "值班表"})).await;
     assert_eq!(s, 200, "{v}");
     let (s, v) = app.post_as(&boss, &path, &json!({"action": "opinion", "agree": true, "note": "x"})).await;
@@ -306,6 +319,18 @@ both!(appeal_of_a_town_is_decided_by_the_town_and_may_be_rejected, |app| {
     assert_eq!(stats["groups"][0]["counts"]["level1"], 1, "the rating still counts: {stats}");
     let (s, v) = app.post_as(&boss, &path, &json!({"action": "decide", "upheld": true, "note": "改判"})).await;
     assert_eq!((s, code(&v)), (422, "appeal_wrong_step"));
+    // An approver cannot decide an application of their own.
+    let mut second = body.clone();
+    second["matter_no"] = json!("APL-T2");
+    assert_eq!(app.post("/matters", Some(&app.system_key), &second).await.0, 201);
+    let (_, v) = app
+        .post("/ratings", Some(&app.system_key), &json!({"matter_no": "APL-T2", "channel": "business_system", "level": 2, "text": "慢"}))
+        .await;
+    let path2 = format!("/cases/{}/appeal", v["case_id"].as_str().unwrap());
+    let (s, _) = app.post_as(&boss, &path2, &json!({"action": "apply", "reason": "当日系统故障", "evidence": "运维记录"})).await;
+    assert_eq!(s, 200);
+    let (s, v) = app.post_as(&boss, &path2, &json!({"action": "decide", "upheld": true, "note": "同意"})).await;
+    assert_eq!((s, code(&v)), (403, "appeal_forbidden"), "{v}");
     app
 });
 
@@ -320,6 +345,12 @@ both!(complaints_and_suggestions_open_cases_in_the_same_loop, |app| {
     let case_id = v["case_id"].as_str().unwrap().to_string();
     let (_, c) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
     assert_eq!((c["kind"].as_str(), c["state"].as_str(), c["real_name"].as_bool()), (Some("complaint"), Some("open"), Some(true)), "{c}");
+    assert_eq!(c["complaint"]["text"], "材料被要求重复提交三次", "the handler sees what was written");
+    assert_eq!(c["complaint"]["contact_phone"], "139****5678", "and a masked contact");
+    // 复核 is for bad reviews only.
+    let scj = app.sign_in("scj_staff").await;
+    let (s, v) = app.post_as(&scj, &format!("/cases/{case_id}/appeal"), &json!({"action": "apply", "reason": "x", "evidence": "y"})).await;
+    assert_eq!((s, code(&v)), (422, "appeal_not_applicable"), "{v}");
     assert!(!c.to_string().contains("13912345678") && !c.to_string().contains("赵六"), "no contact data in the case view");
     // Handled in the same loop: a real-name complaint also needs a callback before an outcome.
     let (_, _) = app.post(&format!("/cases/{case_id}/actions"), Some(&app.system_key), &json!({"action": "respond", "note": "收到"})).await;

@@ -216,7 +216,7 @@ impl Db {
     /// Appends one step of a case's handling, if the case is still in `expected_state`: the event, its ledger
     /// entry and outbox job, and the new state (and reply deadline), in one transaction. A concurrent step that
     /// got there first makes this one a conflict, so two handlers cannot both record an outcome.
-    pub async fn append_case_event(&self, event: &CaseEvent, expected_state: &str, reply_by: i64) -> Result<i64> {
+    pub async fn append_case_event(&self, event: &CaseEvent, expected_state: &str, reply_by: Option<(i64, i64)>) -> Result<i64> {
         match self.append_case_event_once(event, expected_state, reply_by, None).await? {
             Some(seq) => Ok(seq),
             None => Err(crate::StoreError::conflict("case_changed", "工单状态已被他人更新，请刷新后重试", None)),
@@ -224,14 +224,19 @@ impl Db {
     }
 
     /// As `append_case_event`, and when `flag` is given, only if that flag was not yet set for the case (it is
-    /// set in the same transaction): `None` when another node did it first.
+    /// set in the same transaction): `None` when another node did it first. `reply_by`, when given, is
+    /// `(expected old deadline, new deadline)`: an extension or a reopened case.
     pub async fn append_case_event_once(
         &self,
         event: &CaseEvent,
         expected_state: &str,
-        reply_by: i64,
+        reply_by: Option<(i64, i64)>,
         flag: Option<&str>,
     ) -> Result<Option<i64>> {
+        let (old_reply, new_reply, change_reply) = match reply_by {
+            Some((old, new)) => (old, new, true),
+            None => (0, 0, false),
+        };
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
         let head_sql = if is_pg {
@@ -245,8 +250,10 @@ impl Db {
             let seq: i64 = head.try_get::<i64, _>("seq")? + 1;
             let prev: Vec<u8> = head.try_get("hash")?;
             let prev: hcp_domain::ledger::Hash = prev.as_slice().try_into().map_err(|_| crate::StoreError::Internal("链头哈希长度错误".into()))?;
-            let moved = sqlx::query("UPDATE case_status SET state = $1, reply_by = $2, updated_at = $3 WHERE case_id = $4 AND state = $5")
-                .bind(&event.state_after).bind(reply_by).bind(event.at).bind(&event.case_id).bind(expected_state)
+            let moved = sqlx::query(
+                "UPDATE case_status SET state = $1, reply_by = CASE WHEN $2 THEN $3 ELSE reply_by END, updated_at = $4 \
+                 WHERE case_id = $5 AND state = $6 AND (NOT $2 OR reply_by = $7)")
+                .bind(&event.state_after).bind(change_reply).bind(new_reply).bind(event.at).bind(&event.case_id).bind(expected_state).bind(old_reply)
                 .execute(&mut *tx).await?.rows_affected();
             if moved != 1 {
                 return Ok(None);
@@ -266,7 +273,7 @@ impl Db {
             sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, 'case_event', $2, $3, $4, $5)")
                 .bind(seq).bind(&event.id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'report_case_event', $2, 'pending', 0, $3, $3)")
-                .bind(uuid::Uuid::now_v7().to_string()).bind(format!("{{\"event_id\":\"{}\"}}", event.id)).bind(event.at)
+                .bind(uuid::Uuid::now_v7().to_string()).bind(format!("{{\"id\":\"{}\"}}", event.id)).bind(event.at)
                 .execute(&mut *tx).await?;
             sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(chain.to_vec()).execute(&mut *tx).await?;
             tx.commit().await?;
@@ -280,16 +287,19 @@ impl Db {
         let mut out = Vec::new();
         on_db!(self, pool => {
             let rows = sqlx::query(
-                "SELECT c.id, c.unit_code, s.state, c.respond_by, s.reply_by FROM cases c JOIN case_status s ON s.case_id = c.id \
-                 WHERE (s.state = 'open' AND c.respond_by < $1) OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by < $1)")
+                "SELECT c.id, c.unit_code, s.state, c.respond_by, s.reply_by, \
+                 EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = 'overdue_respond_' || CAST(c.respond_by AS TEXT)) AS respond_flagged, \
+                 EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = 'overdue_reply_' || CAST(s.reply_by AS TEXT)) AS reply_flagged \
+                 FROM cases c JOIN case_status s ON s.case_id = c.id WHERE (s.state = 'open' AND c.respond_by < $1) OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by < $1)")
                 .bind(today).fetch_all(pool).await?;
             for r in rows {
                 let (id, unit, state): (String, String, String) = (r.try_get("id")?, r.try_get("unit_code")?, r.try_get("state")?);
                 let (respond_by, reply_by): (i64, i64) = (r.try_get("respond_by")?, r.try_get("reply_by")?);
-                if state == "open" && respond_by < today {
+                let (respond_flagged, reply_flagged): (bool, bool) = (r.try_get("respond_flagged")?, r.try_get("reply_flagged")?);
+                if state == "open" && respond_by < today && !respond_flagged {
                     out.push((id.clone(), unit.clone(), state.clone(), "respond", respond_by, reply_by));
                 }
-                if reply_by < today {
+                if reply_by < today && !reply_flagged {
                     out.push((id, unit, state, "reply", reply_by, reply_by));
                 }
             }
@@ -395,9 +405,9 @@ impl Db {
                 .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
                 .execute(&mut *tx).await?;
             entries.push(("case_event", event.id.clone(), event_record(event).content_hash()));
-            sqlx::query("UPDATE case_status SET state = $1, updated_at = $2 WHERE case_id = $3")
-                .bind(&event.state_after).bind(event.at).bind(&event.case_id).execute(&mut *tx).await?;
             if let Some(rating_id) = upheld_rating {
+                sqlx::query("UPDATE case_status SET state = 'closed', updated_at = $1 WHERE case_id = $2 AND state <> 'closed'")
+                    .bind(event.at).bind(&event.case_id).execute(&mut *tx).await?;
                 sqlx::query("INSERT INTO rating_invalidations (rating_id, case_id, decided_by, at) VALUES ($1, $2, $3, $4)")
                     .bind(rating_id).bind(&event.case_id).bind(&event.actor).bind(event.at).execute(&mut *tx).await?;
                 entries.push(("rating_invalidated", rating_id.to_string(), invalidation_record(rating_id, &event.case_id, &event.actor, event.at).content_hash()));

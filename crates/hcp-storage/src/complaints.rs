@@ -261,11 +261,23 @@ impl Db {
                 prev = chain;
                 sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
                     .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(i.recorded_at).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
+                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("report_{kind}")).bind(format!("{{\"id\":\"{id}\"}}")).bind(i.recorded_at)
+                    .execute(&mut *tx).await?;
             }
             sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
+    }
+
+    /// The complaint or suggestion behind a case, if it came from one.
+    pub async fn complaint_of_case(&self, case_id: &str) -> Result<Option<StoredComplaint>> {
+        let sql = format!("SELECT {} FROM complaints q WHERE q.case_id = $1", crate::cases::prefixed("q", COMPLAINT_COLS, "q_"));
+        Ok(on_db!(self, pool => match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id).fetch_optional(pool).await? {
+            Some(r) => Some(complaint_from_row(&r, "q_")?),
+            None => None,
+        }))
     }
 
     /// Inspections of the given units, newest first.

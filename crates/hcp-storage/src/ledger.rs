@@ -158,6 +158,19 @@ impl Db {
                     "工单记录",
                     "SELECT e.id FROM case_events e LEFT JOIN ledger l ON l.ref_id = e.id AND l.kind = 'case_event' WHERE l.seq IS NULL LIMIT 1",
                 ),
+                (
+                    "不属实标记",
+                    "SELECT v.rating_id AS id FROM rating_invalidations v LEFT JOIN ledger l ON l.ref_id = v.rating_id AND l.kind = 'rating_invalidated' \
+                     WHERE l.seq IS NULL LIMIT 1",
+                ),
+                (
+                    "综合点评",
+                    "SELECT q.id FROM complaints q LEFT JOIN ledger l ON l.ref_id = q.id AND l.kind = 'complaint' WHERE l.seq IS NULL LIMIT 1",
+                ),
+                (
+                    "监督查评",
+                    "SELECT i.id FROM inspections i LEFT JOIN ledger l ON l.ref_id = i.id AND l.kind = 'inspection' WHERE l.seq IS NULL LIMIT 1",
+                ),
             ] {
                 let orphan: Option<String> =
                     on_db!(self, pool => sqlx::query(sql).fetch_optional(pool).await?.map(|r| r.try_get("id")).transpose()?);

@@ -380,6 +380,7 @@ impl Db {
                     let chain = chain_hash(&prev, seq, &content);
                     prev = chain;
                     ledger_rows.push((seq, "rating", r.id.clone(), content, chain));
+                    let rating_seq = seq;
                     if let Some(nc) = &items[i].case {
                         // The case opened by a bad review, and its first event, follow the rating on the chain.
                         let case = StoredCase {
@@ -425,7 +426,7 @@ impl Db {
                     if !matter_ids.contains(&r.matter_id) {
                         matter_ids.push(r.matter_id.clone());
                     }
-                    results[i] = Some(Ok(RatingOutcome::Created { id: r.id.clone(), ledger_seq: seq }));
+                    results[i] = Some(Ok(RatingOutcome::Created { id: r.id.clone(), ledger_seq: rating_seq }));
                 } else {
                     let existing: Option<String> = sqlx::query("SELECT id FROM ratings WHERE matter_id = $1 AND service_seq = $2 AND assess_number = $3")
                         .bind(&r.matter_id).bind(r.service_seq).bind(r.assess_number)
@@ -456,9 +457,9 @@ impl Db {
                 for (_, kind, id, _, _) in chunk {
                     // Every record reaches the provincial system: the rating and each step of its handling.
                     let (job, payload) = match *kind {
-                        "rating" => ("report_rating", format!("{{\"rating_id\":\"{id}\"}}")),
-                        "case_opened" => ("report_case", format!("{{\"case_id\":\"{id}\"}}")),
-                        _ => ("report_case_event", format!("{{\"event_id\":\"{id}\"}}")),
+                        "rating" => ("report_rating", format!("{{\"id\":\"{id}\"}}")),
+                        "case_opened" => ("report_case_opened", format!("{{\"id\":\"{id}\"}}")),
+                        _ => ("report_case_event", format!("{{\"id\":\"{id}\"}}")),
                     };
                     q = q.bind(uuid::Uuid::now_v7().to_string()).bind(job).bind(payload).bind("pending").bind(0_i64).bind(now).bind(now);
                 }

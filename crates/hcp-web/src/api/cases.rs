@@ -68,10 +68,25 @@ pub struct CaseEventOut {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct ComplaintView {
+    pub kind: String,
+    pub source: String,
+    pub text: String,
+    pub anonymous: bool,
+    /// masked
+    pub contact_name: Option<String>,
+    /// masked
+    pub contact_phone: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct CaseDetail {
     #[serde(flatten)]
     pub case: CaseOut,
     pub history: Vec<CaseEventOut>,
+    /// what the complainant wrote, for cases opened by a complaint or suggestion
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub complaint: Option<ComplaintView>,
 }
 
 fn date_of(key: i64) -> Option<Date> {
@@ -170,7 +185,21 @@ pub async fn get_case(State(state): State<AppState>, caller: Caller, Path(id): P
     if !state.master().is_within(&summary.case.unit_code, &own) {
         return Err(ApiError::not_found("工单"));
     }
-    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
+    let complaint = match state.db.complaint_of_case(&id).await? {
+        Some(c) => {
+            let dec = |v: &Option<Vec<u8>>| v.as_ref().map(|b| state.secrets.decrypt(b).unwrap_or_else(|_| "***".into()));
+            Some(ComplaintView {
+                kind: c.kind,
+                source: c.source,
+                text: c.text,
+                anonymous: c.anonymous,
+                contact_name: dec(&c.contact_name).map(|n| hcp_domain::person::mask_name(&n)),
+                contact_phone: dec(&c.contact_phone).map(|p| hcp_domain::person::mask_phone(&p)),
+            })
+        }
+        None => None,
+    };
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -237,10 +266,12 @@ fn to_action(a: &ActionIn) -> Result<(Action, serde_json::Value), ApiError> {
         }
         ActionIn::Extend { new_reply_by, reason } => (
             Action::Extend { new_reply_by: parse_date(new_reply_by, "new_reply_by")?, reason: reason.clone() },
-            json!({ "new_reply_by": new_reply_by, "reason": reason, "rater_informed": true }),
+            json!({ "new_reply_by": new_reply_by, "reason": reason, "notify_rater": true }),
         ),
         ActionIn::Reply { text } => (Action::Reply { text: text.clone() }, json!({ "text": text, "filed_with": "县行政审批服务局" })),
-        ActionIn::Verdict { verdict } => (Action::Verdict(Verdict::parse(verdict)?), json!({ "verdict": verdict })),
+        ActionIn::Verdict { verdict } => {
+            (Action::Verdict(Verdict::parse(verdict)?), json!({ "verdict": verdict, "conveyed_by_staff": true }))
+        }
     })
 }
 
@@ -266,22 +297,37 @@ pub async fn act(
     if !state.master().is_within(&summary.case.unit_code, &own) {
         return Err(ApiError::not_found("工单"));
     }
+    // Handling is for the unit's handlers and approvers, the county bureau, a town's administrator and business
+    // systems; not for window staff (who may be the person rated), assessors or the oversight office.
+    if let Caller::Staff(u) = &caller
+        && !matches!(u.role.as_str(), "unit_handler" | "unit_approver" | "bureau_admin" | "town_admin")
+    {
+        return Err(ApiError::forbidden("wrong_role", "该角色不能办理工单"));
+    }
     let (action, details) = to_action(&body.value)?;
     let current = CaseState::parse(&summary.state)
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "工单状态无效"))?;
     let reply_by = date_of(summary.reply_by)
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "工单期限无效"))?;
+    // Callbacks count from the last reopening: a reopened real-name case needs a new one.
+    let since_reopen = events.iter().rposition(|e| e.kind == "verdict" && e.state_after == "responded").map(|i| i + 1).unwrap_or(0);
     let facts = CaseFacts {
         real_name: summary.case.real_name,
-        callbacks: events.iter().filter(|e| e.kind == "callback").count() as u32,
+        callbacks: events[since_reopen..].iter().filter(|e| e.kind == "callback").count() as u32,
         reopened: events.iter().filter(|e| e.kind == "verdict" && e.state_after == "responded").count() as u32,
         reply_by,
     };
     let now = Timestamp::now();
     let next = apply(current, facts, &action, now.biz_date())?;
-    let new_reply_by = match &action {
-        Action::Extend { new_reply_by, .. } => date_key(*new_reply_by),
-        _ => summary.reply_by,
+    let reply_change = match &action {
+        Action::Extend { new_reply_by, .. } => Some((summary.reply_by, date_key(*new_reply_by))),
+        // A reopened case gets a new reply deadline, counted from today.
+        Action::Verdict(_) if next == CaseState::Responded => {
+            let cal = state.calendar().await?;
+            let d = hcp_domain::cases::deadlines(&cal, now.biz_date(), state.config.deadline_rule);
+            Some((summary.reply_by, date_key(d.reply_by)))
+        }
+        _ => None,
     };
     let actor = match &caller {
         Caller::Staff(u) => format!("staff:{}", u.username),
@@ -297,9 +343,9 @@ pub async fn act(
         state_after: next.code().to_string(),
         note: Some(details.to_string()),
     };
-    state.db.append_case_event(&event, current.code(), new_reply_by).await?;
+    state.db.append_case_event(&event, current.code(), reply_change).await?;
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
-    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -351,6 +397,14 @@ fn day_of(micros: i64) -> Date {
 }
 
 fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::case_metrics::CaseFactsForMetrics> {
+    // A bad review found untrue by 复核 is no work the unit owed.
+    let upheld = events.iter().any(|e| {
+        e.kind == "appeal_decided"
+            && e.note.as_deref().and_then(|n| serde_json::from_str::<serde_json::Value>(n).ok()).is_some_and(|v| v["upheld"] == true)
+    });
+    if upheld {
+        return None;
+    }
     let first = |kind: &str| events.iter().find(|e| e.kind == kind).map(|e| day_of(e.at));
     let outcome = events
         .iter()
@@ -471,11 +525,26 @@ pub async fn appeal(
     let (summary, _) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     let master = state.master();
     let bureau = user.role == "bureau_admin";
-    if !bureau && !master.is_within(&summary.case.unit_code, &user.unit_code) {
+    if !master.is_within(&summary.case.unit_code, &user.unit_code) {
         return Err(ApiError::not_found("工单"));
     }
-    let route = Route::for_unit(master.units.get(&summary.case.unit_code).is_some_and(|u| u.hall_stationed));
+    if summary.case.kind != "bad_review" || summary.case.rating_id.is_none() {
+        return Err(hcp_domain::DomainError::new("appeal_not_applicable", "action", "只有差评可以申请复核").into());
+    }
     let current = state.db.appeal_of(&id).await?;
+    // The route is fixed when the application is made.
+    let route = match current.as_ref().map(|(r, _)| r.as_str()) {
+        Some("hall") => Route::Hall,
+        Some(_) => Route::Unit,
+        None => Route::for_unit(master.units.get(&summary.case.unit_code).is_some_and(|u| u.hall_stationed)),
+    };
+    if matches!(body.value, AppealIn::Decide { .. } | AppealIn::Opinion { .. }) {
+        let applicant = format!("staff:{}", user.username);
+        let (_, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+        if events.iter().any(|e| e.kind == "appeal_applied" && e.actor == applicant) {
+            return Err(ApiError::forbidden("appeal_forbidden", "申请人不能审核自己的复核申请"));
+        }
+    }
     let current_state = current.as_ref().and_then(|(_, s)| AppealState::parse(s));
     let action = match &body.value {
         AppealIn::Apply { reason, evidence } => AppealAction::Apply { reason: reason.clone(), evidence: evidence.clone() },
@@ -517,5 +586,5 @@ pub async fn appeal(
     let rating = if upheld { summary.case.rating_id.as_deref() } else { None };
     state.db.appeal_step(&event, route.code(), current.as_ref().map(|(_, s)| s.as_str()), next.code(), rating).await?;
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
-    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect() }))
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
 }

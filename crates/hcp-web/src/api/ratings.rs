@@ -366,8 +366,12 @@ pub(crate) async fn rate(
     };
     let case_id = case.as_ref().map(|c| c.id.clone());
     let new = NewRating { row, idempotency, case };
-    let id = match state.writer.submit(new).await? {
-        RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id } => id,
+    let (id, case_id) = match state.writer.submit(new).await? {
+        RatingOutcome::Created { id, .. } => (id, case_id),
+        RatingOutcome::Replayed { id } => {
+            let stored = state.db.case_of_rating(&id).await?;
+            (id, stored)
+        }
     };
     Ok(RatingCreated { id, case_id, ..out })
 }
