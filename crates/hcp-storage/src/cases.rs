@@ -239,17 +239,9 @@ impl Db {
         };
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
-        let head_sql = if is_pg {
-            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
-        } else {
-            "SELECT seq, hash FROM chain_head WHERE id = 1"
-        };
         Ok(on_db!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
-            let seq: i64 = head.try_get::<i64, _>("seq")? + 1;
-            let prev: Vec<u8> = head.try_get("hash")?;
-            let prev: hcp_domain::ledger::Hash = prev.as_slice().try_into().map_err(|_| crate::StoreError::Internal("链头哈希长度错误".into()))?;
+            let head = crate::ledger::lock_head!(tx, is_pg);
             let moved = sqlx::query(
                 "UPDATE case_status SET state = $1, reply_by = CASE WHEN $2 THEN $3 ELSE reply_by END, updated_at = $4 \
                  WHERE case_id = $5 AND state = $6 AND (NOT $2 OR reply_by = $7)")
@@ -268,14 +260,7 @@ impl Db {
             sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
                 .execute(&mut *tx).await?;
-            let content = event_record(event).content_hash();
-            let chain = hcp_domain::ledger::chain_hash(&prev, seq, &content);
-            sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, 'case_event', $2, $3, $4, $5)")
-                .bind(seq).bind(&event.id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'report_case_event', $2, 'pending', 0, $3, $3)")
-                .bind(uuid::Uuid::now_v7().to_string()).bind(format!("{{\"id\":\"{}\"}}", event.id)).bind(event.at)
-                .execute(&mut *tx).await?;
-            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(chain.to_vec()).execute(&mut *tx).await?;
+            let seq = crate::ledger::append_chain!(tx, head, [("case_event", event.id.clone(), event_record(event).content_hash())], event.at);
             tx.commit().await?;
             Some(seq)
         }))
@@ -380,17 +365,9 @@ impl Db {
     ) -> Result<()> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
-        let head_sql = if is_pg {
-            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
-        } else {
-            "SELECT seq, hash FROM chain_head WHERE id = 1"
-        };
         on_db!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
-            let mut seq: i64 = head.try_get("seq")?;
-            let prev: Vec<u8> = head.try_get("hash")?;
-            let mut prev: hcp_domain::ledger::Hash = prev.as_slice().try_into().map_err(|_| crate::StoreError::Internal("链头哈希长度错误".into()))?;
+            let head = crate::ledger::lock_head!(tx, is_pg);
             let moved = match expected {
                 None => sqlx::query("INSERT INTO appeals (case_id, route, state, updated_at) VALUES ($1, $2, $3, $4) ON CONFLICT (case_id) DO NOTHING")
                     .bind(&event.case_id).bind(route).bind(new_state).bind(event.at).execute(&mut *tx).await?.rows_affected(),
@@ -429,17 +406,7 @@ impl Db {
                         .bind(dim).bind(key).bind(day).execute(&mut *tx).await?;
                 }
             }
-            for (kind, id, content) in entries {
-                seq += 1;
-                let chain = hcp_domain::ledger::chain_hash(&prev, seq, &content);
-                prev = chain;
-                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
-                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("report_{kind}")).bind(format!("{{\"id\":\"{id}\"}}")).bind(event.at)
-                    .execute(&mut *tx).await?;
-            }
-            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
+            crate::ledger::append_chain!(tx, head, entries, event.at);
             tx.commit().await?;
         });
         Ok(())

@@ -1,12 +1,12 @@
 //! Complaints and suggestions (综合点评, S-7) and supervision records (监督查评, S-8): each stored with the case it
 //! opens (if any), in one transaction, on the ledger.
 
-use hcp_domain::ledger::{Hash, Record, chain_hash};
+use hcp_domain::ledger::{Hash, Record};
 use sqlx::Row;
 
 use crate::cases::{CASE_COLS, CaseEvent, StoredCase, case_record, event_record};
 use crate::db::Db;
-use crate::error::{Result, StoreError};
+use crate::error::Result;
 use crate::on_db;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -98,20 +98,12 @@ impl Db {
     pub async fn open_complaint(&self, c: &StoredComplaint, case: &StoredCase, event: &CaseEvent) -> Result<()> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
-        let head_sql = if is_pg {
-            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
-        } else {
-            "SELECT seq, hash FROM chain_head WHERE id = 1"
-        };
         let case_sql = format!("INSERT INTO cases ({}) VALUES ({})", CASE_COLS.join(", "), marks(is_pg, CASE_COLS.len()));
         let complaint_sql =
             format!("INSERT INTO complaints ({}) VALUES ({})", COMPLAINT_COLS.join(", "), marks(is_pg, COMPLAINT_COLS.len()));
         on_db!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
-            let mut seq: i64 = head.try_get("seq")?;
-            let prev: Vec<u8> = head.try_get("hash")?;
-            let mut prev: Hash = prev.as_slice().try_into().map_err(|_| StoreError::Internal("链头哈希长度错误".into()))?;
+            let head = crate::ledger::lock_head!(tx, is_pg);
             sqlx::query(sqlx::AssertSqlSafe(case_sql))
                 .bind(&case.id).bind(&case.kind).bind(&case.rating_id).bind(&case.matter_no).bind(&case.unit_code).bind(&case.item_code)
                 .bind(&case.window_code).bind(&case.staff_code).bind(case.level).bind(&case.category).bind(case.real_name).bind(case.referral)
@@ -126,21 +118,11 @@ impl Db {
             sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&event.id).bind(&event.case_id).bind(&event.kind).bind(&event.actor).bind(event.at).bind(&event.state_after).bind(&event.note)
                 .execute(&mut *tx).await?;
-            for (kind, id, content) in [
+            crate::ledger::append_chain!(tx, head, [
                 ("complaint", c.id.clone(), complaint_record(c).content_hash()),
                 ("case_opened", case.id.clone(), case_record(case).content_hash()),
                 ("case_event", event.id.clone(), event_record(event).content_hash()),
-            ] {
-                seq += 1;
-                let chain = chain_hash(&prev, seq, &content);
-                prev = chain;
-                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(event.at).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
-                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("report_{kind}")).bind(format!("{{\"id\":\"{id}\"}}")).bind(event.at)
-                    .execute(&mut *tx).await?;
-            }
-            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
+            ], event.at);
             tx.commit().await?;
         });
         Ok(())
@@ -222,19 +204,11 @@ impl Db {
     pub async fn record_inspection(&self, i: &StoredInspection, case: Option<(&StoredCase, &CaseEvent)>) -> Result<()> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
-        let head_sql = if is_pg {
-            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
-        } else {
-            "SELECT seq, hash FROM chain_head WHERE id = 1"
-        };
         let case_sql = format!("INSERT INTO cases ({}) VALUES ({})", CASE_COLS.join(", "), marks(is_pg, CASE_COLS.len()));
         let insp_sql = format!("INSERT INTO inspections ({}) VALUES ({})", INSPECTION_COLS.join(", "), marks(is_pg, INSPECTION_COLS.len()));
         on_db!(self, pool => {
             let mut tx = pool.begin_with(begin).await?;
-            let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
-            let mut seq: i64 = head.try_get("seq")?;
-            let prev: Vec<u8> = head.try_get("hash")?;
-            let mut prev: Hash = prev.as_slice().try_into().map_err(|_| StoreError::Internal("链头哈希长度错误".into()))?;
+            let head = crate::ledger::lock_head!(tx, is_pg);
             let mut entries: Vec<(&str, String, Hash)> = Vec::new();
             if let Some((case, event)) = case {
                 sqlx::query(sqlx::AssertSqlSafe(case_sql))
@@ -255,17 +229,7 @@ impl Db {
                 .bind(&i.scores).bind(&i.findings).bind(&i.recorded_by).bind(i.recorded_at).bind(&i.case_id)
                 .execute(&mut *tx).await?;
             entries.insert(0, ("inspection", i.id.clone(), inspection_record(i).content_hash()));
-            for (kind, id, content) in entries {
-                seq += 1;
-                let chain = chain_hash(&prev, seq, &content);
-                prev = chain;
-                sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                    .bind(seq).bind(kind).bind(&id).bind(content.to_vec()).bind(chain.to_vec()).bind(i.recorded_at).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
-                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("report_{kind}")).bind(format!("{{\"id\":\"{id}\"}}")).bind(i.recorded_at)
-                    .execute(&mut *tx).await?;
-            }
-            sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *tx).await?;
+            crate::ledger::append_chain!(tx, head, entries, i.recorded_at);
             tx.commit().await?;
         });
         Ok(())

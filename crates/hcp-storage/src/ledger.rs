@@ -10,6 +10,59 @@ use crate::error::Result;
 use crate::on_db;
 use crate::ratings::{RATING_COLS, StoredRating, rating_from_row};
 
+/// Takes the chain head inside a write transaction (`FOR UPDATE` on PostgreSQL; SQLite's write lock is already
+/// held through `BEGIN IMMEDIATE`): `(seq, hash)` of the last entry.
+macro_rules! lock_head {
+    ($tx:expr, $is_pg:expr) => {{
+        let sql = if $is_pg {
+            "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE"
+        } else {
+            "SELECT seq, hash FROM chain_head WHERE id = 1"
+        };
+        let head = sqlx::query(sql).fetch_one(&mut *$tx).await?;
+        let seq: i64 = head.try_get("seq")?;
+        let hash: Vec<u8> = head.try_get("hash")?;
+        let hash: hcp_domain::ledger::Hash =
+            hash.as_slice().try_into().map_err(|_| $crate::StoreError::Internal("链头哈希长度错误".into()))?;
+        (seq, hash)
+    }};
+}
+pub(crate) use lock_head;
+
+/// Appends `(kind, id, content hash)` entries after `head`, each with its outbox job (`report_<kind>`), and
+/// stores the new head; `at` is the time recorded.
+macro_rules! append_chain {
+    ($tx:expr, $head:expr, $entries:expr, $at:expr) => {{
+        let (mut seq, mut prev): (i64, hcp_domain::ledger::Hash) = $head;
+        for (kind, id, content) in $entries {
+            seq += 1;
+            let chain = hcp_domain::ledger::chain_hash(&prev, seq, &content);
+            prev = chain;
+            sqlx::query("INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(seq)
+                .bind(kind)
+                .bind(id.clone())
+                .bind(content.to_vec())
+                .bind(chain.to_vec())
+                .bind($at)
+                .execute(&mut *$tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(format!("report_{kind}"))
+            .bind(format!("{{\"id\":\"{id}\"}}"))
+            .bind($at)
+            .execute(&mut *$tx)
+            .await?;
+        }
+        sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1").bind(seq).bind(prev.to_vec()).execute(&mut *$tx).await?;
+        seq
+    }};
+}
+pub(crate) use append_chain;
+
 /// The fields of a rating that the chain protects, in their fixed order. Encrypted contact data is left out
 /// (it is re-encrypted when keys rotate); its presence and the phone's blind index are in.
 pub fn rating_record(r: &StoredRating) -> Record {
