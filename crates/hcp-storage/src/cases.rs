@@ -41,6 +41,32 @@ pub struct StoredCase {
     pub provisional: bool,
 }
 
+impl StoredCase {
+    /// A case not opened by a rating (a complaint, a suggestion, an inspection's finding), arriving at `now`, with
+    /// the deadlines counted from that day; the caller fills in what it knows beyond that.
+    pub fn without_rating(id: String, kind: &str, unit_code: &str, now: hcp_domain::Timestamp, d: &hcp_domain::cases::Deadlines) -> Self {
+        StoredCase {
+            id,
+            kind: kind.to_string(),
+            rating_id: None,
+            matter_no: String::new(),
+            unit_code: unit_code.to_string(),
+            item_code: String::new(),
+            window_code: None,
+            staff_code: None,
+            level: 0,
+            category: kind.to_string(),
+            real_name: false,
+            referral: false,
+            opened_at: now.micros(),
+            arrival_day: now.biz_day(),
+            respond_by: hcp_domain::timestamp::date_key(d.respond_by),
+            reply_by: hcp_domain::timestamp::date_key(d.reply_by),
+            provisional: d.provisional,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseEvent {
     pub id: String,

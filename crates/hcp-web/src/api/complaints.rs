@@ -135,23 +135,10 @@ pub async fn submit_complaint(State(state): State<AppState>, caller: Caller, bod
         },
     };
     let case = StoredCase {
-        id: case_id.clone(),
-        kind: kind.clone(),
-        rating_id: None,
         matter_no: matter.as_ref().map(|m| m.matter_no.clone()).unwrap_or_default(),
-        unit_code: unit_code.clone(),
         item_code: matter.as_ref().map(|m| m.item_code.clone()).unwrap_or_default(),
-        window_code: None,
-        staff_code: None,
-        level: 0,
-        category: kind.clone(),
         real_name: phone.is_some(),
-        referral: false,
-        opened_at: now.micros(),
-        arrival_day: now.biz_day(),
-        respond_by: date_key(d.respond_by),
-        reply_by: date_key(d.reply_by),
-        provisional: d.provisional,
+        ..StoredCase::without_rating(case_id.clone(), &kind, &unit_code, now, &d)
     };
     let event = CaseEvent {
         id: uuid::Uuid::now_v7().to_string(),
@@ -272,23 +259,10 @@ pub async fn record_inspection(State(state): State<AppState>, caller: Caller, bo
         let cal = state.calendar().await?;
         let d = hcp_domain::cases::deadlines(&cal, now.biz_date(), state.config.deadline_rule);
         let case = StoredCase {
-            id: uuid::Uuid::now_v7().to_string(),
-            kind: "inspection".into(),
-            rating_id: None,
-            matter_no: String::new(),
-            unit_code: unit_code.clone(),
-            item_code: String::new(),
             window_code: (input.target_kind == "window").then(|| target.clone()),
             staff_code: (input.target_kind == "staff").then(|| target.clone()),
-            level: 0,
             category: "supervision".into(),
-            real_name: false,
-            referral: false,
-            opened_at: now.micros(),
-            arrival_day: now.biz_day(),
-            respond_by: date_key(d.respond_by),
-            reply_by: date_key(d.reply_by),
-            provisional: d.provisional,
+            ..StoredCase::without_rating(uuid::Uuid::now_v7().to_string(), "inspection", &unit_code, now, &d)
         };
         let event = CaseEvent {
             id: uuid::Uuid::now_v7().to_string(),
