@@ -432,17 +432,7 @@ fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::ca
 pub async fn loop_stats(State(state): State<AppState>, caller: Caller, Query(q): Query<LoopQuery>) -> ApiResult<Json<LoopOut>> {
     let own = case_scope(&caller)?.to_string();
     let today = Timestamp::now().biz_date();
-    let from = match &q.from {
-        Some(f) => parse_date(f, "from")?,
-        None => today.replace_day(1).unwrap_or(today),
-    };
-    let to = match &q.to {
-        Some(t) => parse_date(t, "to")?,
-        None => today,
-    };
-    if to < from {
-        return Err(hcp_domain::DomainError::new("invalid_period", "to", "结束日期不能早于开始日期").into());
-    }
+    let (from, to) = crate::api::stats::parse_period(q.from.as_deref(), q.to.as_deref())?;
     let master = state.master();
     let units: Vec<String> = match &q.unit {
         Some(u) => {

@@ -10,6 +10,24 @@ use crate::api::meta::ErrorBody;
 use crate::error::ApiResult;
 use crate::state::AppState;
 
+/// A reporting period of Asia/Shanghai days from optional `from`/`to` parameters: by default the current month up
+/// to today; `to` before `from` is refused.
+pub(crate) fn parse_period(from: Option<&str>, to: Option<&str>) -> Result<(time::Date, time::Date), DomainError> {
+    let today = Timestamp::now().biz_date();
+    let from = match from {
+        Some(f) => parse_date(f, "from")?,
+        None => today.replace_day(1).unwrap_or(today),
+    };
+    let to = match to {
+        Some(t) => parse_date(t, "to")?,
+        None => today,
+    };
+    if to < from {
+        return Err(DomainError::new("invalid_period", "to", "结束日期不能早于开始日期"));
+    }
+    Ok((from, to))
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatsQuery {
@@ -74,18 +92,7 @@ pub async fn satisfaction(State(state): State<AppState>, Query(q): Query<StatsQu
     if !hcp_storage::stats::DIMENSIONS.contains(&by.as_str()) {
         return Err(DomainError::new("invalid_dimension", "by", "by 应为 unit、item、window、staff、channel 或 all").into());
     }
-    let today = Timestamp::now().biz_date();
-    let from = match &q.from {
-        Some(f) => parse_date(f, "from")?,
-        None => today.replace_day(1).unwrap_or(today),
-    };
-    let to = match &q.to {
-        Some(t) => parse_date(t, "to")?,
-        None => today,
-    };
-    if to < from {
-        return Err(DomainError::new("invalid_period", "to", "结束日期不能早于开始日期").into());
-    }
+    let (from, to) = parse_period(q.from.as_deref(), q.to.as_deref())?;
     if let Some(k) = &q.key {
         hcp_domain::ids::parse_code(k, "key", 40)?;
     }
