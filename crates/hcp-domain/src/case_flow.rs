@@ -2,7 +2,7 @@
 //! reply (filed with the supervising department) → the rater's verdict → closed, or reopened when the rater is
 //! not satisfied (within a limit). Extensions only before the reply deadline has passed.
 //!
-//! Pure: `apply(state, facts, action, today)` says what the new state is or which rule the action breaks.
+//! Pure: `apply(state, facts, limits, action, today)` says what the new state is or which rule the action breaks.
 
 use time::Date;
 
@@ -131,7 +131,27 @@ pub struct CaseFacts {
     pub real_name: bool,
     pub callbacks: u32,
     pub reopened: u32,
+    pub extensions: u32,
     pub reply_by: Date,
+    /// the furthest an extension may move the reply deadline (the jurisdiction's cap, counted from arrival)
+    pub latest_reply_by: Date,
+}
+
+/// The jurisdiction's limits on the loop (configuration; defaults follow the practice seen elsewhere).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopLimits {
+    /// how many times a rater's 不满意 sends the case back (then it closes as not satisfied)
+    pub max_reopen: u32,
+    /// how many extensions one case may have
+    pub max_extensions: u32,
+    /// the reply deadline may be extended up to this many working days after arrival
+    pub max_reply_days: u32,
+}
+
+impl Default for LoopLimits {
+    fn default() -> Self {
+        LoopLimits { max_reopen: MAX_REOPEN, max_extensions: 1, max_reply_days: 15 }
+    }
 }
 
 pub const MAX_REOPEN: u32 = 1;
@@ -156,7 +176,7 @@ fn need_text(s: &str, field: &str, max: usize) -> Result<(), DomainError> {
 }
 
 /// Checks an action against the case and returns the state after it.
-pub fn apply(state: CaseState, facts: CaseFacts, action: &Action, today: Date) -> Result<CaseState, DomainError> {
+pub fn apply(state: CaseState, facts: CaseFacts, limits: LoopLimits, action: &Action, today: Date) -> Result<CaseState, DomainError> {
     use CaseState::*;
     match (state, action) {
         (Open, Action::Respond { note }) => {
@@ -195,8 +215,26 @@ pub fn apply(state: CaseState, facts: CaseFacts, action: &Action, today: Date) -
             if today > facts.reply_by {
                 return Err(DomainError::new("deadline_passed", "new_reply_by", "答复期限已过，不能再申请延期（延期须在到期之前提出）"));
             }
+            if facts.extensions >= limits.max_extensions {
+                return Err(DomainError::new(
+                    "extension_limit",
+                    "action",
+                    format!("该工单已延期 {} 次，达到上限，不能再延期", facts.extensions),
+                ));
+            }
             if *new_reply_by <= facts.reply_by {
                 return Err(DomainError::new("invalid_date", "new_reply_by", "延期后的期限必须晚于原期限"));
+            }
+            if *new_reply_by > facts.latest_reply_by {
+                return Err(DomainError::new(
+                    "extension_too_long",
+                    "new_reply_by",
+                    format!(
+                        "延期后的期限不能晚于 {}（自受理起 {} 个工作日）",
+                        crate::timestamp::format_date(facts.latest_reply_by),
+                        limits.max_reply_days
+                    ),
+                ));
             }
             need_text(reason, "reason", 1000)?;
             Ok(state)
@@ -208,7 +246,7 @@ pub fn apply(state: CaseState, facts: CaseFacts, action: &Action, today: Date) -
         (Open | Responded, Action::Reply { .. }) => Err(DomainError::new("outcome_required", "action", "尚未确定处理结果，不能答复")),
         (Replied, Action::Verdict(v)) => match v {
             Verdict::Satisfied | Verdict::BasicallySatisfied => Ok(Closed),
-            Verdict::Unsatisfied if facts.reopened < MAX_REOPEN => Ok(Responded),
+            Verdict::Unsatisfied if facts.reopened < limits.max_reopen => Ok(Responded),
             Verdict::Unsatisfied => Ok(Closed),
         },
         (s, a) => Err(wrong(a, s)),
@@ -220,12 +258,14 @@ mod tests {
     use super::*;
     use crate::timestamp::parse_date;
 
+    const L: LoopLimits = LoopLimits { max_reopen: MAX_REOPEN, max_extensions: 1, max_reply_days: 15 };
+
     fn d(s: &str) -> Date {
         parse_date(s, "d").unwrap()
     }
 
     fn facts() -> CaseFacts {
-        CaseFacts { real_name: true, callbacks: 0, reopened: 0, reply_by: d("2026-12-07") }
+        CaseFacts { real_name: true, callbacks: 0, reopened: 0, extensions: 0, reply_by: d("2026-12-07"), latest_reply_by: d("2026-12-21") }
     }
 
     fn respond() -> Action {
@@ -249,16 +289,16 @@ mod tests {
         ];
         for o in outcomes {
             let mut f = facts();
-            let mut s = apply(CaseState::Open, f, &respond(), today).unwrap();
+            let mut s = apply(CaseState::Open, f, L, &respond(), today).unwrap();
             assert_eq!(s, CaseState::Responded);
-            s = apply(s, f, &callback(), today).unwrap();
+            s = apply(s, f, L, &callback(), today).unwrap();
             f.callbacks = 1;
-            s = apply(s, f, &Action::Decide(o.clone()), today).unwrap();
+            s = apply(s, f, L, &Action::Decide(o.clone()), today).unwrap();
             assert_eq!(s, CaseState::Decided);
-            assert_eq!(apply(s, f, &Action::Decide(o), today).unwrap_err().code, "outcome_already_recorded");
-            s = apply(s, f, &Action::Reply { text: "整改情况如下……".into() }, today).unwrap();
+            assert_eq!(apply(s, f, L, &Action::Decide(o), today).unwrap_err().code, "outcome_already_recorded");
+            s = apply(s, f, L, &Action::Reply { text: "整改情况如下……".into() }, today).unwrap();
             assert_eq!(s, CaseState::Replied);
-            s = apply(s, f, &Action::Verdict(Verdict::BasicallySatisfied), today).unwrap();
+            s = apply(s, f, L, &Action::Verdict(Verdict::BasicallySatisfied), today).unwrap();
             assert_eq!(s, CaseState::Closed);
         }
     }
@@ -267,34 +307,41 @@ mod tests {
     fn out_of_order_and_missing_steps_are_refused() {
         let today = d("2026-12-01");
         let f = facts();
-        assert_eq!(apply(CaseState::Open, f, &callback(), today).unwrap_err().code, "transition_not_allowed");
-        assert_eq!(apply(CaseState::Open, f, &Action::Reply { text: "x".into() }, today).unwrap_err().code, "outcome_required");
-        assert_eq!(apply(CaseState::Responded, f, &Action::Reply { text: "x".into() }, today).unwrap_err().code, "outcome_required");
-        assert_eq!(apply(CaseState::Responded, f, &respond(), today).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Open, f, L, &callback(), today).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Open, f, L, &Action::Reply { text: "x".into() }, today).unwrap_err().code, "outcome_required");
+        assert_eq!(apply(CaseState::Responded, f, L, &Action::Reply { text: "x".into() }, today).unwrap_err().code, "outcome_required");
+        assert_eq!(apply(CaseState::Responded, f, L, &respond(), today).unwrap_err().code, "transition_not_allowed");
         // Real-name: no outcome without a documented callback.
         let fixed = Action::Decide(Outcome::FixedAtOnce { fixed: "x".into() });
-        assert_eq!(apply(CaseState::Responded, f, &fixed, today).unwrap_err().code, "callback_required");
+        assert_eq!(apply(CaseState::Responded, f, L, &fixed, today).unwrap_err().code, "callback_required");
         let anonymous = CaseFacts { real_name: false, ..f };
-        assert_eq!(apply(CaseState::Responded, anonymous, &fixed, today).unwrap(), CaseState::Decided);
+        assert_eq!(apply(CaseState::Responded, anonymous, L, &fixed, today).unwrap(), CaseState::Decided);
         // Each outcome needs what it needs.
         let f1 = CaseFacts { callbacks: 1, ..f };
         let no_basis = Action::Decide(Outcome::Explained { explanation: "x".into(), legal_basis: " ".into() });
-        assert_eq!(apply(CaseState::Responded, f1, &no_basis, today).unwrap_err().code, "missing_field");
+        assert_eq!(apply(CaseState::Responded, f1, L, &no_basis, today).unwrap_err().code, "missing_field");
         let past = Action::Decide(Outcome::Ledger { reason: "x".into(), rectify_by: d("2026-11-30") });
-        assert_eq!(apply(CaseState::Responded, f1, &past, today).unwrap_err().code, "invalid_date");
-        assert_eq!(apply(CaseState::Closed, f1, &respond(), today).unwrap_err().code, "transition_not_allowed");
-        assert_eq!(apply(CaseState::Open, f1, &Action::Verdict(Verdict::Satisfied), today).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Responded, f1, L, &past, today).unwrap_err().code, "invalid_date");
+        assert_eq!(apply(CaseState::Closed, f1, L, &respond(), today).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Open, f1, L, &Action::Verdict(Verdict::Satisfied), today).unwrap_err().code, "transition_not_allowed");
     }
 
     #[test]
     fn extensions_only_before_the_deadline() {
         let f = facts();
         let ext = Action::Extend { new_reply_by: d("2026-12-14"), reason: "需上级部门会商".into() };
-        assert_eq!(apply(CaseState::Responded, f, &ext, d("2026-12-07")).unwrap(), CaseState::Responded, "on the last day itself");
-        assert_eq!(apply(CaseState::Responded, f, &ext, d("2026-12-08")).unwrap_err().code, "deadline_passed");
+        assert_eq!(apply(CaseState::Responded, f, L, &ext, d("2026-12-07")).unwrap(), CaseState::Responded, "on the last day itself");
+        assert_eq!(apply(CaseState::Responded, f, L, &ext, d("2026-12-08")).unwrap_err().code, "deadline_passed");
         let earlier = Action::Extend { new_reply_by: d("2026-12-04"), reason: "x".into() };
-        assert_eq!(apply(CaseState::Responded, f, &earlier, d("2026-12-01")).unwrap_err().code, "invalid_date");
-        assert_eq!(apply(CaseState::Replied, f, &ext, d("2026-12-01")).unwrap_err().code, "transition_not_allowed");
+        assert_eq!(apply(CaseState::Responded, f, L, &earlier, d("2026-12-01")).unwrap_err().code, "invalid_date");
+        assert_eq!(apply(CaseState::Replied, f, L, &ext, d("2026-12-01")).unwrap_err().code, "transition_not_allowed");
+        // Within the jurisdiction's limits: how often, and how far.
+        let once = CaseFacts { extensions: 1, ..f };
+        assert_eq!(apply(CaseState::Responded, once, L, &ext, d("2026-12-01")).unwrap_err().code, "extension_limit");
+        let two = LoopLimits { max_extensions: 2, ..L };
+        assert_eq!(apply(CaseState::Responded, once, two, &ext, d("2026-12-01")).unwrap(), CaseState::Responded);
+        let far = Action::Extend { new_reply_by: d("2026-12-22"), reason: "x".into() };
+        assert_eq!(apply(CaseState::Responded, f, L, &far, d("2026-12-01")).unwrap_err().code, "extension_too_long");
     }
 
     #[test]
@@ -302,9 +349,11 @@ mod tests {
         let today = d("2026-12-01");
         let f = CaseFacts { callbacks: 1, ..facts() };
         let un = Action::Verdict(Verdict::Unsatisfied);
-        assert_eq!(apply(CaseState::Replied, f, &un, today).unwrap(), CaseState::Responded);
+        assert_eq!(apply(CaseState::Replied, f, L, &un, today).unwrap(), CaseState::Responded);
         let again = CaseFacts { reopened: MAX_REOPEN, ..f };
-        assert_eq!(apply(CaseState::Replied, again, &un, today).unwrap(), CaseState::Closed);
+        assert_eq!(apply(CaseState::Replied, again, L, &un, today).unwrap(), CaseState::Closed);
+        let twice = LoopLimits { max_reopen: 2, ..L };
+        assert_eq!(apply(CaseState::Replied, again, twice, &un, today).unwrap(), CaseState::Responded, "the limit is configuration");
         assert_eq!(Verdict::parse("meh").unwrap_err().code, "invalid_verdict");
     }
 }

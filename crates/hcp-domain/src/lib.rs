@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod level;
+pub mod notices;
 pub mod person;
 pub mod rating;
 pub mod stats;

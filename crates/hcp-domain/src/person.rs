@@ -46,6 +46,14 @@ pub fn mask_phone(p: &str) -> String {
     format!("{head}****{tail}")
 }
 
+/// `z***@longxian.gov.cn`: the first character of the mailbox and the domain.
+pub fn mask_email(e: &str) -> String {
+    match e.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().map(String::from).unwrap_or_default()),
+        None => "***".to_string(),
+    }
+}
+
 /// A resident identity card number (18 characters, GB 11643 check digit).
 #[derive(Clone, PartialEq, Eq)]
 pub struct IdNumber(String);

@@ -60,6 +60,50 @@ impl RatingToken {
     }
 }
 
+/// The rater's link to a case: read the reply, give a verdict on the handling, make the one follow-up rating
+/// (追评). Format `CASE_ID.EXPIRES.SIGNATURE`, signed for its own purpose so a rating token cannot stand in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedbackToken {
+    pub case_id: String,
+    pub expires_unix: i64,
+}
+
+const FEEDBACK_PURPOSE: &str = "hcp-feedback-v1";
+
+fn feedback_mac(key: &[u8], case_id: &str, expires_unix: i64) -> Option<Hmac<Sha256>> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).ok()?;
+    m.update(format!("{FEEDBACK_PURPOSE}|{case_id}|{expires_unix}").as_bytes());
+    Some(m)
+}
+
+impl FeedbackToken {
+    pub fn sign(&self, key: &[u8]) -> String {
+        let sig = feedback_mac(key, &self.case_id, self.expires_unix).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
+        format!("{}.{}.{}", self.case_id, self.expires_unix, URL_SAFE_NO_PAD.encode(&sig[..SIG_LEN.min(sig.len())]))
+    }
+
+    pub fn verify(raw: &str, key: &[u8], now_unix: i64) -> Result<Self, DomainError> {
+        let bad = || DomainError::new("invalid_token", "token", "反馈链接无效或已被篡改");
+        if raw.len() > 200 {
+            return Err(bad());
+        }
+        let parts: Vec<&str> = raw.trim().split('.').collect();
+        let [case_id, exp, sig] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let expires_unix: i64 = exp.parse().map_err(|_| bad())?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| bad())?;
+        if sig.len() != SIG_LEN {
+            return Err(bad());
+        }
+        feedback_mac(key, case_id, expires_unix).ok_or_else(bad)?.verify_truncated_left(&sig).map_err(|_| bad())?;
+        if expires_unix < now_unix {
+            return Err(DomainError::new("token_expired", "token", "反馈链接已过期"));
+        }
+        Ok(FeedbackToken { case_id: (*case_id).to_string(), expires_unix })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,6 +120,13 @@ mod tests {
         assert_eq!(RatingToken::verify(&s, b"another key", 1_000).unwrap_err().code, "invalid_token");
         assert_eq!(RatingToken::verify("garbage", key, 1_000).unwrap_err().code, "invalid_token");
         let short = &s[..s.len() - 4];
+        // A rating token's signature does not make a feedback link, and the other way round.
+        let f = FeedbackToken { case_id: "0193-case".into(), expires_unix: 2_000 };
+        let fs = f.sign(key);
+        assert_eq!(FeedbackToken::verify(&fs, key, 1_000).unwrap(), f);
+        assert_eq!(FeedbackToken::verify(&fs, key, 3_000).unwrap_err().code, "token_expired");
+        assert_eq!(FeedbackToken::verify(&fs.replacen("0193", "0194", 1), key, 1_000).unwrap_err().code, "invalid_token");
+        assert_eq!(RatingToken::verify(&format!("M.{fs}"), key, 1_000).unwrap_err().code, "invalid_token");
         assert_eq!(RatingToken::verify(short, key, 1_000).unwrap_err().code, "invalid_token");
     }
 }

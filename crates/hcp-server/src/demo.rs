@@ -111,6 +111,8 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
     ];
     for (u, role, unit) in &users {
         db.insert_user(u, &hash, role, unit).await?;
+        // Work addresses for notifications (recorded as unsent until a mail server is configured).
+        db.set_user_contact(u, Some(&format!("{u}@longxian.example")), None).await?;
     }
     let mut keys = Vec::new();
     for (kind, unit, window, label) in [
@@ -125,6 +127,8 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
 
     let ratings = seed_activity(db, secrets, &master, catalogue.version, &catalogue, matters).await?;
     walk_cases(db).await?;
+    // The demo's history is not news to anyone: notify only what happens from now on.
+    db.skip_notifications_to_head().await?;
     Ok(DemoInfo { users, keys, matters, ratings })
 }
 

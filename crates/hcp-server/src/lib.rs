@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod demo;
 pub mod import;
+pub mod notify;
 pub mod passwords;
 pub mod secrets;
 pub mod workers;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use hcp_server::{build_app, demo, import, open, passwords, redact, secrets, serve, workers};
+use hcp_server::{build_app, demo, import, notify, open, passwords, redact, secrets, serve, workers};
 use hcp_storage::Db;
 use hcp_web::WebConfig;
 
@@ -42,6 +42,42 @@ struct ServeArgs {
     /// Seconds between two sweeps for overdue cases (every node sweeps; each case is marked once)
     #[arg(long, env = "HCP_SWEEP_INTERVAL_SECS", default_value_t = 60)]
     sweep_interval_secs: u64,
+    /// How many times a rater's 不满意 may send a case back to the unit
+    #[arg(long, env = "HCP_MAX_REOPEN", default_value_t = 1)]
+    max_reopen: u32,
+    /// How many extensions one case may have
+    #[arg(long, env = "HCP_MAX_EXTENSIONS", default_value_t = 1)]
+    max_extensions: u32,
+    /// An extension may move the reply deadline up to this many working days after arrival
+    #[arg(long, env = "HCP_MAX_REPLY_DAYS", default_value_t = 15)]
+    max_reply_days: u32,
+    /// A pending 复核 stops the reply clock (the days are given back when it is rejected)
+    #[arg(long, env = "HCP_APPEAL_STOPS_CLOCK")]
+    appeal_stops_clock: bool,
+    /// Days the rater's feedback link stays valid (verdict and 追评)
+    #[arg(long, env = "HCP_FEEDBACK_DAYS", default_value_t = 30)]
+    feedback_days: i64,
+    /// Sender name in notifications, e.g. 陇县政务服务
+    #[arg(long, env = "HCP_SENDER_NAME", default_value = "政务服务好差评")]
+    sender_name: String,
+    /// SMS gateway: JSON is POSTed here (see --sms-template); without it SMS are recorded as unsent
+    #[arg(long, env = "HCP_SMS_URL")]
+    sms_url: Option<String>,
+    /// JSON body with {phone}, {text} and {id} filled in
+    #[arg(long, env = "HCP_SMS_TEMPLATE")]
+    sms_template: Option<String>,
+    /// Bearer token for the SMS gateway
+    #[arg(long, env = "HCP_SMS_TOKEN", hide_env_values = true)]
+    sms_token: Option<String>,
+    /// Mail server, smtp://[user:password@]host[:port]; without it e-mails are recorded as unsent
+    #[arg(long, env = "HCP_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender address of e-mails
+    #[arg(long, env = "HCP_MAIL_FROM", default_value = "haochaping@localhost")]
+    mail_from: String,
+    /// Milliseconds between two runs of the notifier
+    #[arg(long, env = "HCP_NOTIFY_INTERVAL_MS", default_value_t = 2000)]
+    notify_interval_ms: u64,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +159,15 @@ enum UsersCommand {
         #[arg(long)]
         unit: String,
     },
+    /// Set where a staff member is notified: a work e-mail address and/or a mobile number (stored encrypted)
+    Contact {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        mobile: Option<String>,
+    },
 }
 
 fn web_config(args: &ServeArgs) -> WebConfig {
@@ -133,8 +178,36 @@ fn web_config(args: &ServeArgs) -> WebConfig {
             respond_days: args.respond_days.clamp(0, 60),
             reply_days: args.reply_days.clamp(0, 60),
         },
+        loop_limits: hcp_domain::case_flow::LoopLimits {
+            max_reopen: args.max_reopen.min(10),
+            max_extensions: args.max_extensions.min(10),
+            max_reply_days: args.max_reply_days.clamp(1, 120),
+        },
+        appeal_stops_clock: args.appeal_stops_clock,
+        feedback_days: args.feedback_days.clamp(1, 366),
+        sender_name: args.sender_name.clone(),
         ..WebConfig::default()
     }
+}
+
+fn notifier(args: &ServeArgs) -> anyhow::Result<notify::Notifier> {
+    let sms: Option<std::sync::Arc<dyn notify::Transport>> = match &args.sms_url {
+        Some(url) => Some(std::sync::Arc::new(notify::SmsGateway::new(url.clone(), args.sms_template.clone(), args.sms_token.clone())?)),
+        None => None,
+    };
+    let email: Option<std::sync::Arc<dyn notify::Transport>> = match &args.smtp_url {
+        Some(url) => Some(std::sync::Arc::new(notify::Mailer::new(url, &args.mail_from)?)),
+        None => None,
+    };
+    Ok(notify::Notifier::new(sms, email))
+}
+
+/// The background work of every node: deadline sweeps and notifications.
+fn start_workers(state: &hcp_web::AppState, args: &ServeArgs) -> anyhow::Result<()> {
+    let n = notifier(args)?;
+    tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
+    tokio::spawn(notify::run(state.clone(), n, std::time::Duration::from_millis(args.notify_interval_ms.max(100))));
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -149,7 +222,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
             let addr = listener.local_addr()?;
             println!("haochaping listening on http://{addr} (database {})", redact(&cli.database));
-            tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
+            start_workers(&state, &args)?;
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
         Command::Demo { serve: args, matters } => {
@@ -163,7 +236,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("数据库已有数据，直接启动（演示数据只写入空数据库；要重新开始，请删除 haochaping.db 和 haochaping-secret.key）。");
                 None
             };
-            let state = open(&cli.database, secrets, web_config(&args)).await?;
+            let mut config = web_config(&args);
+            if args.sender_name == "政务服务好差评" {
+                config.sender_name = "陇县政务服务".into();
+            }
+            let state = open(&cli.database, secrets, config).await?;
             let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
             let url = format!("http://{}", listener.local_addr()?);
             println!();
@@ -182,7 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             println!("  try:      curl {url}/api/v1/stats/satisfaction?by=unit");
-            tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
+            start_workers(&state, &args)?;
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
         Command::Migrate => {
@@ -226,6 +303,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.migrate().await?;
             let id = db.insert_user(&username, &passwords::hash(&password)?, &role, &unit).await?;
             println!("user {username} created ({role} at {unit}), id {id}");
+        }
+        Command::Users { command: UsersCommand::Contact { username, email, mobile } } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            if let Some(e) = &email
+                && (!e.contains('@') || e.len() > 200 || e.chars().any(char::is_whitespace))
+            {
+                anyhow::bail!("电子邮箱地址无效：{e}");
+            }
+            let mobile = match &mobile {
+                Some(m) => {
+                    let phone = hcp_domain::person::Phone::parse(m, "mobile").map_err(|e| anyhow::anyhow!(e.message))?;
+                    Some(secrets::load(&cli.key_file)?.encrypt(phone.as_str())?)
+                }
+                None => None,
+            };
+            if !db.set_user_contact(&username, email.as_deref(), mobile).await? {
+                anyhow::bail!("没有用户 {username}");
+            }
+            println!("contact of {username} set");
         }
         Command::Import { kind, file } => {
             let db = Db::connect(&cli.database).await?;

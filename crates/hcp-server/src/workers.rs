@@ -20,20 +20,13 @@ pub async fn sweep_overdue(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     }
     let master = state.master();
-    // The top of the case unit's own tree (its county), so that several counties on one database stay apart.
-    let top_of = |unit: &str| {
-        let mut cur = unit.to_string();
-        for _ in 0..64 {
-            match master.units.get(&cur).and_then(|u| u.parent_code.clone()) {
-                Some(p) => cur = p,
-                None => break,
-            }
-        }
-        cur
-    };
     let mut marked = 0;
     for (case_id, unit, case_state, step, deadline, _reply_by) in candidates {
-        let county = top_of(&unit);
+        // A pending 复核 stops the clock where configuration says so.
+        if state.config.appeal_stops_clock && state.db.appeal_of(&case_id).await?.is_some_and(|(_, s)| s.starts_with("pending")) {
+            continue;
+        }
+        let county = master.top_of(&unit);
         let label = if step == "respond" { "响应" } else { "答复" };
         let event = CaseEvent {
             id: uuid::Uuid::now_v7().to_string(),
@@ -63,12 +56,45 @@ pub async fn sweep_overdue(state: &AppState) -> anyhow::Result<usize> {
     Ok(marked)
 }
 
+/// Warns the unit of every case whose response or reply deadline is today (once per case, step and deadline):
+/// a `due_warning` event on the case, which the notifier turns into messages. Returns how many this node warned.
+pub async fn warn_due_today(state: &AppState) -> anyhow::Result<usize> {
+    let now = Timestamp::now();
+    let mut warned = 0;
+    for (case_id, case_state, step, deadline) in state.db.due_today_candidates(now.biz_day()).await? {
+        let label = if step == "respond" { "响应" } else { "答复" };
+        let event = CaseEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            case_id: case_id.clone(),
+            kind: "due_warning".into(),
+            actor: "system".into(),
+            at: now.micros(),
+            state_after: case_state.clone(),
+            note: Some(
+                serde_json::json!({ "step": step, "deadline": format_day(deadline), "note": format!("{label}期限为今天，已提醒承办单位") })
+                    .to_string(),
+            ),
+        };
+        match state.db.append_case_event_once(&event, &case_state, None, Some(&format!("due_{step}_{deadline}"))).await {
+            Ok(Some(_)) => warned += 1,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, case = %case_id, "could not warn of a deadline"),
+        }
+    }
+    Ok(warned)
+}
+
 /// Runs the deadline sweep every `interval` until the process ends.
 pub async fn run_sweeper(state: AppState, interval: Duration) {
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        match warn_due_today(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(warned = n, "units warned of deadlines falling today"),
+            Err(e) => tracing::warn!(error = %e, "due-today sweep failed"),
+        }
         match sweep_overdue(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(marked = n, "cases marked overdue and escalated"),

@@ -318,6 +318,32 @@ impl Db {
         Ok(out)
     }
 
+    /// Cases whose response or reply deadline is `today` and that are not done with that step, and whose unit
+    /// has not yet been warned: `(case id, state, step, deadline day)`.
+    pub async fn due_today_candidates(&self, today: i64) -> Result<Vec<(String, String, &'static str, i64)>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT c.id, s.state, c.respond_by, s.reply_by, \
+                 EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = 'due_respond_' || CAST(c.respond_by AS TEXT)) AS respond_warned, \
+                 EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = 'due_reply_' || CAST(s.reply_by AS TEXT)) AS reply_warned \
+                 FROM cases c JOIN case_status s ON s.case_id = c.id WHERE (s.state = 'open' AND c.respond_by = $1) OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by = $1)")
+                .bind(today).fetch_all(pool).await?;
+            for r in rows {
+                let (id, state): (String, String) = (r.try_get("id")?, r.try_get("state")?);
+                let (respond_by, reply_by): (i64, i64) = (r.try_get("respond_by")?, r.try_get("reply_by")?);
+                let (respond_warned, reply_warned): (bool, bool) = (r.try_get("respond_warned")?, r.try_get("reply_warned")?);
+                if state == "open" && respond_by == today && !respond_warned {
+                    out.push((id.clone(), state.clone(), "respond", respond_by));
+                }
+                if reply_by == today && !reply_warned {
+                    out.push((id, state, "reply", reply_by));
+                }
+            }
+        });
+        Ok(out)
+    }
+
     /// Cases of `units` that arrived on business days `from..=to`, each with its current state and its events
     /// (for loop metrics).
     pub async fn cases_with_events(&self, units: &[String], from: i64, to: i64) -> Result<Vec<(CaseSummary, Vec<CaseEvent>)>> {
@@ -388,6 +414,7 @@ impl Db {
         expected: Option<&str>,
         new_state: &str,
         upheld_rating: Option<&str>,
+        reply_by: Option<(i64, i64)>,
     ) -> Result<()> {
         let is_pg = matches!(self, Db::Pg(_));
         let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
@@ -402,6 +429,13 @@ impl Db {
             };
             if moved != 1 {
                 return Err(crate::StoreError::conflict("case_changed", "复核状态已被他人更新，请刷新后重试", None));
+            }
+            if let Some((old, new)) = reply_by {
+                let moved = sqlx::query("UPDATE case_status SET reply_by = $1, updated_at = $2 WHERE case_id = $3 AND reply_by = $4")
+                    .bind(new).bind(event.at).bind(&event.case_id).bind(old).execute(&mut *tx).await?.rows_affected();
+                if moved != 1 {
+                    return Err(crate::StoreError::conflict("case_changed", "工单期限已被他人更新，请刷新后重试", None));
+                }
             }
             let mut entries: Vec<(&str, String, hcp_domain::ledger::Hash)> = Vec::new();
             sqlx::query("INSERT INTO case_events (id, case_id, kind, actor, at, state_after, note) VALUES ($1, $2, $3, $4, $5, $6, $7)")
@@ -445,6 +479,16 @@ impl Db {
     }
 
     /// One case with its current state and its history, oldest event first.
+    /// The case an event belongs to.
+    pub async fn case_of_event(&self, event_id: &str) -> Result<Option<String>> {
+        Ok(
+            on_db!(self, pool => match sqlx::query("SELECT case_id FROM case_events WHERE id = $1").bind(event_id).fetch_optional(pool).await? {
+                Some(r) => Some(r.try_get("case_id")?),
+                None => None,
+            }),
+        )
+    }
+
     pub async fn get_case(&self, id: &str) -> Result<Option<(CaseSummary, Vec<CaseEvent>)>> {
         let sql = format!(
             "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.id = $1",

@@ -61,6 +61,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_cases.sql"),
         postgres: include_str!("../migrations/postgres/0003_cases.sql"),
     },
+    Migration {
+        version: 4,
+        name: "notifications",
+        common: include_str!("../migrations/common_0004.sql"),
+        sqlite: include_str!("../migrations/sqlite/0004_notifications.sql"),
+        postgres: include_str!("../migrations/postgres/0004_notifications.sql"),
+    },
 ];
 
 impl Db {

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod ledger;
 pub mod master;
 pub mod matters;
+pub mod notifications;
 pub mod pii;
 pub mod ratings;
 pub mod stats;

@@ -167,6 +167,18 @@ impl MasterData {
         false
     }
 
+    /// The top of `unit`'s own tree (its county, or its province), so several trees on one database stay apart.
+    pub fn top_of(&self, unit: &str) -> String {
+        let mut cur = unit.to_string();
+        for _ in 0..64 {
+            match self.units.get(&cur).and_then(|u| u.parent_code.clone()) {
+                Some(p) => cur = p,
+                None => break,
+            }
+        }
+        cur
+    }
+
     pub fn sorted_units(&self) -> Vec<&Unit> {
         let mut v: Vec<&Unit> = self.units.values().collect();
         v.sort_by(|a, b| a.code.cmp(&b.code));

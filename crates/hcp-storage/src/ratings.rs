@@ -422,7 +422,10 @@ impl Db {
                         }
                         new_cases.push((case, event));
                     }
-                    deltas.add(r);
+                    // A follow-up (追评) is linked to the first rating and not counted a second time (S-3).
+                    if r.assess_number == 1 {
+                        deltas.add(r);
+                    }
                     if !matter_ids.contains(&r.matter_id) {
                         matter_ids.push(r.matter_id.clone());
                     }
@@ -537,6 +540,18 @@ impl Db {
             results
         });
         Ok(out.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Internal("评价未被处理".into())))).collect())
+    }
+
+    /// The follow-up rating (追评) of a first rating, if one was made.
+    pub async fn follow_up_of(&self, rating_id: &str) -> Result<Option<StoredRating>> {
+        let cols = RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {cols}, l.seq AS ledger_seq FROM ratings r LEFT JOIN ledger l ON l.ref_id = r.id AND l.kind = 'rating' WHERE r.follows_id = $1"
+        ));
+        Ok(on_db!(self, pool => match sqlx::query(sql).bind(rating_id).fetch_optional(pool).await? {
+            Some(r) => Some(rating_from_row(&r)?),
+            None => None,
+        }))
     }
 
     pub async fn get_rating(&self, id: &str) -> Result<Option<StoredRating>> {

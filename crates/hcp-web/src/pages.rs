@@ -230,6 +230,120 @@ pub async fn submit_page(
     }
 }
 
+fn feedback_body(v: &crate::api::feedback::FeedbackView, done: Option<&str>) -> String {
+    let mut b = String::new();
+    if let Some(msg) = done {
+        b.push_str(&format!("<p role=\"status\" class=\"info\">{}</p>", esc(msg)));
+    }
+    b.push_str(&format!(
+        "<div class=\"info\"><p>{}{}<br>办理单位：{}<br>当前进度：{}<br>答复期限：{}</p></div>",
+        esc(&v.kind),
+        v.item_name.as_ref().map(|i| format!("（{}）", esc(i))).unwrap_or_default(),
+        esc(&v.unit_name),
+        esc(&v.state_label),
+        esc(&v.reply_by)
+    ));
+    if let Some(r) = &v.reply {
+        b.push_str(&format!(
+            "<h2>答复内容</h2>{}<p>{}</p>",
+            v.outcome_label.as_ref().map(|o| format!("<p>处理方式：{}</p>", esc(o))).unwrap_or_default(),
+            esc(r)
+        ));
+    }
+    if v.can_give_verdict {
+        b.push_str(
+            "<form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"verdict\"><fieldset><legend>您对处理结果是否满意？</legend>\
+             <label><input type=\"radio\" name=\"verdict\" value=\"satisfied\" required>满意</label>\
+             <label><input type=\"radio\" name=\"verdict\" value=\"basically_satisfied\">基本满意</label>\
+             <label><input type=\"radio\" name=\"verdict\" value=\"unsatisfied\">不满意（将退回承办单位重新办理）</label></fieldset>\
+             <label for=\"comment\">补充说明（可不填）</label><textarea id=\"comment\" name=\"comment\" maxlength=\"500\"></textarea>\
+             <button type=\"submit\">提交</button></form>",
+        );
+    }
+    if v.can_follow_up {
+        let mut levels = String::new();
+        for l in (1..=5).rev() {
+            let label = Level::new(l, "level").map(|x| x.label()).unwrap_or_default();
+            levels.push_str(&format!(
+                "<label><input type=\"radio\" name=\"level\" value=\"{l}\"{}>{}</label>",
+                if l == 5 { " required" } else { "" },
+                esc(label)
+            ));
+        }
+        b.push_str(&format!(
+            "<h2>追加评价</h2><p>整改已经办结，您可以对本次办件再评价一次（仅限一次）。</p>\
+             <form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"follow_up\"><fieldset><legend>整改后您对本次服务的评价</legend>{levels}</fieldset>\
+             <label for=\"text\">文字评价（选“不满意”或“非常不满意”时必填）</label><textarea id=\"text\" name=\"text\" maxlength=\"500\"></textarea>\
+             <button type=\"submit\">提交追评</button></form>"
+        ));
+    }
+    if let Some(l) = v.follow_up_level {
+        let label = Level::new(l, "level").map(|x| x.label()).unwrap_or_default();
+        b.push_str(&format!("<p>您已追评：{}。感谢您的监督。</p>", esc(label)));
+    }
+    b
+}
+
+/// `GET /f/{token}`: the rater's view of their case, from the link in the reply's SMS.
+pub async fn feedback_page(State(state): State<AppState>, Path(raw): Path<String>) -> Response {
+    use crate::api::feedback::{load, view};
+    let r = async {
+        let (s, events) = load(&state, &raw).await?;
+        view(&state, &s, &events).await
+    }
+    .await;
+    match r {
+        Ok(v) => page(StatusCode::OK, "办理进展与答复", &feedback_body(&v, None)),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// `POST /f/{token}`: the verdict or the follow-up rating, through the same rules as the API.
+pub async fn feedback_submit(State(state): State<AppState>, Path(raw): Path<String>, body: Bytes) -> Response {
+    use crate::api::feedback::{FollowUpIn, VerdictIn, follow_up, give_verdict, load, view};
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let r = async {
+        let (s, events) = load(&state, &raw).await?;
+        let msg = match get("action").as_deref() {
+            Some("verdict") => {
+                let input =
+                    VerdictIn { verdict: get("verdict").unwrap_or_default(), comment: get("comment").filter(|c| !c.trim().is_empty()) };
+                give_verdict(&state, &s, &events, &input).await?;
+                if input.verdict == "unsatisfied" {
+                    "已收到您的意见，工单已退回承办单位重新办理。"
+                } else {
+                    "感谢您的评价，工单已办结。"
+                }
+            }
+            Some("follow_up") => {
+                let level = get("level")
+                    .and_then(|l| l.parse::<i64>().ok())
+                    .ok_or_else(|| ApiError::from(hcp_domain::DomainError::new("invalid_level", "level", "请选择评价等级")))?;
+                let input = FollowUpIn {
+                    level,
+                    indicators: Default::default(),
+                    reasons: Vec::new(),
+                    text: get("text").filter(|t| !t.trim().is_empty()),
+                };
+                follow_up(&state, &s, &events, &input).await?;
+                "追评已提交，感谢您的监督。"
+            }
+            _ => return Err(ApiError::from(hcp_domain::DomainError::new("invalid_action", "action", "请求无效"))),
+        };
+        let (s, events) = load(&state, &raw).await?;
+        Ok::<_, ApiError>((msg, view(&state, &s, &events).await?))
+    }
+    .await;
+    match r {
+        Ok((msg, v)) => page(StatusCode::OK, "办理进展与答复", &feedback_body(&v, Some(msg))),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::CONFLICT => {
+            page(e.status, "未能提交", &format!("<p class=\"err\" role=\"alert\">{}</p><p><a href=\"\">返回</a></p>", esc(&e.message)))
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,14 @@ pub struct WebConfig {
     pub other_pf: u8,
     /// Working days to respond to and to reply on a bad review (the plan: 1 and 5).
     pub deadline_rule: hcp_domain::cases::DeadlineRule,
+    /// How often a case may be reopened and extended, and how far.
+    pub loop_limits: hcp_domain::case_flow::LoopLimits,
+    /// Whether a pending 复核 stops the reply clock (the days it was pending are added back when it is rejected).
+    pub appeal_stops_clock: bool,
+    /// Days the rater's feedback link stays valid after the reply (verdict and 追评).
+    pub feedback_days: i64,
+    /// The sender's name in notifications, e.g. 陇县政务服务.
+    pub sender_name: String,
 }
 
 impl Default for WebConfig {
@@ -32,6 +40,10 @@ impl Default for WebConfig {
             max_clock_skew_secs: 300,
             other_pf: 9,
             deadline_rule: hcp_domain::cases::DeadlineRule::default(),
+            loop_limits: hcp_domain::case_flow::LoopLimits::default(),
+            appeal_stops_clock: false,
+            feedback_days: 30,
+            sender_name: "政务服务好差评".into(),
         }
     }
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod receivers;
+
 use std::net::SocketAddr;
 
 use hcp_server::{build_app, demo, open, passwords, serve};

@@ -89,6 +89,11 @@ pub struct CaseDetail {
     pub complaint: Option<ComplaintView>,
 }
 
+/// `2026-12-07` for a `YYYYMMDD` key.
+pub(crate) fn day_text(key: i64) -> String {
+    date_of(key).map(format_date).unwrap_or_default()
+}
+
 fn date_of(key: i64) -> Option<Date> {
     Date::from_calendar_date((key / 10_000) as i32, Month::try_from(((key / 100) % 100) as u8).ok()?, (key % 100) as u8).ok()
 }
@@ -305,34 +310,64 @@ pub async fn act(
         return Err(ApiError::forbidden("wrong_role", "该角色不能办理工单"));
     }
     let (action, details) = to_action(&body.value)?;
+    let actor = match &caller {
+        Caller::Staff(u) => format!("staff:{}", u.username),
+        Caller::Key(k) => format!("key:{}", k.label),
+        Caller::Anonymous { .. } => "anonymous".to_string(),
+    };
+    perform(&state, &summary, &events, action, details, actor).await?;
+    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
+}
+
+/// Checks one step of the loop against the case and the jurisdiction's limits and records it (the caller has
+/// checked who may take it): shared by staff, business systems and the rater's own feedback link.
+pub(crate) async fn perform(
+    state: &AppState,
+    summary: &CaseSummary,
+    events: &[CaseEvent],
+    action: Action,
+    details: serde_json::Value,
+    actor: String,
+) -> ApiResult<()> {
+    let id = summary.case.id.clone();
     let current = CaseState::parse(&summary.state)
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "工单状态无效"))?;
     let reply_by = date_of(summary.reply_by)
         .ok_or_else(|| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "工单期限无效"))?;
     // Callbacks count from the last reopening: a reopened real-name case needs a new one.
     let since_reopen = events.iter().rposition(|e| e.kind == "verdict" && e.state_after == "responded").map(|i| i + 1).unwrap_or(0);
+    let now = Timestamp::now();
+    let limits = state.config.loop_limits;
+    // Extensions are capped counting from arrival, or from the reopening that restarted the clock.
+    let restarted = match since_reopen {
+        0 => date_of(summary.case.arrival_day),
+        i => Some(Timestamp(events[i - 1].at).biz_date()),
+    }
+    .unwrap_or(reply_by);
+    let cal = state.calendar().await?;
+    let cap = hcp_domain::cases::deadlines(
+        &cal,
+        restarted,
+        hcp_domain::cases::DeadlineRule { respond_days: 0, reply_days: i64::from(limits.max_reply_days) },
+    );
     let facts = CaseFacts {
         real_name: summary.case.real_name,
         callbacks: events[since_reopen..].iter().filter(|e| e.kind == "callback").count() as u32,
         reopened: events.iter().filter(|e| e.kind == "verdict" && e.state_after == "responded").count() as u32,
+        extensions: events.iter().filter(|e| e.kind == "extended").count() as u32,
         reply_by,
+        latest_reply_by: cap.reply_by.max(reply_by),
     };
-    let now = Timestamp::now();
-    let next = apply(current, facts, &action, now.biz_date())?;
+    let next = apply(current, facts, limits, &action, now.biz_date())?;
     let reply_change = match &action {
         Action::Extend { new_reply_by, .. } => Some((summary.reply_by, date_key(*new_reply_by))),
         // A reopened case gets a new reply deadline, counted from today.
         Action::Verdict(_) if next == CaseState::Responded => {
-            let cal = state.calendar().await?;
             let d = hcp_domain::cases::deadlines(&cal, now.biz_date(), state.config.deadline_rule);
             Some((summary.reply_by, date_key(d.reply_by)))
         }
         _ => None,
-    };
-    let actor = match &caller {
-        Caller::Staff(u) => format!("staff:{}", u.username),
-        Caller::Key(k) => format!("key:{}", k.label),
-        Caller::Anonymous { .. } => "anonymous".to_string(),
     };
     let event = CaseEvent {
         id: uuid::Uuid::now_v7().to_string(),
@@ -344,8 +379,7 @@ pub async fn act(
         note: Some(details.to_string()),
     };
     state.db.append_case_event(&event, current.code(), reply_change).await?;
-    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
-    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
+    Ok(())
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -564,6 +598,24 @@ pub async fn appeal(
     };
     let mut details = details;
     details["appeal_state"] = serde_json::json!(next.code());
+    // Where configuration says a pending 复核 stops the clock, a rejection gives back the working days it was
+    // pending (after the day of application, up to today) by moving the reply deadline.
+    let mut reply_change = None;
+    if next == AppealState::Rejected && state.config.appeal_stops_clock && summary.state != "closed" {
+        let (_, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+        if let (Some(applied), Some(old)) = (events.iter().rev().find(|e| e.kind == "appeal_applied"), date_of(summary.reply_by)) {
+            let cal = state.calendar().await?;
+            let today = Timestamp::now().biz_date();
+            let from = Timestamp(applied.at).biz_date().next_day().unwrap_or(today);
+            let paused = cal.working_days_between(from, today);
+            if paused > 0 {
+                let new = cal.add_working_days(old, paused, "reply_by").map(|r| r.date).unwrap_or(old);
+                details["clock_stopped_working_days"] = serde_json::json!(paused);
+                details["new_reply_by"] = serde_json::json!(format_date(new));
+                reply_change = Some((summary.reply_by, date_key(new)));
+            }
+        }
+    }
     let event = CaseEvent {
         id: uuid::Uuid::now_v7().to_string(),
         case_id: id.clone(),
@@ -574,7 +626,7 @@ pub async fn appeal(
         note: Some(details.to_string()),
     };
     let rating = if upheld { summary.case.rating_id.as_deref() } else { None };
-    state.db.appeal_step(&event, route.code(), current.as_ref().map(|(_, s)| s.as_str()), next.code(), rating).await?;
+    state.db.appeal_step(&event, route.code(), current.as_ref().map(|(_, s)| s.as_str()), next.code(), rating, reply_change).await?;
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
 }

@@ -15,9 +15,11 @@ use crate::state::AppState;
 pub mod calendar;
 pub mod cases;
 pub mod complaints;
+pub mod feedback;
 pub mod master;
 pub mod matters;
 pub mod meta;
+pub mod notifications;
 pub mod ratings;
 pub mod session;
 pub mod stats;
@@ -83,6 +85,12 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(complaints::submit_complaint))
         .routes(routes!(complaints::record_inspection, complaints::list_inspections))
         .routes(routes!(cases::loop_stats))
+        .routes(routes!(notifications::case_notifications))
+        .routes(routes!(feedback::get_feedback))
+        .routes(routes!(feedback::post_verdict))
+        .routes(routes!(feedback::post_follow_up))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::retry_notification))
         .routes(routes!(session::sign_in, session::sign_out))
         .split_for_parts();
     let docs = axum::response::Html(meta::docs_html(&api));
@@ -91,6 +99,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/api/openapi.json", get(move || async move { Json(api_json) }))
         .route("/docs", get(move || async move { docs }))
         .route("/r/{token}", get(crate::pages::rating_page).post(crate::pages::submit_page))
+        .route("/f/{token}", get(crate::pages::feedback_page).post(crate::pages::feedback_submit))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CatchPanicLayer::custom(meta::panic_response))

@@ -1,0 +1,311 @@
+//! Notifications and the job queue that sends them.
+//!
+//! Two stages, both safe with several nodes on one database:
+//! 1. A cursor over the ledger: the case records after it are turned into notification rows (and one `notify`
+//!    job each) in a transaction that moves the cursor only if no other node moved it first.
+//! 2. `notify` jobs are claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL), sent, and finished, or
+//!    put back with a later `run_at` (backoff), or left `dead` after too many attempts for an admin to re-run.
+
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::Result;
+use crate::on_db;
+
+macro_rules! insert_notes {
+    ($tx:expr, $notes:expr, $now:expr) => {{
+        let mut added = 0_u64;
+        for n in $notes {
+            let inserted = sqlx::query(
+                "INSERT INTO notifications (id, source, case_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) ON CONFLICT (source, recipient, channel) DO NOTHING",
+            )
+            .bind(&n.id)
+            .bind(&n.source)
+            .bind(&n.case_id)
+            .bind(&n.recipient)
+            .bind(&n.channel)
+            .bind(&n.address)
+            .bind(&n.address_masked)
+            .bind(&n.template)
+            .bind(&n.subject)
+            .bind(&n.body)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected();
+            if inserted == 1 {
+                added += 1;
+                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'notify', $2, 'pending', 0, $3, $3)")
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(format!("{{\"id\":\"{}\"}}", n.id))
+                    .bind($now)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
+        }
+        added
+    }};
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    pub id: String,
+    /// what caused it (a ledger record id, or a flag such as a due-today warning): one per source, recipient
+    /// and channel, whatever the number of nodes
+    pub source: String,
+    pub case_id: Option<String>,
+    /// `rater` or `staff:<username>`
+    pub recipient: String,
+    /// `sms` or `email`
+    pub channel: String,
+    /// the address, encrypted (an envelope of `pii::Secrets`)
+    pub address: Vec<u8>,
+    pub address_masked: String,
+    pub template: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub n: NewNotification,
+    /// `pending`, `sent`, `retrying`, `dead` (gave up), `unsent` (no transport configured for the channel)
+    pub state: String,
+    pub attempts: i64,
+    pub last_result: Option<String>,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+}
+
+const NOTE_COLS: &str = "id, source, case_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, last_result, created_at, sent_at";
+
+fn note_from_row<R: Row>(r: &R) -> Result<Notification>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(Notification {
+        n: NewNotification {
+            id: r.try_get("id")?,
+            source: r.try_get("source")?,
+            case_id: r.try_get("case_id")?,
+            recipient: r.try_get("recipient")?,
+            channel: r.try_get("channel")?,
+            address: r.try_get("address")?,
+            address_masked: r.try_get("address_masked")?,
+            template: r.try_get("template")?,
+            subject: r.try_get("subject")?,
+            body: r.try_get("body")?,
+        },
+        state: r.try_get("state")?,
+        attempts: r.try_get("attempts")?,
+        last_result: r.try_get("last_result")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+    })
+}
+
+/// A claimed job: its id, payload and which attempt this is (1 for the first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedJob {
+    pub id: String,
+    pub payload: String,
+    pub attempt: i64,
+}
+
+/// One delivery attempt as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub attempt: i64,
+    pub at: i64,
+    pub ok: bool,
+    pub result: String,
+}
+
+impl Db {
+    /// The case records on the ledger after the notification cursor, oldest first: `(cursor, [(seq, kind, ref)])`.
+    pub async fn notify_backlog(&self, limit: i64) -> Result<(i64, Vec<(i64, String, String)>)> {
+        Ok(on_db!(self, pool => {
+            let cursor: i64 = sqlx::query("SELECT seq FROM notify_cursor WHERE id = 1").fetch_one(pool).await?.try_get("seq")?;
+            let rows = sqlx::query(
+                "SELECT seq, kind, ref_id FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(cursor).bind(limit).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                out.push((r.try_get("seq")?, r.try_get("kind")?, r.try_get("ref_id")?));
+            }
+            (cursor, out)
+        }))
+    }
+
+    /// Moves the cursor to the head of the ledger without notifying anything (after seeding demo history).
+    pub async fn skip_notifications_to_head(&self) -> Result<()> {
+        on_db!(self, pool => sqlx::query("UPDATE notify_cursor SET seq = (SELECT seq FROM chain_head WHERE id = 1) WHERE id = 1")
+            .execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Moves the cursor from `from` to `to` and stores `notes` with one `notify` job each, in one transaction;
+    /// `false` (and nothing stored) when another node moved the cursor first.
+    pub async fn commit_notifications(&self, from: i64, to: i64, notes: &[NewNotification], now: i64) -> Result<bool> {
+        let is_pg = matches!(self, Db::Pg(_));
+        let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
+        Ok(on_db!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            let moved = sqlx::query("UPDATE notify_cursor SET seq = $1 WHERE id = 1 AND seq = $2")
+                .bind(to).bind(from).execute(&mut *tx).await?.rows_affected();
+            if moved != 1 {
+                return Ok(false);
+            }
+            insert_notes!(tx, notes, now);
+            tx.commit().await?;
+            true
+        }))
+    }
+
+    /// Stores notifications not tied to the ledger (a due-today warning), each once per source, recipient and
+    /// channel; returns how many were new.
+    pub async fn add_notifications(&self, notes: &[NewNotification], now: i64) -> Result<u64> {
+        Ok(on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = insert_notes!(tx, notes, now);
+            tx.commit().await?;
+            n
+        }))
+    }
+
+    pub async fn get_notification(&self, id: &str) -> Result<Option<Notification>> {
+        Ok(on_db!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {NOTE_COLS} FROM notifications WHERE id = $1"))).bind(id).fetch_optional(pool).await? {
+                Some(r) => Some(note_from_row(&r)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Notifications of a case, or (without one) of all cases; newest first.
+    pub async fn list_notifications(&self, case_id: Option<&str>, state: Option<&str>, limit: i64) -> Result<Vec<Notification>> {
+        let sql = format!(
+            "SELECT {NOTE_COLS} FROM notifications WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR state = $2) ORDER BY created_at DESC, id LIMIT $3"
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id.unwrap_or("")).bind(state.unwrap_or("")).bind(limit).fetch_all(pool).await? {
+                out.push(note_from_row(&r)?);
+            }
+        });
+        Ok(out)
+    }
+
+    pub async fn notification_attempts(&self, id: &str) -> Result<Vec<Attempt>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query("SELECT attempt, at, ok, result FROM notification_attempts WHERE notification_id = $1 ORDER BY attempt")
+                .bind(id).fetch_all(pool).await? {
+                out.push(Attempt { attempt: r.try_get("attempt")?, at: r.try_get("at")?, ok: r.try_get("ok")?, result: r.try_get("result")? });
+            }
+        });
+        Ok(out)
+    }
+
+    /// Records one delivery attempt and the notification's new state, in one transaction.
+    pub async fn record_attempt(&self, id: &str, attempt: i64, ok: bool, state: &str, result: &str, at: i64) -> Result<()> {
+        on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO notification_attempts (notification_id, attempt, at, ok, result) VALUES ($1, $2, $3, $4, $5) \
+                         ON CONFLICT (notification_id, attempt) DO NOTHING")
+                .bind(id).bind(attempt).bind(at).bind(ok).bind(result).execute(&mut *tx).await?;
+            sqlx::query("UPDATE notifications SET state = $1, attempts = $2, last_result = $3, sent_at = CASE WHEN $4 THEN $5 ELSE sent_at END WHERE id = $6")
+                .bind(state).bind(attempt).bind(result).bind(ok).bind(at).bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Puts a dead (or unsent) notification back in the queue: a new `notify` job, due now.
+    pub async fn retry_notification(&self, id: &str, now: i64) -> Result<bool> {
+        Ok(on_db!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let n = sqlx::query("UPDATE notifications SET state = 'pending' WHERE id = $1 AND state IN ('dead', 'unsent')")
+                .bind(id).execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'notify', $2, 'pending', 0, $3, $3)")
+                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("{{\"id\":\"{id}\"}}")).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            n == 1
+        }))
+    }
+
+    /// Claims up to `limit` due jobs of `kind` for `lease_micros`: pending ones whose time has come, and running
+    /// ones whose lease ran out (their node died). Each claim counts as an attempt.
+    pub async fn claim_jobs(&self, kind: &str, now: i64, lease_micros: i64, limit: i64) -> Result<Vec<ClaimedJob>> {
+        let skip = if matches!(self, Db::Pg(_)) { "FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1 WHERE id IN \
+             (SELECT id FROM jobs WHERE kind = $2 AND ((state = 'pending' AND run_at <= $3) OR (state = 'running' AND locked_until < $3)) \
+              ORDER BY run_at LIMIT $4 {skip}) RETURNING id, payload, attempts"
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now + lease_micros).bind(kind).bind(now).bind(limit).fetch_all(pool).await? {
+                out.push(ClaimedJob { id: r.try_get("id")?, payload: r.try_get("payload")?, attempt: r.try_get("attempts")? });
+            }
+        });
+        Ok(out)
+    }
+
+    /// Ends a claimed job: `done`, or back to `pending` at `retry_at`, or `dead` with the error kept.
+    pub async fn finish_job(&self, id: &str, outcome: JobOutcome<'_>) -> Result<()> {
+        let (state, run_at, err) = match outcome {
+            JobOutcome::Done => ("done", None, None),
+            JobOutcome::Retry { at, error } => ("pending", Some(at), Some(error)),
+            JobOutcome::Dead { error } => ("dead", None, Some(error)),
+        };
+        on_db!(self, pool => sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), last_error = $3, locked_until = NULL WHERE id = $4")
+            .bind(state).bind(run_at).bind(err).bind(id).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Jobs of `kind` by state, for admins and tests.
+    pub async fn jobs_by_state(&self, kind: &str) -> Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query("SELECT state, COUNT(*) AS n FROM jobs WHERE kind = $1 GROUP BY state ORDER BY state").bind(kind).fetch_all(pool).await? {
+                out.push((r.try_get("state")?, r.try_get("n")?));
+            }
+        });
+        Ok(out)
+    }
+
+    /// Staff of `units` with one of `roles`: `(username, email, encrypted mobile)`.
+    pub async fn staff_contacts(&self, units: &[String], roles: &[&str]) -> Result<Vec<(String, Option<String>, Option<Vec<u8>>)>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query("SELECT username, role, unit_code, email, mobile FROM users ORDER BY username").fetch_all(pool).await? {
+                let (role, unit): (String, String) = (r.try_get("role")?, r.try_get("unit_code")?);
+                if roles.contains(&role.as_str()) && units.contains(&unit) {
+                    out.push((r.try_get("username")?, r.try_get("email")?, r.try_get("mobile")?));
+                }
+            }
+        });
+        Ok(out)
+    }
+
+    /// Sets a staff member's contact details for notifications (`mobile` already encrypted).
+    pub async fn set_user_contact(&self, username: &str, email: Option<&str>, mobile: Option<Vec<u8>>) -> Result<bool> {
+        Ok(on_db!(self, pool => sqlx::query("UPDATE users SET email = $1, mobile = $2 WHERE username = $3")
+            .bind(email).bind(mobile).bind(username).execute(pool).await?.rows_affected() == 1))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum JobOutcome<'a> {
+    Done,
+    Retry { at: i64, error: &'a str },
+    Dead { error: &'a str },
+}
