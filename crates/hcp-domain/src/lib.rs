@@ -3,6 +3,7 @@
 //!
 //! Nothing here does IO or is async: the storage and web crates call into it.
 
+pub mod access;
 pub mod appeal;
 pub mod case_flow;
 pub mod case_metrics;

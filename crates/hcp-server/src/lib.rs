@@ -27,10 +27,9 @@ pub async fn open(database_url: &str, secrets: Secrets, config: WebConfig) -> an
 }
 
 pub fn build_app(state: AppState) -> Router {
-    hcp_web::build_router(state).layer(
-        tower_http::trace::TraceLayer::new_for_http()
-            .make_span_with(|req: &axum::http::Request<_>| tracing::info_span!("http", method = %req.method(), path = %req.uri().path())),
-    )
+    hcp_web::build_router(state).layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+        |req: &axum::http::Request<_>| tracing::info_span!("http", method = %req.method(), path = %loggable_path(req.uri().path())),
+    ))
 }
 
 /// Serves until `shutdown` resolves, with peer addresses available to handlers.
@@ -41,6 +40,17 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
     Ok(())
+}
+
+/// A request path fit for logs: rating and feedback tokens are credentials, so their segment is cut.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in ["/r/", "/f/", "/api/v1/feedback/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}…{tail}");
+        }
+    }
+    path.to_string()
 }
 
 /// A database URL without its password, for messages and logs.
@@ -54,5 +64,16 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_do_not_reach_the_logs() {
+        assert_eq!(super::loggable_path("/f/0193.1798604363.eqipkZUV"), "/f/…");
+        assert_eq!(super::loggable_path("/api/v1/feedback/0193.17.sig/verdict"), "/api/v1/feedback/…/verdict");
+        assert_eq!(super::loggable_path("/r/M-1.0.99.sig"), "/r/…");
+        assert_eq!(super::loggable_path("/api/v1/cases"), "/api/v1/cases");
     }
 }

@@ -14,7 +14,7 @@ use hcp_domain::person::{mask_email, mask_phone};
 use hcp_domain::timestamp::parse_date;
 use hcp_domain::token::FeedbackToken;
 use hcp_storage::cases::{CaseEvent, CaseSummary};
-use hcp_storage::notifications::{JobOutcome, NewNotification};
+use hcp_storage::notifications::{ClaimedJob, JobOutcome, NewNotification};
 use hcp_web::AppState;
 use hcp_web::api::notifications::FEEDBACK_PLACEHOLDER;
 
@@ -241,7 +241,12 @@ async fn rows_for(state: &AppState, source: &str, s: &CaseSummary, h: &Happening
         match n.audience {
             Audience::Rater => {
                 let phone = match &c.rating_id {
-                    Some(r) => state.db.get_rating(r).await?.and_then(|r| r.rater_phone),
+                    Some(r) => match state.db.get_rating(r).await? {
+                        // The applicant rated as themselves: their number is the matter's.
+                        Some(r) if r.rater_from_applicant => state.db.find_matter(&r.matter_no).await?.and_then(|m| m.applicant_phone),
+                        Some(r) => r.rater_phone,
+                        None => None,
+                    },
                     None => state.db.complaint_of_case(&c.id).await?.and_then(|q| q.contact_phone),
                 };
                 if let Some(env) = phone {
@@ -273,87 +278,112 @@ async fn rows_for(state: &AppState, source: &str, s: &CaseSummary, h: &Happening
     Ok(out)
 }
 
-/// Turns the case records on the ledger after the cursor into notifications. Returns how many were stored
-/// (0 as well when another node got there first).
-pub async fn derive(state: &AppState) -> anyhow::Result<usize> {
-    let (cursor, entries) = state.db.notify_backlog(200).await?;
-    let Some(last) = entries.last().map(|e| e.0) else {
-        return Ok(0);
-    };
+const DERIVE_BATCH: i64 = 200;
+
+/// Turns the case records on the ledger after the cursor into notifications, a batch at a time. Returns how
+/// many were stored and whether more may be waiting. A record that cannot be turned into messages is logged
+/// and passed over, so that one bad record cannot stop every notification after it.
+pub async fn derive(state: &AppState) -> anyhow::Result<(usize, bool)> {
+    let (cursor, upto, entries) = state.db.notify_backlog(DERIVE_BATCH).await?;
+    if upto == cursor {
+        return Ok((0, false));
+    }
     let mut rows = Vec::new();
-    for (_, kind, ref_id) in &entries {
-        let (case_id, h) = match kind.as_str() {
-            "case_opened" => (ref_id.clone(), Happening::Opened),
-            "case_event" => {
-                let Some(case_id) = state.db.case_of_event(ref_id).await? else { continue };
-                let Some((_, events)) = state.db.get_case(&case_id).await? else { continue };
-                let Some(h) = events.iter().find(|e| &e.id == ref_id).and_then(happening) else { continue };
-                (case_id, h)
-            }
-            _ => continue,
-        };
-        let Some((summary, _)) = state.db.get_case(&case_id).await? else { continue };
-        rows.extend(rows_for(state, ref_id, &summary, &h).await?);
+    for (seq, kind, ref_id) in &entries {
+        match rows_for_entry(state, kind, ref_id).await {
+            Ok(r) => rows.extend(r),
+            Err(e) => tracing::warn!(error = %e, seq, "a ledger record could not be turned into notifications; passed over"),
+        }
     }
     let n = rows.len();
-    Ok(if state.db.commit_notifications(cursor, last, &rows, Timestamp::now().micros()).await? { n } else { 0 })
+    let more = entries.len() as i64 == DERIVE_BATCH;
+    Ok(if state.db.commit_notifications(cursor, upto, &rows, Timestamp::now().micros()).await? { (n, more) } else { (0, true) })
 }
 
-/// Sends the notifications whose jobs are due. Returns how many were attempted.
+async fn rows_for_entry(state: &AppState, kind: &str, ref_id: &str) -> anyhow::Result<Vec<NewNotification>> {
+    let (case_id, h) = match kind {
+        "case_opened" => (ref_id.to_string(), Happening::Opened),
+        _ => {
+            let Some(case_id) = state.db.case_of_event(ref_id).await? else { return Ok(Vec::new()) };
+            let Some((_, events)) = state.db.get_case(&case_id).await? else { return Ok(Vec::new()) };
+            let Some(h) = events.iter().find(|e| e.id == ref_id).and_then(happening) else { return Ok(Vec::new()) };
+            (case_id, h)
+        }
+    };
+    let Some((summary, _)) = state.db.get_case(&case_id).await? else { return Ok(Vec::new()) };
+    rows_for(state, ref_id, &summary, &h).await
+}
+
+/// Jobs claimed at once: each send may take up to the transport's timeout (15 s), all within the lease.
+const SEND_BATCH: i64 = 5;
+const LEASE_MICROS: i64 = 180_000_000;
+
+/// Sends the notifications whose jobs are due. Returns how many jobs were claimed.
 pub async fn send_due(state: &AppState, notifier: &Notifier) -> anyhow::Result<usize> {
     let now = Timestamp::now().micros();
-    let jobs = state.db.claim_jobs("notify", now, 120_000_000, 20).await?;
+    let jobs = state.db.claim_jobs("notify", now, LEASE_MICROS, SEND_BATCH).await?;
     for job in &jobs {
-        let id = serde_json::from_str::<serde_json::Value>(&job.payload)
-            .ok()
-            .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
-            .unwrap_or_default();
-        let Some(note) = state.db.get_notification(&id).await? else {
-            state.db.finish_job(&job.id, JobOutcome::Dead { error: "通知不存在" }).await?;
-            continue;
-        };
-        if note.state == "sent" {
-            state.db.finish_job(&job.id, JobOutcome::Done).await?;
-            continue;
-        }
-        let transport = match note.n.channel.as_str() {
-            "sms" => notifier.sms.as_ref(),
-            _ => notifier.email.as_ref(),
-        };
-        let at = Timestamp::now().micros();
-        // Attempts are numbered per notification, across the jobs an administrator may re-run.
-        let attempt = note.attempts + 1;
-        let Some(transport) = transport else {
-            let why = if note.n.channel == "sms" { "未配置短信网关，未发送" } else { "未配置邮件服务器，未发送" };
-            state.db.record_attempt(&id, attempt, false, "unsent", why, at).await?;
-            state.db.finish_job(&job.id, JobOutcome::Done).await?;
-            continue;
-        };
-        let to = state.secrets.decrypt(&note.n.address)?;
-        let body = match (&note.n.case_id, note.n.recipient.as_str()) {
-            (Some(case_id), "rater") => note.n.body.replace(FEEDBACK_PLACEHOLDER, &feedback_url(state, case_id)),
-            _ => note.n.body.clone(),
-        };
-        let msg = Outgoing { id: &id, to: &to, subject: &note.n.subject, body: &body };
-        match transport.send(&msg).await {
-            Ok(result) => {
-                state.db.record_attempt(&id, attempt, true, "sent", &result, at).await?;
-                state.db.finish_job(&job.id, JobOutcome::Done).await?;
-            }
-            Err(error) if job.attempt >= notifier.max_attempts => {
-                tracing::warn!(notification = %id, attempt = job.attempt, %error, "notification given up");
-                state.db.record_attempt(&id, attempt, false, "dead", &error, at).await?;
-                state.db.finish_job(&job.id, JobOutcome::Dead { error: &error }).await?;
-            }
-            Err(error) => {
-                let delay = notifier.retry_base_secs.max(1).saturating_mul(1 << (job.attempt - 1).clamp(0, 16));
-                state.db.record_attempt(&id, attempt, false, "retrying", &error, at).await?;
-                let retry_at = Timestamp(at).plus_seconds(delay).micros();
-                state.db.finish_job(&job.id, JobOutcome::Retry { at: retry_at, error: &error }).await?;
-            }
+        if let Err(e) = send_one(state, notifier, job).await {
+            // Whatever went wrong (an address that no longer decrypts, a database hiccup): give this one up
+            // visibly rather than leave it to be claimed again for ever.
+            tracing::warn!(error = %e, job = %job.id, "notification job failed");
+            let why = format!("发送失败：{e}");
+            let _ = state.db.finish_job(job, JobOutcome::Dead { error: &why }).await;
         }
     }
     Ok(jobs.len())
+}
+
+async fn send_one(state: &AppState, notifier: &Notifier, job: &ClaimedJob) -> anyhow::Result<()> {
+    let id = serde_json::from_str::<serde_json::Value>(&job.payload)
+        .ok()
+        .and_then(|v| v.get("id").and_then(|i| i.as_str()).map(String::from))
+        .unwrap_or_default();
+    let Some(note) = state.db.get_notification(&id).await? else {
+        state.db.finish_job(job, JobOutcome::Dead { error: "通知不存在" }).await?;
+        return Ok(());
+    };
+    if note.state == "sent" {
+        state.db.finish_job(job, JobOutcome::Done).await?;
+        return Ok(());
+    }
+    let transport = match note.n.channel.as_str() {
+        "sms" => notifier.sms.as_ref(),
+        _ => notifier.email.as_ref(),
+    };
+    let at = Timestamp::now().micros();
+    // Attempts are numbered per notification, across the jobs an administrator may re-run.
+    let attempt = note.attempts + 1;
+    let Some(transport) = transport else {
+        let why = if note.n.channel == "sms" { "未配置短信网关，未发送" } else { "未配置邮件服务器，未发送" };
+        state.db.record_attempt(&id, attempt, false, "unsent", why, at).await?;
+        state.db.finish_job(job, JobOutcome::Done).await?;
+        return Ok(());
+    };
+    let to = state.secrets.decrypt(&note.n.address)?;
+    let body = match (&note.n.case_id, note.n.recipient.as_str()) {
+        (Some(case_id), "rater") => note.n.body.replace(FEEDBACK_PLACEHOLDER, &feedback_url(state, case_id)),
+        _ => note.n.body.clone(),
+    };
+    let msg = Outgoing { id: &id, to: &to, subject: &note.n.subject, body: &body };
+    match transport.send(&msg).await {
+        Ok(result) => {
+            state.db.record_attempt(&id, attempt, true, "sent", &result, at).await?;
+            state.db.finish_job(job, JobOutcome::Done).await?;
+        }
+        Err(error) if job.attempt >= notifier.max_attempts => {
+            tracing::warn!(notification = %id, attempt, %error, "notification given up");
+            state.db.record_attempt(&id, attempt, false, "dead", &error, at).await?;
+            state.db.finish_job(job, JobOutcome::Dead { error: &error }).await?;
+        }
+        Err(error) => {
+            let delay = notifier.retry_base_secs.max(1).saturating_mul(1 << (job.attempt - 1).clamp(0, 16));
+            state.db.record_attempt(&id, attempt, false, "retrying", &error, at).await?;
+            let retry_at = Timestamp(at).plus_seconds(delay).micros();
+            state.db.finish_job(job, JobOutcome::Retry { at: retry_at, error: &error }).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Derives and sends every `interval` until the process ends.
@@ -362,12 +392,19 @@ pub async fn run(state: AppState, notifier: Notifier, interval: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if let Err(e) = derive(&state).await {
-            tracing::warn!(error = %e, "could not derive notifications");
+        loop {
+            match derive(&state).await {
+                Ok((_, true)) => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not derive notifications");
+                    break;
+                }
+            }
         }
         loop {
             match send_due(&state, &notifier).await {
-                Ok(20..) => continue,
+                Ok(n) if n as i64 == SEND_BATCH => continue,
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e, "could not send notifications");

@@ -62,6 +62,9 @@ pub async fn warn_due_today(state: &AppState) -> anyhow::Result<usize> {
     let now = Timestamp::now();
     let mut warned = 0;
     for (case_id, case_state, step, deadline) in state.db.due_today_candidates(now.biz_day()).await? {
+        if state.config.appeal_stops_clock && state.db.appeal_of(&case_id).await?.is_some_and(|(_, s)| s.starts_with("pending")) {
+            continue;
+        }
         let label = if step == "respond" { "响应" } else { "答复" };
         let event = CaseEvent {
             id: uuid::Uuid::now_v7().to_string(),

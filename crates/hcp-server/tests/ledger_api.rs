@@ -598,7 +598,7 @@ both!(one_visit_is_rated_once_whatever_the_link, |app| {
     assert_eq!((s, code(&v)), (422, "rated_at_not_allowed"), "{v}");
     // Rating devices and the hotline record no services (each service would hand out a rating token).
     let (s, v) = app.post("/matters/ONE-2/services", Some(&app.device_key), &json!({"window_code": "ZX-01"})).await;
-    assert_eq!((s, code(&v)), (403, "wrong_credential"), "{v}");
+    assert_eq!((s, code(&v)), (403, "wrong_role"), "{v}");
     let (s, _) = app.post("/matters/ONE-2/services", Some(&app.hotline_key), &json!({})).await;
     assert_eq!(s, 403);
     // A stale session cookie does not stop a token rating.

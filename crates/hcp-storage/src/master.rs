@@ -185,3 +185,13 @@ impl MasterData {
         v
     }
 }
+
+impl hcp_domain::access::UnitTree for MasterData {
+    fn is_within(&self, unit: &str, ancestor: &str) -> bool {
+        MasterData::is_within(self, unit, ancestor)
+    }
+
+    fn is_top(&self, unit: &str) -> bool {
+        self.units.get(unit).is_some_and(|u| u.parent_code.is_none())
+    }
+}

@@ -114,6 +114,9 @@ pub struct ClaimedJob {
     pub id: String,
     pub payload: String,
     pub attempt: i64,
+    /// the claim's lease (its `locked_until`): finishing needs it, so a node whose lease ran out and was
+    /// reclaimed by another cannot finish the job a second time
+    pub lease: i64,
 }
 
 /// One delivery attempt as recorded.
@@ -126,18 +129,23 @@ pub struct Attempt {
 }
 
 impl Db {
-    /// The case records on the ledger after the notification cursor, oldest first: `(cursor, [(seq, kind, ref)])`.
-    pub async fn notify_backlog(&self, limit: i64) -> Result<(i64, Vec<(i64, String, String)>)> {
+    /// The case records on the ledger after the notification cursor, oldest first, at most `limit`:
+    /// `(cursor, up to, entries)`. "Up to" is where the cursor may move once they are handled: past the ratings
+    /// in between, to the head of the ledger when fewer than `limit` were found.
+    pub async fn notify_backlog(&self, limit: i64) -> Result<(i64, i64, Vec<(i64, String, String)>)> {
         Ok(on_db!(self, pool => {
             let cursor: i64 = sqlx::query("SELECT seq FROM notify_cursor WHERE id = 1").fetch_one(pool).await?.try_get("seq")?;
+            // The head first: every entry up to it is committed (appends hold the head's lock until commit).
+            let head: i64 = sqlx::query("SELECT seq FROM chain_head WHERE id = 1").fetch_one(pool).await?.try_get("seq")?;
             let rows = sqlx::query(
-                "SELECT seq, kind, ref_id FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2")
-                .bind(cursor).bind(limit).fetch_all(pool).await?;
+                "SELECT seq, kind, ref_id FROM ledger WHERE seq > $1 AND seq <= $2 AND kind IN ('case_opened', 'case_event') ORDER BY seq LIMIT $3")
+                .bind(cursor).bind(head).bind(limit).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());
             for r in rows {
                 out.push((r.try_get("seq")?, r.try_get("kind")?, r.try_get("ref_id")?));
             }
-            (cursor, out)
+            let upto = if (out.len() as i64) < limit { head } else { out.last().map(|e| e.0).unwrap_or(head) };
+            (cursor, upto, out)
         }))
     }
 
@@ -186,15 +194,22 @@ impl Db {
         }))
     }
 
-    /// Notifications of a case, or (without one) of all cases; newest first.
-    pub async fn list_notifications(&self, case_id: Option<&str>, state: Option<&str>, limit: i64) -> Result<Vec<Notification>> {
+    /// Notifications of a case, or (without one) of all cases, each with its case's unit; newest first.
+    pub async fn list_notifications(
+        &self,
+        case_id: Option<&str>,
+        state: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<(Notification, Option<String>)>> {
+        let cols = NOTE_COLS.split(", ").map(|c| format!("n.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT {NOTE_COLS} FROM notifications WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR state = $2) ORDER BY created_at DESC, id LIMIT $3"
+            "SELECT {cols}, c.unit_code AS unit_code FROM notifications n LEFT JOIN cases c ON c.id = n.case_id \
+             WHERE ($1 = '' OR n.case_id = $1) AND ($2 = '' OR n.state = $2) ORDER BY n.created_at DESC, n.id LIMIT $3"
         );
         let mut out = Vec::new();
         on_db!(self, pool => {
             for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id.unwrap_or("")).bind(state.unwrap_or("")).bind(limit).fetch_all(pool).await? {
-                out.push(note_from_row(&r)?);
+                out.push((note_from_row(&r)?, r.try_get("unit_code")?));
             }
         });
         Ok(out)
@@ -218,7 +233,8 @@ impl Db {
             sqlx::query("INSERT INTO notification_attempts (notification_id, attempt, at, ok, result) VALUES ($1, $2, $3, $4, $5) \
                          ON CONFLICT (notification_id, attempt) DO NOTHING")
                 .bind(id).bind(attempt).bind(at).bind(ok).bind(result).execute(&mut *tx).await?;
-            sqlx::query("UPDATE notifications SET state = $1, attempts = $2, last_result = $3, sent_at = CASE WHEN $4 THEN $5 ELSE sent_at END WHERE id = $6")
+            // A notification once sent stays sent, whatever a slower node reports afterwards.
+            sqlx::query("UPDATE notifications SET state = $1, attempts = $2, last_result = $3, sent_at = CASE WHEN $4 THEN $5 ELSE sent_at END WHERE id = $6 AND state <> 'sent'")
                 .bind(state).bind(attempt).bind(result).bind(ok).bind(at).bind(id).execute(&mut *tx).await?;
             tx.commit().await?;
         });
@@ -247,28 +263,28 @@ impl Db {
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1 WHERE id IN \
              (SELECT id FROM jobs WHERE kind = $2 AND ((state = 'pending' AND run_at <= $3) OR (state = 'running' AND locked_until < $3)) \
-              ORDER BY run_at LIMIT $4 {skip}) RETURNING id, payload, attempts"
+              ORDER BY run_at, id LIMIT $4 {skip}) RETURNING id, payload, attempts, locked_until"
         );
         let mut out = Vec::new();
         on_db!(self, pool => {
             for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now + lease_micros).bind(kind).bind(now).bind(limit).fetch_all(pool).await? {
-                out.push(ClaimedJob { id: r.try_get("id")?, payload: r.try_get("payload")?, attempt: r.try_get("attempts")? });
+                out.push(ClaimedJob { id: r.try_get("id")?, payload: r.try_get("payload")?, attempt: r.try_get("attempts")?, lease: r.try_get("locked_until")? });
             }
         });
         Ok(out)
     }
 
     /// Ends a claimed job: `done`, or back to `pending` at `retry_at`, or `dead` with the error kept.
-    pub async fn finish_job(&self, id: &str, outcome: JobOutcome<'_>) -> Result<()> {
+    pub async fn finish_job(&self, job: &ClaimedJob, outcome: JobOutcome<'_>) -> Result<bool> {
         let (state, run_at, err) = match outcome {
             JobOutcome::Done => ("done", None, None),
             JobOutcome::Retry { at, error } => ("pending", Some(at), Some(error)),
             JobOutcome::Dead { error } => ("dead", None, Some(error)),
         };
-        on_db!(self, pool => sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), last_error = $3, locked_until = NULL WHERE id = $4")
-            .bind(state).bind(run_at).bind(err).bind(id).execute(pool).await?.rows_affected());
-        Ok(())
+        Ok(on_db!(self, pool => sqlx::query(
+            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), last_error = $3, locked_until = NULL \
+             WHERE id = $4 AND state = 'running' AND locked_until = $5")
+            .bind(state).bind(run_at).bind(err).bind(&job.id).bind(job.lease).execute(pool).await?.rows_affected() == 1))
     }
 
     /// Jobs of `kind` by state, for admins and tests.

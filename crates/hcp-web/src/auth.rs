@@ -84,16 +84,6 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Requires a key or a staff session whose unit contains `unit_code` in the unit tree.
-pub fn require_unit_scope(caller: &Caller, state: &AppState, unit_code: &str) -> Result<(), ApiError> {
-    let Some(own) = caller.unit() else { return Err(ApiError::unauthorized()) };
-    if state.master().is_within(unit_code, own) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("out_of_scope", "该凭证无权操作此单位的数据"))
-    }
-}
-
 /// The peer address when the server was started with connect info (absent in in-process tests).
 /// `X-Forwarded-For` is deliberately not read here: it is trusted only from configured proxies (later issue).
 pub struct PeerAddr(pub Option<std::net::SocketAddr>);

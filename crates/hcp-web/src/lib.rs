@@ -2,6 +2,7 @@
 //! QR codes, and the minimal rating page. Handlers extract, authorize, call one storage/domain function and
 //! render; errors are mapped to responses in one place (`error.rs`).
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod error;

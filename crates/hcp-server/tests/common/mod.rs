@@ -233,7 +233,7 @@ impl TestApp {
     }
 
     pub async fn stats(&self, query: &str) -> Value {
-        let (status, v) = self.get(&format!("/stats/satisfaction?{query}"), None).await;
+        let (status, v) = self.get(&format!("/stats/satisfaction?{query}"), Some(&self.system_key)).await;
         assert_eq!(status, 200, "{v}");
         v
     }

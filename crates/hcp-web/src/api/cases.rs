@@ -9,11 +9,13 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::{authorize, authorize_found, units_for};
 use crate::api::meta::ErrorBody;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
+use hcp_domain::access::Act;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -139,32 +141,20 @@ fn event_out(e: &CaseEvent) -> CaseEventOut {
     }
 }
 
-/// Who may read cases: staff and system keys, for their unit and the units below it.
-fn case_scope(caller: &Caller) -> Result<&str, ApiError> {
-    match caller {
-        Caller::Anonymous { .. } => Err(ApiError::unauthorized()),
-        Caller::Key(k) if k.kind != "system" => Err(ApiError::forbidden("wrong_credential", "该凭证不能查看工单")),
-        c => c.unit().ok_or_else(ApiError::unauthorized),
-    }
-}
-
 /// Bad-review and complaint cases of the caller's unit and the units below it, newest first, with their
 /// deadlines.
 #[utoipa::path(get, path = "/api/v1/cases", tag = "cases", params(CaseQuery),
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = [CaseOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_cases(State(state): State<AppState>, caller: Caller, Query(q): Query<CaseQuery>) -> ApiResult<Json<Vec<CaseOut>>> {
-    let own = case_scope(&caller)?;
-    let master = state.master();
+    authorize(&state, &caller, Act::ReadCases, None)?;
     let units: Vec<String> = match &q.unit {
         Some(u) => {
             hcp_domain::ids::parse_code(u, "unit", 40)?;
-            if !master.is_within(u, own) {
-                return Err(ApiError::forbidden("out_of_scope", "无权查看该单位的工单"));
-            }
+            authorize(&state, &caller, Act::ReadCases, Some(u))?;
             vec![u.clone()]
         }
-        None => master.units.keys().filter(|u| master.is_within(u, own)).cloned().collect(),
+        None => units_for(&state, &caller, Act::ReadCases),
     };
     if let Some(s) = &q.state
         && CaseState::parse(s).is_none()
@@ -181,15 +171,13 @@ pub async fn list_cases(State(state): State<AppState>, caller: Caller, Query(q):
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn get_case(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<CaseDetail>> {
-    let own = case_scope(&caller)?.to_string();
+    authorize(&state, &caller, Act::ReadCases, None)?;
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::not_found("工单"));
     }
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     // Out of scope looks exactly like absent.
-    if !state.master().is_within(&summary.case.unit_code, &own) {
-        return Err(ApiError::not_found("工单"));
-    }
+    authorize_found(&state, &caller, Act::ReadCases, &summary.case.unit_code, "工单")?;
     let complaint = match state.db.complaint_of_case(&id).await? {
         Some(c) => {
             let dec = |v: &Option<Vec<u8>>| v.as_ref().map(|b| state.secrets.decrypt(b).unwrap_or_else(|_| "***".into()));
@@ -294,22 +282,23 @@ pub async fn act(
     Path(id): Path<String>,
     body: ApiJson<ActionIn>,
 ) -> ApiResult<Json<CaseDetail>> {
-    let own = case_scope(&caller)?.to_string();
+    authorize(&state, &caller, Act::HandleCase, None)?;
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::not_found("工单"));
     }
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
-    if !state.master().is_within(&summary.case.unit_code, &own) {
-        return Err(ApiError::not_found("工单"));
-    }
     // Handling is for the unit's handlers and approvers, the county bureau, a town's administrator and business
     // systems; not for window staff (who may be the person rated), assessors or the oversight office.
-    if let Caller::Staff(u) = &caller
-        && !matches!(u.role.as_str(), "unit_handler" | "unit_approver" | "bureau_admin" | "town_admin")
-    {
-        return Err(ApiError::forbidden("wrong_role", "该角色不能办理工单"));
-    }
+    authorize_found(&state, &caller, Act::HandleCase, &summary.case.unit_code, "工单")?;
     let (action, details) = to_action(&body.value)?;
+    // The verdict on the handling is the rater's: through their own link, or taken down by the county or a
+    // business system (the platform's own app, the hotline) — never by the unit that handled the case.
+    if matches!(action, Action::Verdict(_))
+        && let Caller::Staff(u) = &caller
+        && u.role != "bureau_admin"
+    {
+        return Err(ApiError::forbidden("verdict_by_rater", "处理结果的评价须由评价人本人通过反馈链接给出，或由县级部门、热线代为录入"));
+    }
     let actor = match &caller {
         Caller::Staff(u) => format!("staff:{}", u.username),
         Caller::Key(k) => format!("key:{}", k.label),
@@ -351,6 +340,20 @@ pub(crate) async fn perform(
         restarted,
         hcp_domain::cases::DeadlineRule { respond_days: 0, reply_days: i64::from(limits.max_reply_days) },
     );
+    // Working days given back by rejected 复核 applications (clock stopped) move the cap as well.
+    let paused: i64 = events
+        .iter()
+        .filter(|e| e.kind == "appeal_decided")
+        .filter_map(|e| e.note.as_deref().and_then(|n| serde_json::from_str::<serde_json::Value>(n).ok()))
+        .filter_map(|n| n["clock_stopped_working_days"].as_i64())
+        .sum();
+    let cap = match paused {
+        0 => cap,
+        n => hcp_domain::cases::Deadlines {
+            reply_by: cal.add_working_days(cap.reply_by, n, "reply_by").map(|r| r.date).unwrap_or(cap.reply_by),
+            ..cap
+        },
+    };
     let facts = CaseFacts {
         real_name: summary.case.real_name,
         callbacks: events[since_reopen..].iter().filter(|e| e.kind == "callback").count() as u32,
@@ -464,19 +467,17 @@ fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::ca
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = LoopOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn loop_stats(State(state): State<AppState>, caller: Caller, Query(q): Query<LoopQuery>) -> ApiResult<Json<LoopOut>> {
-    let own = case_scope(&caller)?.to_string();
+    authorize(&state, &caller, Act::ReadLoopStats, None)?;
     let today = Timestamp::now().biz_date();
     let (from, to) = crate::api::stats::parse_period(q.from.as_deref(), q.to.as_deref())?;
     let master = state.master();
     let units: Vec<String> = match &q.unit {
         Some(u) => {
             hcp_domain::ids::parse_code(u, "unit", 40)?;
-            if !master.is_within(u, &own) {
-                return Err(ApiError::forbidden("out_of_scope", "无权查看该单位的工单"));
-            }
+            authorize(&state, &caller, Act::ReadLoopStats, Some(u))?;
             vec![u.clone()]
         }
-        None => master.units.keys().filter(|u| master.is_within(u, &own)).cloned().collect(),
+        None => units_for(&state, &caller, Act::ReadLoopStats),
     };
     let rows = state.db.cases_with_events(&units, date_key(from), date_key(to)).await?;
     let mut by_unit: std::collections::BTreeMap<String, Vec<hcp_domain::case_metrics::CaseFactsForMetrics>> = Default::default();
@@ -548,9 +549,15 @@ pub async fn appeal(
     }
     let (summary, _) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     let master = state.master();
-    let bureau = user.role == "bureau_admin";
-    if !master.is_within(&summary.case.unit_code, &user.unit_code) {
-        return Err(ApiError::not_found("工单"));
+    let unit = summary.case.unit_code.as_str();
+    authorize_found(&state, &caller, Act::ReadCases, unit, "工单")?;
+    let bureau = crate::access::authorize(&state, &caller, Act::DecideAppealAsBureau, Some(unit)).is_ok();
+    match &body.value {
+        AppealIn::Apply { .. } => authorize_found(&state, &caller, Act::ApplyAppeal, unit, "工单")?,
+        _ if bureau => {}
+        _ => authorize_found(&state, &caller, Act::ReviewAppeal, unit, "工单").map_err(|e| {
+            if e.code == "wrong_role" { ApiError::forbidden("appeal_forbidden", "该角色不能审核复核申请") } else { e }
+        })?,
     }
     if summary.case.kind != "bad_review" || summary.case.rating_id.is_none() {
         return Err(hcp_domain::DomainError::new("appeal_not_applicable", "action", "只有差评可以申请复核").into());

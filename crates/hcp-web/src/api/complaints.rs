@@ -11,11 +11,13 @@ use hcp_storage::complaints::StoredComplaint;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::access::{authorize, units_for};
 use crate::api::meta::ErrorBody;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::state::AppState;
+use hcp_domain::access::Act;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -72,8 +74,8 @@ pub async fn submit_complaint(State(state): State<AppState>, caller: Caller, bod
     let source = input.source.clone().unwrap_or_else(|| "online".into());
     match (source.as_str(), &caller) {
         ("online", _) => {}
-        ("phone_line" | "suggestion_box", Caller::Staff(_)) => {}
-        ("phone_line", Caller::Key(k)) if k.kind == "hotline" => {}
+        ("phone_line" | "suggestion_box", Caller::Staff(_)) | ("phone_line", Caller::Key(_))
+            if authorize(&state, &caller, Act::EnterComplaint, None).is_ok() => {}
         ("phone_line" | "suggestion_box", _) => {
             return Err(ApiError::forbidden("source_not_allowed", "只有工作人员可以录入来自投诉电话或意见箱的内容").field("source"));
         }
@@ -97,11 +99,9 @@ pub async fn submit_complaint(State(state): State<AppState>, caller: Caller, bod
     if !master.units.contains_key(&unit_code) {
         return Err(rule("unknown_reference", "unit_code", "单位不存在"));
     }
-    if let Some(own) = caller.unit()
-        && !matches!(caller, Caller::Anonymous { .. })
-        && !master.is_within(&unit_code, own)
-    {
-        return Err(ApiError::forbidden("out_of_scope", "该凭证无权为此单位登记投诉"));
+    // Online submissions are anyone's; what staff and the hotline take down stays within their tree.
+    if source != "online" {
+        authorize(&state, &caller, Act::EnterComplaint, Some(&unit_code))?;
     }
     let (name, phone) = match (&input.contact, input.anonymous) {
         (Some(_), true) => return Err(rule("anonymous_with_contact", "contact", "匿名投诉不能同时提交联系方式")),
@@ -210,16 +210,9 @@ fn inspection_out(i: &hcp_storage::complaints::StoredInspection) -> InspectionOu
     security(("session" = [])),
     responses((status = 201, body = InspectionOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn record_inspection(State(state): State<AppState>, caller: Caller, body: ApiJson<InspectionIn>) -> ApiResult<Response> {
-    let user = match &caller {
-        Caller::Staff(u) => u.clone(),
-        Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
-        Caller::Key(_) => return Err(ApiError::forbidden("wrong_credential", "监督查评须由工作人员登录录入")),
-    };
-    let kind = match user.role.as_str() {
-        "bureau_admin" => "inspection",
-        "assessor" => "third_party",
-        _ => return Err(ApiError::forbidden("wrong_role", "只有县行政审批服务局或第三方评估机构可以录入监督查评")),
-    };
+    authorize(&state, &caller, Act::RecordInspection, None)?;
+    let Caller::Staff(user) = &caller else { return Err(ApiError::unauthorized()) };
+    let kind = if user.role == "assessor" { "third_party" } else { "inspection" };
     let input = body.value;
     let master = state.reload_master().await?;
     let target = parse_code(&input.target_code, "target_code", 40)?;
@@ -231,9 +224,7 @@ pub async fn record_inspection(State(state): State<AppState>, caller: Caller, bo
         _ => return Err(rule("invalid_target_kind", "target_kind", "target_kind 应为 unit、window、staff 或 platform")),
     }
     .ok_or_else(|| ApiError::from(DomainError::new("unknown_reference", "target_code", "被查评的对象不存在")))?;
-    if !master.is_within(&unit_code, &user.unit_code) {
-        return Err(ApiError::forbidden("out_of_scope", "无权查评该单位"));
-    }
+    authorize(&state, &caller, Act::RecordInspection, Some(&unit_code))?;
     let on = hcp_domain::timestamp::parse_date(&input.inspected_on, "inspected_on")?;
     let now = Timestamp::now();
     if on > now.biz_date() {
@@ -310,16 +301,13 @@ pub async fn list_inspections(
     caller: Caller,
     axum::extract::Query(q): axum::extract::Query<InspectionQuery>,
 ) -> ApiResult<Json<Vec<InspectionOut>>> {
-    let own = match &caller {
-        Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
-        Caller::Key(k) if k.kind != "system" => return Err(ApiError::forbidden("wrong_credential", "该凭证不能查看监督查评")),
-        c => c.unit().unwrap_or_default().to_string(),
-    };
-    let master = state.master();
+    authorize(&state, &caller, Act::ReadInspections, None)?;
     let units: Vec<String> = match &q.unit {
-        Some(u) if master.is_within(u, &own) => vec![u.clone()],
-        Some(_) => return Err(ApiError::forbidden("out_of_scope", "无权查看该单位的监督查评")),
-        None => master.units.keys().filter(|u| master.is_within(u, &own)).cloned().collect(),
+        Some(u) => {
+            authorize(&state, &caller, Act::ReadInspections, Some(u))?;
+            vec![u.clone()]
+        }
+        None => units_for(&state, &caller, Act::ReadInspections),
     };
     Ok(Json(state.db.list_inspections(&units, 500).await?.iter().map(inspection_out).collect()))
 }

@@ -92,7 +92,12 @@ async fn ratings_of(state: &AppState, s: &CaseSummary) -> ApiResult<(Option<Stor
 pub(crate) async fn view(state: &AppState, s: &CaseSummary, events: &[CaseEvent]) -> ApiResult<FeedbackView> {
     let master = state.master();
     let (first, follow) = ratings_of(state, s).await?;
-    let replied = events.iter().any(|e| e.kind == "replied");
+    // A rating found untrue by an upheld 复核 closes its case without the rater's verdict: no 追评 of it.
+    let untrue = match &first {
+        Some(f) => state.db.is_invalidated(&f.id).await?,
+        None => false,
+    };
+    let replied = events.iter().any(|e| e.kind == "replied") && !untrue;
     let outcome = events.iter().rev().find(|e| e.kind == "outcome").and_then(|e| note(e)["outcome"].as_str().map(String::from));
     Ok(FeedbackView {
         kind: match s.case.kind.as_str() {

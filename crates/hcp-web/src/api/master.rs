@@ -5,7 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::meta::ErrorBody;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
@@ -133,12 +133,13 @@ pub struct StaffOut {
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = [StaffOut]), (status = 401, body = ErrorBody)))]
 pub async fn list_staff(State(state): State<AppState>, caller: Caller, Query(f): Query<UnitCodeFilter>) -> ApiResult<Json<Vec<StaffOut>>> {
-    let Some(own) = caller.unit() else { return Err(ApiError::unauthorized()) };
+    crate::access::authorize(&state, &caller, hcp_domain::access::Act::ReadMaster, None)?;
+    let p = crate::access::principal(&caller);
     let m = state.master();
     let mut out: Vec<StaffOut> = m
         .staff
         .values()
-        .filter(|s| m.is_within(&s.unit_code, own))
+        .filter(|s| hcp_domain::access::can(&p, hcp_domain::access::Act::ReadMaster, Some(&s.unit_code), &*m).is_ok())
         .filter(|s| f.unit_code.as_ref().is_none_or(|u| &s.unit_code == u))
         .map(|s| StaffOut {
             code: s.code.clone(),

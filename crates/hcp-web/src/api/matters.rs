@@ -10,12 +10,14 @@ use hcp_storage::matters::{Matter, NewMatter, Registered};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::authorize;
 use crate::api::meta::ErrorBody;
-use crate::auth::{Caller, require_unit_scope};
+use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::json::ApiJson;
 use crate::qr;
 use crate::state::AppState;
+use hcp_domain::access::Act;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -114,13 +116,7 @@ pub async fn register_matter(State(state): State<AppState>, caller: Caller, body
     let matter_no = parse_code(&input.matter_no, "matter_no", 50)?;
     let item_code = parse_code(&input.item_code, "item_code", 40)?;
     let unit_code = parse_code(&input.unit_code, "unit_code", 40)?;
-    if !matches!(caller, Caller::Key(ref k) if k.kind == "system") && !matches!(caller, Caller::Staff(_)) {
-        return Err(if matches!(caller, Caller::Anonymous { .. }) {
-            ApiError::unauthorized()
-        } else {
-            ApiError::forbidden("wrong_credential", "只有系统密钥或工作人员可以登记办件")
-        });
-    }
+    authorize(&state, &caller, Act::RegisterMatter, None)?;
     let master = state.master_with_unit(&unit_code).await?;
     if !master.units.contains_key(&unit_code) {
         return Err(hcp_domain::DomainError::new("unknown_reference", "unit_code", format!("单位编码 {unit_code} 不存在")).into());
@@ -128,7 +124,7 @@ pub async fn register_matter(State(state): State<AppState>, caller: Caller, body
     if !master.items.contains_key(&item_code) && !state.reload_master().await?.items.contains_key(&item_code) {
         return Err(hcp_domain::DomainError::new("unknown_reference", "item_code", format!("事项编码 {item_code} 不存在")).into());
     }
-    require_unit_scope(&caller, &state, &unit_code)?;
+    authorize(&state, &caller, Act::RegisterMatter, Some(&unit_code))?;
     let kind = match input.applicant.kind.as_str() {
         "person" | "legal" => input.applicant.kind.clone(),
         _ => {
@@ -205,14 +201,10 @@ pub async fn add_service(
 ) -> ApiResult<Response> {
     let input = body.value;
     let matter_no = parse_code(&matter_no, "matter_no", 50)?;
-    match &caller {
-        Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
-        // A rating device or the hotline records no services: each service yields a rating token.
-        Caller::Key(k) if k.kind != "system" => return Err(ApiError::forbidden("wrong_credential", "只有系统密钥或工作人员可以登记服务")),
-        _ => {}
-    }
+    // A rating device or the hotline records no services: each service yields a rating token.
+    authorize(&state, &caller, Act::RegisterMatter, None)?;
     let matter = state.db.find_matter(&matter_no).await?.ok_or_else(|| ApiError::not_found("办件"))?;
-    require_unit_scope(&caller, &state, &matter.unit_code)?;
+    authorize(&state, &caller, Act::RegisterMatter, Some(&matter.unit_code))?;
     let master = state.master();
     let window = input.window_code.as_deref().map(|w| parse_code(w, "window_code", 40)).transpose()?;
     let staff = input.staff_code.as_deref().map(|s| parse_code(s, "staff_code", 40)).transpose()?;
@@ -220,9 +212,7 @@ pub async fn add_service(
         let Some(win) = master.windows.get(w) else {
             return Err(hcp_domain::DomainError::new("unknown_reference", "window_code", format!("窗口 {w} 不存在")).into());
         };
-        if !master.is_within(&win.unit_code, caller.unit().unwrap_or_default()) {
-            return Err(ApiError::forbidden("out_of_scope", "该凭证无权登记此窗口的服务"));
-        }
+        authorize(&state, &caller, Act::RegisterMatter, Some(&win.unit_code))?;
     }
     if let Some(s) = &staff
         && !master.staff.contains_key(s)
@@ -274,11 +264,9 @@ pub async fn receipt(
     Query(q): Query<ReceiptQuery>,
 ) -> ApiResult<Response> {
     let matter_no = parse_code(&matter_no, "matter_no", 50)?;
-    if matches!(caller, Caller::Anonymous { .. }) {
-        return Err(ApiError::unauthorized());
-    }
+    authorize(&state, &caller, Act::RegisterMatter, None)?;
     let matter = state.db.find_matter(&matter_no).await?.ok_or_else(|| ApiError::not_found("办件"))?;
-    require_unit_scope(&caller, &state, &matter.unit_code)?;
+    authorize(&state, &caller, Act::RegisterMatter, Some(&matter.unit_code))?;
     let latest = state.db.latest_service(&matter.id).await?;
     let (seq, from) = match &latest {
         Some(s) => (s.seq, s.served_at),

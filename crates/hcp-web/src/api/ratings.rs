@@ -483,15 +483,13 @@ fn rating_view(state: &AppState, r: &StoredRating) -> ApiResult<RatingView> {
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = RatingView), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_rating(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<RatingView>> {
-    let Some(own) = caller.unit().map(str::to_string) else { return Err(ApiError::unauthorized()) };
+    crate::access::authorize(&state, &caller, hcp_domain::access::Act::ReadRating, None)?;
     if uuid::Uuid::parse_str(&id).is_err() {
         return Err(ApiError::not_found("评价"));
     }
     let r = state.db.get_rating(&id).await?.ok_or_else(|| ApiError::not_found("评价"))?;
     // Out of scope looks exactly like absent: nothing is disclosed.
-    if !state.master().is_within(&r.unit_code, &own) {
-        return Err(ApiError::not_found("评价"));
-    }
+    crate::access::authorize_found(&state, &caller, hcp_domain::access::Act::ReadRating, &r.unit_code, "评价")?;
     let mut view = rating_view(&state, &r)?;
     view.untrue = state.db.is_invalidated(&r.id).await?;
     Ok(Json(view))

@@ -86,11 +86,22 @@ pub struct StatsOut {
 /// Satisfaction per group and period, read from rollups kept current at write time. Ratings found untrue
 /// (不属实) are excluded.
 #[utoipa::path(get, path = "/api/v1/stats/satisfaction", tag = "stats", params(StatsQuery),
-    responses((status = 200, body = StatsOut), (status = 422, body = ErrorBody)))]
-pub async fn satisfaction(State(state): State<AppState>, Query(q): Query<StatsQuery>) -> ApiResult<Json<StatsOut>> {
+    responses((status = 200, body = StatsOut), (status = 401, body = ErrorBody, description = "by window or staff without a sign-in"),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn satisfaction(
+    State(state): State<AppState>,
+    caller: crate::auth::Caller,
+    Query(q): Query<StatsQuery>,
+) -> ApiResult<Json<StatsOut>> {
     let by = q.by.unwrap_or_else(|| "unit".into());
     if !hcp_storage::stats::DIMENSIONS.contains(&by.as_str()) {
         return Err(DomainError::new("invalid_dimension", "by", "by 应为 unit、item、window、staff、channel 或 all").into());
+    }
+    // Results by unit, item and channel are public (结果公开); by window or person they are for the units'
+    // own staff and the county, each seeing only its tree.
+    let personal = matches!(by.as_str(), "window" | "staff");
+    if personal {
+        crate::access::authorize(&state, &caller, hcp_domain::access::Act::ReadStaffStats, None)?;
     }
     let (from, to) = parse_period(q.from.as_deref(), q.to.as_deref())?;
     if let Some(k) = &q.key {
@@ -98,8 +109,17 @@ pub async fn satisfaction(State(state): State<AppState>, Query(q): Query<StatsQu
     }
     let groups = state.db.satisfaction(&by, date_key(from), date_key(to), q.key.as_deref()).await?;
     let m = state.master();
+    let p = crate::access::principal(&caller);
+    let in_scope = |key: &str| {
+        let unit = match by.as_str() {
+            "window" => m.windows.get(key).map(|w| w.unit_code.as_str()),
+            _ => m.staff.get(key).map(|s| s.unit_code.as_str()),
+        };
+        unit.is_some_and(|u| hcp_domain::access::can(&p, hcp_domain::access::Act::ReadStaffStats, Some(u), &*m).is_ok())
+    };
     let groups = groups
         .into_iter()
+        .filter(|g| !personal || in_scope(&g.key))
         .map(|g| {
             let name = match by.as_str() {
                 "unit" => m.units.get(&g.key).map(|u| u.name.clone()),
