@@ -177,7 +177,7 @@ async fn walk_cases(db: &Db) -> anyhow::Result<()> {
         steps.push((
             "replied",
             "replied",
-            serde_json::json!({"text": "您反映的问题已核实处理，感谢您的监督", "filed_with": "县行政审批服务局"}),
+            serde_json::json!({"text": "您反映的问题已核实处理，感谢您的监督", "filed": true}),
             day_micros(reply_key, reply_plus, 15),
         ));
         if day_micros(c.arrival_day, 14, 0) <= Timestamp::now().micros() {

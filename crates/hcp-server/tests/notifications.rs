@@ -141,6 +141,18 @@ both!(the_loop_tells_raters_and_staff_and_the_rater_answers_by_link, |app| {
         smtp.mails.lock().await.iter().any(|m| m.rcpt == ["admin@longxian.example"] && m.subject.contains("答复备案")),
         "filed with the county"
     );
+    // …and in the county's own queue of filed replies; a town sees none of it.
+    let admin = app.sign_in("admin").await;
+    let r = app.client.get(format!("{}/cases/replies", app.url)).header("cookie", &admin).send().await.unwrap();
+    let filed: Value = r.json().await.unwrap();
+    let mine: Vec<&Value> = filed.as_array().unwrap().iter().filter(|f| f["case_id"] == json!(id)).collect();
+    assert_eq!(mine.len(), 1, "{filed}");
+    assert_eq!(
+        (mine[0]["text"].as_str(), mine[0]["outcome"].as_str()),
+        (Some("已在高峰时段增开一个综合窗口，感谢您的监督"), Some("fixed_at_once"))
+    );
+    let (s, town) = app.get("/cases/replies", Some(&app.town_system_key)).await;
+    assert_eq!((s, town.as_array().map(Vec::len)), (200, Some(0)), "{town}");
     // Neither the database nor staff hold the rater's link, and no address is stored in plain text.
     let (_, list) = app.get(&format!("/cases/{id}/notifications"), Some(&app.system_key)).await;
     let reply_note = list.as_array().unwrap().iter().find(|x| x["template"] == "rater_replied").unwrap();

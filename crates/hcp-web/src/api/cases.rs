@@ -261,7 +261,7 @@ fn to_action(a: &ActionIn) -> Result<(Action, serde_json::Value), ApiError> {
             Action::Extend { new_reply_by: parse_date(new_reply_by, "new_reply_by")?, reason: reason.clone() },
             json!({ "new_reply_by": new_reply_by, "reason": reason, "notify_rater": true }),
         ),
-        ActionIn::Reply { text } => (Action::Reply { text: text.clone() }, json!({ "text": text, "filed_with": "县行政审批服务局" })),
+        ActionIn::Reply { text } => (Action::Reply { text: text.clone() }, json!({ "text": text, "filed": true })),
         ActionIn::Verdict { verdict } => {
             (Action::Verdict(Verdict::parse(verdict)?), json!({ "verdict": verdict, "conveyed_by_staff": true }))
         }
@@ -383,6 +383,66 @@ pub(crate) async fn perform(
     };
     state.db.append_case_event(&event, current.code(), reply_change).await?;
     Ok(())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FiledReply {
+    pub case_id: String,
+    pub unit_code: String,
+    pub unit_name: Option<String>,
+    /// `bad_review`, `complaint`, `suggestion`, `inspection`
+    pub kind: String,
+    pub replied_at: String,
+    pub replied_by: String,
+    pub text: String,
+    /// the outcome the reply reports: `fixed_at_once`, `ledger`, `explained`, `invalid`
+    pub outcome: Option<String>,
+    /// the case's state now (a reply may have been followed by the rater's verdict)
+    pub state: String,
+}
+
+/// The supervising department's queue of filed replies (备案): every reply given in its tree in the period
+/// (by the day the case arrived), newest first.
+#[utoipa::path(get, path = "/api/v1/cases/replies", tag = "cases", params(LoopQuery),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = [FiledReply]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn filed_replies(State(state): State<AppState>, caller: Caller, Query(q): Query<LoopQuery>) -> ApiResult<Json<Vec<FiledReply>>> {
+    authorize(&state, &caller, Act::ReadCases, None)?;
+    let (from, to) = crate::api::stats::parse_period(q.from.as_deref(), q.to.as_deref())?;
+    let units: Vec<String> = match &q.unit {
+        Some(u) => {
+            hcp_domain::ids::parse_code(u, "unit", 40)?;
+            authorize(&state, &caller, Act::ReadCases, Some(u))?;
+            vec![u.clone()]
+        }
+        None => units_for(&state, &caller, Act::ReadCases),
+    };
+    let master = state.master();
+    let mut out = Vec::new();
+    for (s, events) in state.db.cases_with_events(&units, date_key(from), date_key(to)).await? {
+        for (i, e) in events.iter().enumerate().filter(|(_, e)| e.kind == "replied") {
+            let note =
+                |e: &CaseEvent| e.note.as_deref().and_then(|n| serde_json::from_str::<serde_json::Value>(n).ok()).unwrap_or_default();
+            let outcome =
+                events[..i].iter().rev().find(|x| x.kind == "outcome").and_then(|x| note(x)["outcome"].as_str().map(String::from));
+            out.push((
+                e.at,
+                FiledReply {
+                    case_id: s.case.id.clone(),
+                    unit_code: s.case.unit_code.clone(),
+                    unit_name: master.units.get(&s.case.unit_code).map(|u| u.name.clone()),
+                    kind: s.case.kind.clone(),
+                    replied_at: Timestamp(e.at).to_rfc3339(),
+                    replied_by: e.actor.clone(),
+                    text: note(e)["text"].as_str().unwrap_or_default().to_string(),
+                    outcome,
+                    state: s.state.clone(),
+                },
+            ));
+        }
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.0));
+    Ok(Json(out.into_iter().map(|(_, r)| r).collect()))
 }
 
 #[derive(Deserialize, IntoParams)]

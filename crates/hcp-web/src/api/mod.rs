@@ -79,6 +79,7 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(calendar::add_working_days))
         .routes(routes!(calendar::calendar))
         .routes(routes!(cases::list_cases))
+        .routes(routes!(cases::filed_replies))
         .routes(routes!(cases::get_case))
         .routes(routes!(cases::act))
         .routes(routes!(cases::appeal))
