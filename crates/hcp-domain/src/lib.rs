@@ -20,6 +20,7 @@ pub mod rating;
 pub mod stats;
 pub mod timestamp;
 pub mod token;
+pub mod totp;
 pub mod work_calendar;
 
 pub use catalogue::Catalogue;

@@ -24,6 +24,8 @@ pub struct DemoInfo {
     pub keys: Vec<(String, String, String)>,
     pub matters: usize,
     pub ratings: usize,
+    /// the administrator's second-factor secret (base32) and its otpauth URI
+    pub admin_totp: (String, String),
 }
 
 /// A small deterministic generator (xorshift64*), so every demo database looks the same.
@@ -114,6 +116,11 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
         // Work addresses for notifications (recorded as unsent until a mail server is configured).
         db.set_user_contact(u, Some(&format!("{u}@longxian.example")), None).await?;
     }
+    // Administrators sign in with a second factor: the demo's is enrolled and printed.
+    let raw: [u8; 20] = rand::random();
+    let b32 = hcp_domain::totp::base32_encode(&raw);
+    db.set_totp_secret("admin", Some(secrets.encrypt(&b32)?)).await?;
+    let admin_totp = (b32, hcp_domain::totp::otpauth_uri("陇县好差评", "admin", &raw));
     let mut keys = Vec::new();
     for (kind, unit, window, label) in [
         ("system", "LX", None, "县一体化政务服务平台（部门办事系统）"),
@@ -129,7 +136,7 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
     walk_cases(db).await?;
     // The demo's history is not news to anyone: notify only what happens from now on.
     db.skip_notifications_to_head().await?;
-    Ok(DemoInfo { users, keys, matters, ratings })
+    Ok(DemoInfo { users, keys, matters, ratings, admin_totp })
 }
 
 /// Handles the demo's bad reviews as a county would have: most older cases responded to in time, called back,

@@ -78,6 +78,18 @@ struct ServeArgs {
     /// Milliseconds between two runs of the notifier
     #[arg(long, env = "HCP_NOTIFY_INTERVAL_MS", default_value_t = 2000)]
     notify_interval_ms: u64,
+    /// Minutes a staff session may stay unused before it ends
+    #[arg(long, env = "HCP_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: i64,
+    /// Administrators sign in with a second factor (TOTP); `false` only for a closed test installation
+    #[arg(long, env = "HCP_ADMIN_SECOND_FACTOR", default_value_t = true, action = clap::ArgAction::Set)]
+    admin_second_factor: bool,
+    /// A reverse proxy whose X-Forwarded-For is believed (repeat for several)
+    #[arg(long = "trusted-proxy", env = "HCP_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Public submissions (complaints, rating and feedback forms, sign-ins) allowed per client and minute
+    #[arg(long, env = "HCP_PUBLIC_PER_MINUTE", default_value_t = 30)]
+    public_per_minute: u32,
 }
 
 #[derive(Subcommand)]
@@ -159,6 +171,11 @@ enum UsersCommand {
         #[arg(long)]
         unit: String,
     },
+    /// Enrol a second factor (TOTP): prints the secret and the otpauth URI for an authenticator app
+    Totp {
+        #[arg(long)]
+        username: String,
+    },
     /// Set where a staff member is notified: a work e-mail address and/or a mobile number (stored encrypted)
     Contact {
         #[arg(long)]
@@ -186,6 +203,10 @@ fn web_config(args: &ServeArgs) -> WebConfig {
         appeal_stops_clock: args.appeal_stops_clock,
         feedback_days: args.feedback_days.clamp(1, 366),
         sender_name: args.sender_name.clone(),
+        session_idle_secs: args.session_idle_minutes.clamp(1, 24 * 60) * 60,
+        admin_second_factor: args.admin_second_factor,
+        trusted_proxies: args.trusted_proxies.clone(),
+        public_per_minute: args.public_per_minute.max(1),
         ..WebConfig::default()
     }
 }
@@ -208,6 +229,21 @@ fn start_workers(state: &hcp_web::AppState, args: &ServeArgs) -> anyhow::Result<
     tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
     tokio::spawn(notify::run(state.clone(), n, std::time::Duration::from_millis(args.notify_interval_ms.max(100))));
     Ok(())
+}
+
+/// Operator commands go on the audit trail too.
+async fn cli_audit(db: &Db, action: &str, target: &str) {
+    let entry = hcp_storage::audit::AuditEntry {
+        actor: "cli".into(),
+        action: action.into(),
+        target: target.into(),
+        outcome: "ok".into(),
+        detail: None,
+        source_hash: None,
+    };
+    if let Err(e) = db.audit(&entry).await {
+        eprintln!("warning: could not write the audit trail: {e}");
+    }
 }
 
 async fn shutdown_signal() {
@@ -253,6 +289,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for (u, role, unit) in &info.users {
                     println!("    {u:<12} {role:<14} {unit}");
                 }
+                println!("  admin's second factor (TOTP; add to an authenticator app, then sign in with its 6-digit code as \"otp\"):");
+                println!("    secret {}", info.admin_totp.0);
+                println!("    {}", info.admin_totp.1);
                 println!("  keys (Authorization: Bearer KEY):");
                 for (kind, label, key) in &info.keys {
                     println!("    {kind:<8} {label}: {key}");
@@ -271,10 +310,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify => {
             let db = Db::connect(&cli.database).await?;
             let report = db.verify_ledger().await?;
-            match report.first_break {
-                None => println!("ledger intact: {} entries, {} ratings", report.entries, report.ratings),
-                Some(why) => {
-                    eprintln!("LEDGER BROKEN: {why}");
+            let (audit_entries, audit_break) = db.verify_audit().await?;
+            match (report.first_break, audit_break) {
+                (None, None) => {
+                    println!("ledger intact: {} entries, {} ratings", report.entries, report.ratings);
+                    println!("audit trail intact: {audit_entries} entries");
+                }
+                (ledger, audit) => {
+                    if let Some(why) = ledger {
+                        eprintln!("LEDGER BROKEN: {why}");
+                    }
+                    if let Some(why) = audit {
+                        eprintln!("AUDIT TRAIL BROKEN: {why}");
+                    }
                     return Ok(ExitCode::from(1));
                 }
             }
@@ -285,12 +333,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let key = demo::new_key(&kind);
             let label = if label.is_empty() { format!("{kind} key for {unit}") } else { label };
             let id = db.insert_api_key(&kind, &unit, window.as_deref(), &label, &key).await?;
+            cli_audit(&db, "key_created", &format!("key:{id}")).await;
             println!("key id: {id} (kind {kind}, unit {unit}{})", window.map(|w| format!(", window {w}")).unwrap_or_default());
             println!("{key}");
         }
         Command::Keys { command: KeysCommand::Revoke { id } } => {
             let db = Db::connect(&cli.database).await?;
             if db.revoke_api_key(&id).await? {
+                cli_audit(&db, "key_revoked", &format!("key:{id}")).await;
                 println!("revoked {id}");
             } else {
                 eprintln!("no active key with id {id}");
@@ -302,7 +352,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let db = Db::connect(&cli.database).await?;
             db.migrate().await?;
             let id = db.insert_user(&username, &passwords::hash(&password)?, &role, &unit).await?;
+            cli_audit(&db, "user_created", &format!("user:{username}")).await;
             println!("user {username} created ({role} at {unit}), id {id}");
+        }
+        Command::Users { command: UsersCommand::Totp { username } } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let secrets = secrets::load(&cli.key_file)?;
+            let raw: [u8; 20] = rand::random();
+            let b32 = hcp_domain::totp::base32_encode(&raw);
+            if !db.set_totp_secret(&username, Some(secrets.encrypt(&b32)?)).await? {
+                anyhow::bail!("没有用户 {username}");
+            }
+            cli_audit(&db, "totp_enrolled", &format!("user:{username}")).await;
+            println!("second factor of {username} set; add it to an authenticator app:");
+            println!("  secret: {b32}");
+            println!("{}", hcp_domain::totp::otpauth_uri("好差评", &username, &raw));
         }
         Command::Users { command: UsersCommand::Contact { username, email, mobile } } => {
             let db = Db::connect(&cli.database).await?;
@@ -322,6 +387,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !db.set_user_contact(&username, email.as_deref(), mobile).await? {
                 anyhow::bail!("没有用户 {username}");
             }
+            cli_audit(&db, "contact_set", &format!("user:{username}")).await;
             println!("contact of {username} set");
         }
         Command::Import { kind, file } => {

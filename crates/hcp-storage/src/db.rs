@@ -68,6 +68,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_notifications.sql"),
         postgres: include_str!("../migrations/postgres/0004_notifications.sql"),
     },
+    Migration {
+        version: 5,
+        name: "audit_sessions",
+        common: include_str!("../migrations/common_0005.sql"),
+        sqlite: include_str!("../migrations/sqlite/0005_audit.sql"),
+        postgres: include_str!("../migrations/postgres/0005_audit.sql"),
+    },
 ];
 
 impl Db {

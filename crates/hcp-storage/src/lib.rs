@@ -1,6 +1,7 @@
 //! Storage of haochaping on SQLite (the default, embedded) or PostgreSQL (a province, several nodes), with
 //! the same SQL text on both wherever the engines allow it.
 
+pub mod audit;
 pub mod calendar;
 pub mod cases;
 pub mod catalogue;

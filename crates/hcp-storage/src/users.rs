@@ -15,6 +15,8 @@ pub struct User {
     pub password_hash: String,
     pub role: String,
     pub unit_code: String,
+    /// the second factor's secret, encrypted (an envelope of `pii::Secrets`)
+    pub totp_secret: Option<Vec<u8>>,
 }
 
 pub const ROLES: &[&str] = &["bureau_admin", "oversight", "unit_handler", "unit_approver", "town_admin", "window_staff", "assessor"];
@@ -43,10 +45,10 @@ impl Db {
 
     pub async fn find_user(&self, username: &str) -> Result<Option<User>> {
         Ok(on_db!(self, pool => {
-            match sqlx::query("SELECT id, username, password_hash, role, unit_code FROM users WHERE username = $1")
+            match sqlx::query("SELECT id, username, password_hash, role, unit_code, totp_secret FROM users WHERE username = $1")
                 .bind(username).fetch_optional(pool).await? {
                 Some(r) => Some(User { id: r.try_get("id")?, username: r.try_get("username")?, password_hash: r.try_get("password_hash")?,
-                    role: r.try_get("role")?, unit_code: r.try_get("unit_code")? }),
+                    role: r.try_get("role")?, unit_code: r.try_get("unit_code")?, totp_secret: r.try_get("totp_secret")? }),
                 None => None,
             }
         }))
@@ -54,20 +56,30 @@ impl Db {
 
     pub async fn create_session(&self, user_id: &str, token: &str, ttl_secs: i64) -> Result<()> {
         let now = Timestamp::now();
-        on_db!(self, pool => sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES ($1,$2,$3,$4)")
+        on_db!(self, pool => sqlx::query("INSERT INTO sessions (id_hash, user_id, created_at, expires_at, last_seen) VALUES ($1,$2,$3,$4,$3)")
             .bind(session_hash(token)).bind(user_id).bind(now.micros()).bind(now.plus_seconds(ttl_secs).micros())
             .execute(pool).await?.rows_affected());
         Ok(())
     }
 
-    /// The user of an unexpired session.
-    pub async fn session_user(&self, token: &str) -> Result<Option<User>> {
-        let now = Timestamp::now().micros();
+    /// The user of a session that has neither expired nor been idle longer than `idle_secs`; use keeps it alive
+    /// (recorded at most once a minute, so reading pages does not mean a write per request).
+    pub async fn session_user(&self, token: &str, idle_secs: i64) -> Result<Option<User>> {
+        let now = Timestamp::now();
+        let idle_from = now.plus_seconds(-idle_secs).micros();
+        let id_hash = session_hash(token);
         Ok(on_db!(self, pool => {
-            match sqlx::query("SELECT u.id, u.username, u.password_hash, u.role, u.unit_code FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = $1 AND s.expires_at > $2")
-                .bind(session_hash(token)).bind(now).fetch_optional(pool).await? {
-                Some(r) => Some(User { id: r.try_get("id")?, username: r.try_get("username")?, password_hash: r.try_get("password_hash")?,
-                    role: r.try_get("role")?, unit_code: r.try_get("unit_code")? }),
+            match sqlx::query("SELECT u.id, u.username, u.password_hash, u.role, u.unit_code, u.totp_secret, s.last_seen FROM sessions s JOIN users u ON u.id = s.user_id \
+                               WHERE s.id_hash = $1 AND s.expires_at > $2 AND s.last_seen > $3")
+                .bind(&id_hash).bind(now.micros()).bind(idle_from).fetch_optional(pool).await? {
+                Some(r) => {
+                    let last_seen: i64 = r.try_get("last_seen")?;
+                    if last_seen < now.plus_seconds(-60).micros() {
+                        sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2").bind(now.micros()).bind(&id_hash).execute(pool).await?;
+                    }
+                    Some(User { id: r.try_get("id")?, username: r.try_get("username")?, password_hash: r.try_get("password_hash")?,
+                        role: r.try_get("role")?, unit_code: r.try_get("unit_code")?, totp_secret: r.try_get("totp_secret")? })
+                }
                 None => None,
             }
         }))
@@ -76,5 +88,58 @@ impl Db {
     pub async fn delete_session(&self, token: &str) -> Result<()> {
         on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(session_hash(token)).execute(pool).await?.rows_affected());
         Ok(())
+    }
+
+    /// Ends every session of a user (sign-out everywhere, a password change); returns how many.
+    pub async fn delete_user_sessions(&self, user_id: &str) -> Result<u64> {
+        Ok(on_db!(self, pool => sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user_id).execute(pool).await?.rows_affected()))
+    }
+
+    /// Until when an account is locked after failed sign-ins, if it is now.
+    pub async fn login_locked_until(&self, username: &str) -> Result<Option<i64>> {
+        let now = Timestamp::now().micros();
+        Ok(on_db!(self, pool => match sqlx::query("SELECT locked_until FROM login_failures WHERE username = $1 AND locked_until > $2")
+            .bind(username).bind(now).fetch_optional(pool).await? {
+            Some(r) => r.try_get("locked_until")?,
+            None => None,
+        }))
+    }
+
+    /// Counts a failed sign-in. `max` failures within `window_secs` lock the account for `lock_secs`; returns
+    /// the lock's end when this failure set it.
+    pub async fn record_login_failure(&self, username: &str, max: i64, window_secs: i64, lock_secs: i64) -> Result<Option<i64>> {
+        let now = Timestamp::now();
+        let window_start = now.plus_seconds(-window_secs).micros();
+        let lock_until = now.plus_seconds(lock_secs).micros();
+        Ok(on_db!(self, pool => {
+            // A failure after the window (or after a lock ran out) starts counting afresh.
+            let r = sqlx::query(
+                "INSERT INTO login_failures (username, failures, first_at, locked_until) VALUES ($1, 1, $2, NULL) \
+                 ON CONFLICT (username) DO UPDATE SET \
+                   failures = CASE WHEN login_failures.first_at < $3 THEN 1 ELSE login_failures.failures + 1 END, \
+                   first_at = CASE WHEN login_failures.first_at < $3 THEN $2 ELSE login_failures.first_at END, \
+                   locked_until = NULL \
+                 RETURNING failures")
+                .bind(username).bind(now.micros()).bind(window_start).fetch_one(pool).await?;
+            let failures: i64 = r.try_get("failures")?;
+            if failures >= max {
+                sqlx::query("UPDATE login_failures SET locked_until = $1, failures = 0, first_at = $2 WHERE username = $3")
+                    .bind(lock_until).bind(now.micros()).bind(username).execute(pool).await?;
+                Some(lock_until)
+            } else {
+                None
+            }
+        }))
+    }
+
+    pub async fn clear_login_failures(&self, username: &str) -> Result<()> {
+        on_db!(self, pool => sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
+    /// Sets (or with `None` removes) a user's second-factor secret, already encrypted.
+    pub async fn set_totp_secret(&self, username: &str, secret: Option<Vec<u8>>) -> Result<bool> {
+        Ok(on_db!(self, pool => sqlx::query("UPDATE users SET totp_secret = $1 WHERE username = $2")
+            .bind(secret).bind(username).execute(pool).await?.rows_affected() == 1))
     }
 }

@@ -53,6 +53,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // Resolved once per request (the audit layer does it first).
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
         let bearer = match parts.headers.get(header::AUTHORIZATION) {
             Some(v) => {
                 let v = v.to_str().map_err(|_| ApiError::unauthorized())?;
@@ -76,7 +80,7 @@ impl FromRequestParts<AppState> for Caller {
         // token); endpoints that need a sign-in then answer 401.
         if let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE)
             && token.len() <= 200
-            && let Some(u) = state.db.session_user(&token).await?
+            && let Some(u) = state.db.session_user(&token, state.config.session_idle_secs).await?
         {
             return Ok(Caller::Staff(u));
         }
@@ -84,14 +88,15 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The peer address when the server was started with connect info (absent in in-process tests).
-/// `X-Forwarded-For` is deliberately not read here: it is trusted only from configured proxies (later issue).
+/// The client's address (absent in in-process tests without connect info): the peer, or behind a configured
+/// proxy the address it forwarded (`crate::guard::client_ip`).
 pub struct PeerAddr(pub Option<std::net::SocketAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
+impl FromRequestParts<AppState> for PeerAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0)))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0);
+        Ok(PeerAddr(crate::guard::client_ip(state, peer, &parts.headers).map(|ip| std::net::SocketAddr::new(ip, 0))))
     }
 }

@@ -6,6 +6,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod json;
 pub mod pages;
 pub mod qr;

@@ -30,6 +30,15 @@ pub struct WebConfig {
     pub feedback_days: i64,
     /// The sender's name in notifications, e.g. 陇县政务服务.
     pub sender_name: String,
+    /// A staff session ends after this long unused, and in any case after `session_ttl_secs`.
+    pub session_idle_secs: i64,
+    pub session_ttl_secs: i64,
+    /// Administrator roles must sign in with a second factor (TOTP).
+    pub admin_second_factor: bool,
+    /// Proxies whose `X-Forwarded-For` is believed; from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Public submissions (complaints, rating and feedback forms, sign-in attempts) allowed per client and minute.
+    pub public_per_minute: u32,
 }
 
 impl Default for WebConfig {
@@ -44,6 +53,11 @@ impl Default for WebConfig {
             appeal_stops_clock: false,
             feedback_days: 30,
             sender_name: "政务服务好差评".into(),
+            session_idle_secs: 30 * 60,
+            session_ttl_secs: 8 * 3600,
+            admin_second_factor: true,
+            trusted_proxies: Vec::new(),
+            public_per_minute: 30,
         }
     }
 }
@@ -60,6 +74,7 @@ pub struct AppState {
     master: Arc<RwLock<Arc<MasterData>>>,
     keys: Arc<std::sync::Mutex<HashMap<String, (ApiKey, Instant)>>>,
     calendar: Arc<RwLock<(Arc<WorkCalendar>, Instant)>>,
+    pub limiter: Arc<crate::guard::RateLimiter>,
 }
 
 /// How long the working-day calendar is used before it is read again (an import elsewhere shows within this time).
@@ -80,6 +95,7 @@ impl AppState {
         let master = db.load_master().await?;
         let calendar = db.ensure_calendar().await?;
         let writer = RatingWriter::start(db.dedicated());
+        let per_minute = config.public_per_minute;
         Ok(AppState {
             db,
             writer,
@@ -90,6 +106,7 @@ impl AppState {
             master: Arc::new(RwLock::new(Arc::new(master))),
             keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
             calendar: Arc::new(RwLock::new((Arc::new(calendar), Instant::now()))),
+            limiter: Arc::new(crate::guard::RateLimiter::new(per_minute)),
         })
     }
 

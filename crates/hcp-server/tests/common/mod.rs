@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "Test-password-2026";
+/// The test administrator's second-factor secret (base32).
+pub const ADMIN_TOTP: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+/// The administrator's current one-time code.
+pub fn admin_otp() -> String {
+    let secret = hcp_domain::totp::base32_decode(ADMIN_TOTP).unwrap();
+    format!("{:06}", hcp_domain::totp::code_at(&secret, hcp_domain::Timestamp::now().micros() / 1_000_000))
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
@@ -98,6 +106,7 @@ impl TestApp {
         demo::seed_master(&db).await.unwrap();
         let hash = passwords::hash(PASSWORD).unwrap();
         db.insert_user("admin", &hash, "bureau_admin", "LX").await.unwrap();
+        db.set_totp_secret("admin", Some(test_secrets().encrypt(ADMIN_TOTP).unwrap())).await.unwrap();
         db.insert_user("gaj", &hash, "unit_handler", "LX-GAJ").await.unwrap();
         db.insert_user("clerk_cg", &hash, "window_staff", "LX-CG-BMZX").await.unwrap();
         db.insert_user("cg_boss", &hash, "unit_approver", "LX-CG-BMZX").await.unwrap();
@@ -216,7 +225,11 @@ impl TestApp {
         let resp = self
             .client
             .post(format!("{}/session", self.url))
-            .json(&json!({"username": username, "password": PASSWORD}))
+            .json(&if username == "admin" {
+                json!({"username": username, "password": PASSWORD, "otp": admin_otp()})
+            } else {
+                json!({"username": username, "password": PASSWORD})
+            })
             .send()
             .await
             .unwrap();

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use crate::json::MAX_BODY;
 use crate::state::AppState;
 
+pub mod audit;
 pub mod calendar;
 pub mod cases;
 pub mod complaints;
@@ -92,7 +93,10 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(feedback::post_follow_up))
         .routes(routes!(notifications::list_notifications))
         .routes(routes!(notifications::retry_notification))
-        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(session::sign_in, session::sign_out, session::whoami))
+        .routes(routes!(session::sign_out_everywhere))
+        .routes(routes!(audit::contact))
+        .routes(routes!(audit::list_audit))
         .split_for_parts();
     let docs = axum::response::Html(meta::docs_html(&api));
     let api_json = api.clone();
@@ -102,6 +106,9 @@ pub fn build_router(state: AppState) -> Router {
         .route("/r/{token}", get(crate::pages::rating_page).post(crate::pages::submit_page))
         .route("/f/{token}", get(crate::pages::feedback_page).post(crate::pages::feedback_submit))
         .fallback(meta::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::guard::audit_requests))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::guard::rate_limit))
+        .layer(axum::middleware::from_fn(crate::guard::security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(CatchPanicLayer::custom(meta::panic_response))
         .with_state(state)
