@@ -82,6 +82,7 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
     let (_hold, addr) = taken();
     let (_, out, err) = run(&dir, &["demo", "--matters", "300", "--listen", &addr]);
     assert!(out.contains("陇县"), "{out}{err}");
+    let seed_out = format!("{out}{err}");
     assert!(err.contains("无法监听"), "{err}");
     let (code, out, err) = run(&dir, &["verify"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -124,6 +125,82 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
     // A seeded demo is not seeded twice.
     let (_, out, _) = run(&dir, &["demo", "--listen", &addr]);
     assert!(out.contains("数据库已有数据"), "{out}");
+
+    // Serve it with every log line on, use it as staff and as a business system would (including the one
+    // view that shows a rater's number), then look for every personal datum in what was logged.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let log_path = dir.0.join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut server = bin()
+        .current_dir(&dir.0)
+        .env_remove("HCP_DATABASE_URL")
+        .env_remove("HCP_MASTER_KEY")
+        .env("HCP_LOG", "trace")
+        .args(["serve", "--listen", &listen])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let new_key = |args: &[&str]| {
+        let (code, out, err) = run(&dir, args);
+        assert_eq!(code, 0, "{out}{err}");
+        out.lines().last().unwrap().trim().to_string()
+    };
+    let system_key = new_key(&["keys", "create", "--kind", "system", "--unit", "LX"]);
+    let device_key = new_key(&["keys", "create", "--kind", "device", "--unit", "LX-ZWZX", "--window", "ZX-01"]);
+    let base = format!("http://{listen}/api/v1");
+    let new_phones = ["13922223333", "13911112222"];
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        for _ in 0..100 {
+            if c.get(format!("{base}/healthz")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let r = c.post(format!("{base}/session")).json(&serde_json::json!({"username": "gaj_handler", "password": "Longxian-2026"})).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_string();
+        let cases: serde_json::Value = c.get(format!("{base}/cases")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+        let open = cases.as_array().unwrap().iter().find(|x| x["state"] != "closed" && x["real_name"] == true).cloned();
+        if let Some(case) = open {
+            let r = c.get(format!("{base}/cases/{}/contact", case["id"].as_str().unwrap())).header("cookie", &cookie).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+        }
+        let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+        let m = serde_json::json!({"matter_no": "LOG-1", "item_code": "61032701001", "unit_code": "LX-SCJ", "accepted_at": now, "completed_at": now,
+            "applicant": {"kind": "person", "name": "吴十", "phone": new_phones[0]}});
+        assert_eq!(c.post(format!("{base}/matters")).bearer_auth(&system_key).json(&m).send().await.unwrap().status().as_u16(), 201);
+        let svc: serde_json::Value = c.post(format!("{base}/matters/LOG-1/services")).bearer_auth(&system_key)
+            .json(&serde_json::json!({"window_code": "ZX-01"})).send().await.unwrap().json().await.unwrap();
+        let r = c.post(format!("{base}/ratings")).bearer_auth(&device_key)
+            .json(&serde_json::json!({"matter_no": "LOG-1", "service_no": svc["service_no"], "channel": "pad", "level": 1, "reasons": ["105"],
+                "rater": {"name": "郑十一", "phone": new_phones[1], "id_number": "11010519491231002X"}}))
+            .send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        // A bad request with personal data in it is answered without echoing it, and not logged either.
+        let r = c.post(format!("{base}/ratings")).bearer_auth(&device_key)
+            .json(&serde_json::json!({"matter_no": "LOG-1", "channel": "pad", "level": 9, "rater": {"phone": new_phones[1]}}))
+            .send().await.unwrap();
+        assert!(!r.text().await.unwrap().contains(new_phones[1]));
+        // Let the notifier run over the new case.
+        tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.len() > 1_000, "trace logging was on: {}", logged.len());
+    for p in personal.iter().map(String::as_str).chain(new_phones).chain(["郑十一", "吴十", "11010519491231002X"]).filter(|p| p.len() >= 6)
+    {
+        assert!(!logged.contains(p), "{p} appears in the logs");
+        assert!(!seed_out.contains(p), "{p} appears in the demo's output");
+    }
+    let mut raw = std::fs::read(dir.0.join("haochaping.db")).unwrap();
+    raw.extend(std::fs::read(dir.0.join("haochaping.db-wal")).unwrap_or_default());
+    for p in new_phones {
+        assert!(!raw.windows(p.len()).any(|w| w == p.as_bytes()), "{p} is stored in plain text");
+    }
 }
 
 #[test]

@@ -113,6 +113,9 @@ impl TestApp {
         db.insert_user("scj_staff", &hash, "unit_handler", "LX-SCJ").await.unwrap();
         db.insert_user("scj_boss", &hash, "unit_approver", "LX-SCJ").await.unwrap();
         db.insert_user("assessor", &hash, "assessor", "LX").await.unwrap();
+        db.insert_user("duban", &hash, "oversight", "LX").await.unwrap();
+        db.insert_user("clerk_scj", &hash, "window_staff", "LX-SCJ").await.unwrap();
+        db.insert_user("cg_town", &hash, "town_admin", "LX-CG").await.unwrap();
         let system_key = demo::new_key("system");
         db.insert_api_key("system", "LX", None, "county platform", &system_key).await.unwrap();
         let town_system_key = demo::new_key("system");

@@ -1,0 +1,308 @@
+//! Sign-in hardening, the audit trail (and `verify` catching a tampered entry), the rater's contact shown only
+//! for a callback, security headers, rate limits and forwarded addresses; on SQLite and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use serde_json::{Value, json};
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+async fn sign_in_raw(app: &common::TestApp, body: Value, cookie: Option<&str>) -> (u16, Value, Option<String>) {
+    let mut req = app.client.post(format!("{}/session", app.url)).json(&body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let cookie = resp.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string());
+    (status, resp.json().await.unwrap_or(Value::Null), cookie)
+}
+
+async fn whoami(app: &common::TestApp, cookie: &str) -> u16 {
+    app.client.get(format!("{}/session", app.url)).header("cookie", cookie).send().await.unwrap().status().as_u16()
+}
+
+both!(sign_in_is_throttled_second_factored_and_rotated, |app| {
+    // Five wrong passwords lock the account; then even the right one is refused for a while.
+    for _ in 0..5 {
+        let (s, v, _) = sign_in_raw(&app, json!({"username": "gaj", "password": "wrong-password"}), None).await;
+        assert_eq!((s, code(&v)), (401, "invalid_credentials"));
+    }
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "gaj", "password": common::PASSWORD}), None).await;
+    assert_eq!((s, code(&v)), (429, "account_locked"), "{v}");
+    let failed = app.state.db.audit_entries(Some("staff:gaj"), Some("sign_in_failed"), 10).await.unwrap();
+    assert_eq!(failed.len(), 5);
+    assert!(failed.iter().all(|e| e.entry.source_hash.is_some() && !e.entry.source_hash.as_ref().unwrap().contains("127.0.0.1")));
+    assert_eq!(app.state.db.audit_entries(Some("staff:gaj"), Some("sign_in_locked"), 10).await.unwrap().len(), 1);
+    // Unknown names answer exactly like wrong passwords.
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "nobody", "password": "x"}), None).await;
+    assert_eq!((s, code(&v)), (401, "invalid_credentials"));
+
+    // Administrators: the second factor is required, checked, and must be enrolled.
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD}), None).await;
+    assert_eq!((s, code(&v)), (401, "otp_required"), "{v}");
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": "000000"}), None).await;
+    assert_eq!((s, code(&v)), (401, "invalid_otp"), "{v}");
+    let (s, v, admin) =
+        sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": common::admin_otp()}), None).await;
+    assert_eq!(s, 200, "{v}");
+    let hash = hcp_server::passwords::hash(common::PASSWORD).unwrap();
+    app.state.db.insert_user("admin2", &hash, "bureau_admin", "LX").await.unwrap();
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "admin2", "password": common::PASSWORD}), None).await;
+    assert_eq!((s, code(&v)), (403, "second_factor_not_enrolled"), "{v}");
+
+    // Each sign-in starts a fresh session and ends the one the browser brought.
+    let admin = admin.unwrap();
+    assert_eq!(whoami(&app, &admin).await, 200);
+    let (s, _, again) =
+        sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": common::admin_otp()}), Some(&admin)).await;
+    assert_eq!(s, 200);
+    let again = again.unwrap();
+    assert_ne!(again, admin);
+    assert_eq!(whoami(&app, &admin).await, 401, "the old session is gone");
+    assert_eq!(whoami(&app, &again).await, 200);
+
+    // Sign-out everywhere ends every session of the account.
+    let (a, b) = (app.sign_in("scj_staff").await, app.sign_in("scj_staff").await);
+    let r = app.client.delete(format!("{}/sessions", app.url)).header("cookie", &a).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["sessions_ended"], 2);
+    assert_eq!((whoami(&app, &a).await, whoami(&app, &b).await), (401, 401));
+    // Oversized or malformed credentials: 401, nothing else.
+    let (s, _, _) = sign_in_raw(&app, json!({"username": "x".repeat(5000), "password": "y"}), None).await;
+    assert_eq!(s, 401);
+    let r =
+        app.client.get(format!("{}/cases", app.url)).header("cookie", format!("hcp_session={}", "z".repeat(5000))).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let r = app.client.get(format!("{}/cases", app.url)).header("authorization", "Bearer hcp_forged").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    app
+});
+
+mod idle {
+    use super::*;
+
+    async fn idle_sessions_end(engine: common::Engine) {
+        let config = hcp_web::WebConfig { session_idle_secs: 1, ..Default::default() };
+        let app = common::TestApp::start_with(engine, config).await;
+        let c = app.sign_in("scj_staff").await;
+        assert_eq!(whoami(&app, &c).await, 200);
+        tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+        assert_eq!(whoami(&app, &c).await, 401, "unused for longer than the idle limit");
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        idle_sessions_end(common::Engine::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        idle_sessions_end(common::Engine::Postgres).await;
+    }
+}
+
+both!(contact_details_only_for_the_callback_and_every_view_recorded, |app| {
+    app.matter("SEC-1", true).await;
+    let svc = app.service("SEC-1", "ZX-01").await;
+    let (_, r) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "SEC-1", "service_no": svc["service_no"], "channel": "pad", "level": 1, "reasons": ["105"],
+                    "rater": {"name": "孙八", "phone": "13500002222"}}),
+        )
+        .await;
+    let case = r["case_id"].as_str().unwrap().to_string();
+    // Everywhere else the contact is masked.
+    let (_, rating) = app.get(&format!("/ratings/{}", r["id"].as_str().unwrap()), Some(&app.system_key)).await;
+    assert_eq!(rating["rater"]["phone"], "135****2222");
+    let handler = app.sign_in("scj_staff").await;
+    let resp = app.client.get(format!("{}/cases/{case}/contact", app.url)).header("cookie", &handler).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let c: Value = resp.json().await.unwrap();
+    assert_eq!((c["name"].as_str(), c["phone"].as_str()), (Some("孙八"), Some("13500002222")));
+    let views = app.state.db.audit_entries(Some("staff:scj_staff"), Some("contact_view"), 10).await.unwrap();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].entry.target, format!("case:{case}"));
+    // An applicant who rated as themselves: the matter's contact.
+    app.matter("SEC-2", true).await;
+    let s2 = app.service("SEC-2", "ZX-01").await;
+    let (_, r2) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "SEC-2", "service_no": s2["service_no"], "channel": "pad", "level": 2, "reasons": ["208"]}),
+        )
+        .await;
+    let resp = app
+        .client
+        .get(format!("{}/cases/{}/contact", app.url, r2["case_id"].as_str().unwrap()))
+        .header("cookie", &handler)
+        .send()
+        .await
+        .unwrap();
+    let c2: Value = resp.json().await.unwrap();
+    assert_eq!((c2["phone"].as_str(), c2["source"].as_str()), (Some("13800138000"), Some("applicant")), "{c2}");
+    // Anonymous: nothing kept, nothing shown.
+    app.matter("SEC-3", true).await;
+    let s3 = app.service("SEC-3", "ZX-01").await;
+    let (_, r3) = app
+        .post("/ratings", Some(&app.device_key), &json!({"matter_no": "SEC-3", "service_no": s3["service_no"], "channel": "pad", "level": 2, "reasons": ["208"], "anonymous": true}))
+        .await;
+    let (s, v) = get_as(&app, &handler, &format!("/cases/{}/contact", r3["case_id"].as_str().unwrap())).await;
+    assert_eq!((s, code(&v)), (422, "no_contact"));
+    // Closed: no longer.
+    for body in [
+        json!({"action": "respond", "note": "收到"}),
+        json!({"action": "callback", "method": "电话", "reached": true, "summary": "已联系"}),
+        json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "已整改"}),
+        json!({"action": "reply", "text": "已整改"}),
+        json!({"action": "verdict", "verdict": "satisfied"}),
+    ] {
+        let (s, v) = app.post(&format!("/cases/{case}/actions"), Some(&app.system_key), &body).await;
+        assert_eq!(s, 200, "{body}: {v}");
+    }
+    let (s, v) = get_as(&app, &handler, &format!("/cases/{case}/contact")).await;
+    assert_eq!((s, code(&v)), (422, "case_closed"));
+    app
+});
+
+async fn get_as(app: &common::TestApp, cookie: &str, path: &str) -> (u16, Value) {
+    let resp = app.client.get(format!("{}{}", app.url, path)).header("cookie", cookie).send().await.unwrap();
+    let s = resp.status().as_u16();
+    (s, resp.json().await.unwrap_or(Value::Null))
+}
+
+both!(the_audit_trail_records_changes_and_verify_catches_tampering, |app| {
+    let (_, m) = app
+        .post(
+            "/matters",
+            Some(&app.system_key),
+            &json!({"matter_no": "AUD-1", "item_code": "61032701001", "unit_code": "LX-SCJ", "applicant": {"kind": "person", "name": "周九"},
+                    "accepted_at": "2026-11-02T09:00:00+08:00"}),
+        )
+        .await;
+    assert_eq!(m["matter_no"], "AUD-1");
+    let changes = app.state.db.audit_entries(Some("key:county platform"), Some("change"), 10).await.unwrap();
+    assert!(changes.iter().any(|e| e.entry.target == "POST /api/v1/matters" && e.entry.outcome == "201"), "{changes:?}");
+    // The oversight office reads the trail through the API; the hash of each entry is shown.
+    let duban = app.sign_in("duban").await;
+    let (s, list) = get_as(&app, &duban, "/audit?action=sign_in").await;
+    assert_eq!(s, 200, "{list}");
+    assert!(list.as_array().unwrap().iter().any(|e| e["actor"] == "staff:duban" && e["hash"].as_str().unwrap().len() == 64));
+    // The database refuses to change or delete an entry.
+    let refused = match &app.state.db {
+        hcp_storage::Db::Sqlite(p) => sqlx::query("UPDATE audit_log SET actor = 'staff:nobody' WHERE seq = 1").execute(p).await.is_err(),
+        hcp_storage::Db::Pg(p) => sqlx::query("DELETE FROM audit_log WHERE seq = 1").execute(p).await.is_err(),
+    };
+    assert!(refused, "append-only");
+    let verify = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_haochaping"))
+            .args(["verify", "--database", &app.db_url])
+            .env("HCP_MASTER_KEY", "2a".repeat(32))
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("audit trail intact"));
+    // Someone with the database's own rights goes round the trigger: verify names the entry.
+    match &app.state.db {
+        hcp_storage::Db::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER audit_log_no_update").execute(p).await.unwrap();
+            sqlx::query("UPDATE audit_log SET outcome = 'tampered' WHERE seq = 2").execute(p).await.unwrap();
+        }
+        hcp_storage::Db::Pg(p) => {
+            sqlx::query("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only").execute(p).await.unwrap();
+            sqlx::query("UPDATE audit_log SET outcome = 'tampered' WHERE seq = 2").execute(p).await.unwrap();
+        }
+    }
+    let broken = verify();
+    assert_eq!(broken.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&broken.stderr);
+    assert!(err.contains("AUDIT TRAIL BROKEN") && err.contains("审计日志第 2 条"), "{err}");
+    app
+});
+
+both!(pages_and_api_carry_security_headers, |app| {
+    for path in ["/api/v1/healthz", "/docs", "/r/forged.0.1.x", "/f/forged.1.x"] {
+        let r = app.client.get(format!("{}{path}", app.base)).send().await.unwrap();
+        let h = r.headers();
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline'; img") || csp.contains("style-src 'self' 'unsafe-inline'"),
+            "{csp}"
+        );
+        assert!(!csp.contains("script-src 'self' 'unsafe-inline'"), "no inline script: {csp}");
+        assert_eq!(h.get("x-frame-options").unwrap(), "DENY", "{path}");
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
+        if path != "/docs" {
+            assert_eq!(h.get("cache-control").unwrap(), "no-store", "{path}");
+        }
+    }
+    app
+});
+
+mod limits {
+    use super::*;
+
+    async fn public_submissions_are_limited(engine: common::Engine, trusted: bool) {
+        let mut config = hcp_web::WebConfig { public_per_minute: 3, ..Default::default() };
+        if trusted {
+            config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        }
+        let app = common::TestApp::start_with(engine, config).await;
+        let body = json!({"kind": "suggestion", "unit_code": "LX-SCJ", "text": "建议延长午间办理时间", "anonymous": true});
+        let mut statuses = Vec::new();
+        for i in 0..5 {
+            // Each request claims to come from a different client.
+            let r = app
+                .client
+                .post(format!("{}/complaints", app.url))
+                .header("x-forwarded-for", format!("203.0.113.{i}"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            statuses.push(r.status().as_u16());
+        }
+        if trusted {
+            assert_eq!(statuses, [201; 5], "behind a configured proxy each forwarded client has its own allowance");
+        } else {
+            assert_eq!(statuses, [201, 201, 201, 429, 429], "a forged X-Forwarded-For changes nothing");
+        }
+        let r = app.client.post(format!("{}/complaints", app.url)).json(&body).send().await.unwrap();
+        let v: Value = r.json().await.unwrap();
+        if !trusted {
+            assert_eq!(code(&v), "rate_limited");
+        }
+        // Machine keys and signed-in staff are not limited as the public is.
+        let (s, _) = app
+            .post(
+                "/complaints",
+                Some(&app.hotline_key),
+                &json!({"kind": "complaint", "unit_code": "LX-SCJ", "text": "电话投诉：排队久", "anonymous": true, "source": "phone_line"}),
+            )
+            .await;
+        assert_eq!(s, 201);
+        app.finish().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        public_submissions_are_limited(common::Engine::Sqlite, false).await;
+        public_submissions_are_limited(common::Engine::Sqlite, true).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        public_submissions_are_limited(common::Engine::Postgres, false).await;
+    }
+}
