@@ -150,6 +150,9 @@ enum KeysCommand {
     },
     /// Revoke a key by its id
     Revoke { id: String },
+    /// Rotate the personal-data key: a new master key first in the key file, every stored name, phone and ID
+    /// number re-encrypted under it (run with the servers stopped)
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -336,6 +339,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli_audit(&db, "key_created", &format!("key:{id}")).await;
             println!("key id: {id} (kind {kind}, unit {unit}{})", window.map(|w| format!(", window {w}")).unwrap_or_default());
             println!("{key}");
+        }
+        Command::Keys { command: KeysCommand::Rotate } => {
+            let db = Db::connect(&cli.database).await?;
+            db.migrate().await?;
+            let secrets = secrets::rotate(&cli.key_file)?;
+            println!("new personal-data key {} is first in {}", secrets.pii_key_id, cli.key_file.display());
+            let report = db.rotate_envelopes(&secrets).await?;
+            for (table, n) in &report {
+                println!("  {table:<14} {n} rows re-encrypted");
+            }
+            cli_audit(&db, "keys_rotated", &format!("pii_key:{}", secrets.pii_key_id)).await;
+            let check = db.verify_ledger().await?;
+            anyhow::ensure!(check.first_break.is_none(), "轮换后账本校验失败：{:?}", check.first_break);
+            println!("ledger still intact; keep the key file's earlier lines: the blind index and rating tokens use the first");
         }
         Command::Keys { command: KeysCommand::Revoke { id } } => {
             let db = Db::connect(&cli.database).await?;

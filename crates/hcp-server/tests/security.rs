@@ -306,3 +306,78 @@ mod limits {
         public_submissions_are_limited(common::Engine::Postgres, false).await;
     }
 }
+
+both!(rotating_the_personal_data_key_rewrites_every_envelope, |app| {
+    // Personal data in every kind of place: a matter's applicant, a rater, a complaint, a notification, a staff
+    // member's mobile and second factor.
+    app.matter("ROT-1", true).await;
+    let svc = app.service("ROT-1", "ZX-01").await;
+    let (_, r) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "ROT-1", "service_no": svc["service_no"], "channel": "pad", "level": 1, "reasons": ["105"],
+                    "rater": {"name": "冯十二", "phone": "13400003333", "id_number": "11010519491231002X"}}),
+        )
+        .await;
+    let (s, _) = app
+        .post(
+            "/complaints",
+            None,
+            &json!({"kind": "complaint", "unit_code": "LX-SCJ", "text": "排队太久", "contact": {"name": "陈十三", "phone": "13300004444"}}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    app.state
+        .db
+        .set_user_contact("scj_staff", Some("scj@longxian.example"), Some(app.state.secrets.encrypt("13900005678").unwrap()))
+        .await
+        .unwrap();
+    hcp_server::notify::derive(&app.state).await.unwrap();
+    let rows_before = app.count("SELECT COUNT(*) FROM notifications").await;
+    assert!(rows_before > 0);
+
+    let rotated = hcp_storage::pii::Secrets::from_masters(&[vec![77u8; 32], vec![42u8; 32]]).unwrap();
+    let report = app.state.db.rotate_envelopes(&rotated).await.unwrap();
+    let n = |t: &str| report.iter().find(|(x, _)| *x == t).unwrap().1;
+    assert!(
+        n("matters") == 1 && n("ratings") == 1 && n("complaints") == 1 && n("users") == 2 && n("notifications") == rows_before as u64,
+        "{report:?}"
+    );
+    // A second run finds nothing left to do.
+    assert!(app.state.db.rotate_envelopes(&rotated).await.unwrap().iter().all(|(_, n)| *n == 0));
+    // Everything reads back under the new key alone… and only under it (plus the kept older masters).
+    let new_only = hcp_storage::pii::Secrets::from_master(&[77u8; 32]).unwrap();
+    let rating = app.state.db.get_rating(r["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(new_only.decrypt(rating.rater_phone.as_ref().unwrap()).unwrap(), "13400003333");
+    assert_eq!(new_only.decrypt(rating.rater_id_number.as_ref().unwrap()).unwrap(), "11010519491231002X");
+    assert!(app.state.secrets.decrypt(rating.rater_phone.as_ref().unwrap()).is_err(), "the old key no longer reads it");
+    let complaint = app
+        .state
+        .db
+        .complaint_of_case(
+            &app.state
+                .db
+                .list_cases(&["LX-SCJ".into()], None, 10)
+                .await
+                .unwrap()
+                .iter()
+                .find(|c| c.case.kind == "complaint")
+                .unwrap()
+                .case
+                .id,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(new_only.decrypt(complaint.contact_phone.as_ref().unwrap()).unwrap(), "13300004444");
+    // The blind index and the chain are untouched; the append-only triggers are back.
+    assert_eq!(rotated.phone_index("13400003333"), rating.rater_phone_ix.clone().unwrap());
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    let refused = match &app.state.db {
+        hcp_storage::Db::Sqlite(p) => sqlx::query("UPDATE ratings SET level = 5").execute(p).await.is_err(),
+        hcp_storage::Db::Pg(p) => sqlx::query("UPDATE ratings SET level = 5").execute(p).await.is_err(),
+    };
+    assert!(refused, "ratings are append-only again");
+    app
+});

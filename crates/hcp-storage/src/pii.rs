@@ -14,11 +14,16 @@ use crate::error::{Result, StoreError};
 const FORMAT: u8 = 1;
 const ALG_AES256GCM: u8 = 1;
 
-/// Keys derived from the instance's master secret, each for one purpose.
+/// Keys derived from the instance's master secrets, each for one purpose. Personal data is encrypted with the
+/// key of the current (first) master; older masters' keys still decrypt what a rotation has not yet rewritten.
+/// The blind index, rating-token and source keys come from the first master the instance ever had: they are
+/// bound into ledger records and printed QR codes, so they never change.
 #[derive(Clone)]
 pub struct Secrets {
     pub pii_key_id: String,
     pii_key: [u8; 32],
+    /// earlier generations: (key id, key)
+    older_pii: Vec<(String, [u8; 32])>,
     index_key: [u8; 32],
     token_key: [u8; 32],
     source_key: [u8; 32],
@@ -42,17 +47,35 @@ fn derive(master: &[u8], label: &str) -> [u8; 32] {
 impl Secrets {
     /// `master` must be at least 32 bytes of secret randomness.
     pub fn from_master(master: &[u8]) -> Result<Self> {
-        if master.len() < 32 {
+        Self::from_masters(&[master.to_vec()])
+    }
+
+    /// Current master first, then earlier ones, newest to oldest (the last is the instance's first).
+    pub fn from_masters(masters: &[Vec<u8>]) -> Result<Self> {
+        if masters.is_empty() || masters.iter().any(|m| m.len() < 32) {
             return Err(StoreError::Internal("主密钥长度不足 32 字节".into()));
         }
-        let fingerprint = derive(master, "hcp key id v1");
+        let pii = |m: &[u8]| (hex::encode(&derive(m, "hcp key id v1")[..4]), derive(m, "hcp pii aes-256-gcm v1"));
+        let (pii_key_id, pii_key) = pii(&masters[0]);
+        let first = &masters[masters.len() - 1];
         Ok(Secrets {
-            pii_key_id: hex::encode(&fingerprint[..4]),
-            pii_key: derive(master, "hcp pii aes-256-gcm v1"),
-            index_key: derive(master, "hcp blind index v1"),
-            token_key: derive(master, "hcp rating token v1"),
-            source_key: derive(master, "hcp source address v1"),
+            pii_key_id,
+            pii_key,
+            older_pii: masters[1..].iter().map(|m| pii(m)).collect(),
+            index_key: derive(first, "hcp blind index v1"),
+            token_key: derive(first, "hcp rating token v1"),
+            source_key: derive(first, "hcp source address v1"),
         })
+    }
+
+    /// Whether an envelope was made with an earlier key (a rotation should rewrite it).
+    pub fn is_stale(&self, envelope: &[u8]) -> bool {
+        match envelope {
+            [_, _, kid_len, rest @ ..] if rest.len() >= usize::from(*kid_len) => {
+                &rest[..usize::from(*kid_len)] != self.pii_key_id.as_bytes()
+            }
+            _ => false,
+        }
     }
 
     pub fn token_key(&self) -> &[u8] {
@@ -81,12 +104,17 @@ impl Secrets {
             return Err(bad());
         }
         let (kid, rest) = rest.split_at(usize::from(*kid_len));
-        if kid != self.pii_key_id.as_bytes() {
-            return Err(StoreError::Internal("个人信息由另一把密钥加密，请先导入该密钥".into()));
-        }
+        let key = if kid == self.pii_key_id.as_bytes() {
+            &self.pii_key
+        } else {
+            match self.older_pii.iter().find(|(id, _)| id.as_bytes() == kid) {
+                Some((_, k)) => k,
+                None => return Err(StoreError::Internal("个人信息由另一把密钥加密，请先导入该密钥".into())),
+            }
+        };
         let (nonce, ct) = rest.split_at(12);
         let nonce = Nonce::try_from(nonce).map_err(|_| bad())?;
-        let cipher = Aes256Gcm::new_from_slice(&self.pii_key).map_err(|_| bad())?;
+        let cipher = Aes256Gcm::new_from_slice(key).map_err(|_| bad())?;
         let pt = cipher.decrypt(&nonce, ct).map_err(|_| bad())?;
         String::from_utf8(pt).map_err(|_| bad())
     }
@@ -99,6 +127,96 @@ impl Secrets {
     /// Keyed hash of a source address, kept for fraud detection instead of the address itself.
     pub fn source_hash(&self, addr: &str) -> String {
         hex::encode(&derive(&self.source_key, addr)[..16])
+    }
+}
+
+/// Every column that holds an envelope, by table (with the table's key column).
+pub const ENVELOPE_COLUMNS: &[(&str, &[&str])] = &[
+    ("matters", &["applicant_name", "applicant_phone", "applicant_id"]),
+    ("ratings", &["rater_name", "rater_phone", "rater_id_number"]),
+    ("complaints", &["contact_name", "contact_phone"]),
+    ("notifications", &["address"]),
+    ("users", &["mobile", "totp_secret"]),
+];
+
+/// Append-only tables among them: their triggers are lifted for the rewrite, in the same transaction.
+const APPEND_ONLY: &[&str] = &["ratings", "complaints"];
+
+impl crate::db::Db {
+    /// Rewrites every envelope made with an earlier key under the current one, in one transaction: `(table,
+    /// rows rewritten)`. The envelopes' plaintext does not change, and no ledger record covers the ciphertext
+    /// (only whether a value is present), so the ledger still verifies. The append-only triggers of ratings and
+    /// complaints are lifted for this transaction only; nothing else may write meanwhile (SQLite's write lock,
+    /// PostgreSQL's table locks).
+    pub async fn rotate_envelopes(&self, secrets: &Secrets) -> Result<Vec<(&'static str, u64)>> {
+        use sqlx::Row;
+        let mut report = Vec::new();
+        crate::on_db!(self, pool => {
+            let is_pg = matches!(self, crate::db::Db::Pg(_));
+            let mut tx = pool.begin_with(if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            let mut recreate: Vec<String> = Vec::new();
+            for t in APPEND_ONLY {
+                if is_pg {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER TABLE {t} DISABLE TRIGGER USER"))).execute(&mut *tx).await?;
+                } else {
+                    for r in sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = $1").bind(*t).fetch_all(&mut *tx).await? {
+                        let (name, sql): (String, String) = (r.try_get("name")?, r.try_get("sql")?);
+                        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {name}"))).execute(&mut *tx).await?;
+                        recreate.push(sql);
+                    }
+                }
+            }
+            for (table, cols) in ENVELOPE_COLUMNS {
+                let mut rewritten = 0_u64;
+                let mut after = String::new();
+                let present = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" OR ");
+                let select = format!("SELECT id, {} FROM {table} WHERE ({present}) AND id > $1 ORDER BY id LIMIT 500", cols.join(", "));
+                let sets = cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect::<Vec<_>>().join(", ");
+                let update = format!("UPDATE {table} SET {sets} WHERE id = ${}", cols.len() + 1);
+                loop {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(select.clone())).bind(&after).fetch_all(&mut *tx).await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    for r in &rows {
+                        let id: String = r.try_get("id")?;
+                        let mut values: Vec<Option<Vec<u8>>> = Vec::with_capacity(cols.len());
+                        let mut stale = false;
+                        for c in cols.iter() {
+                            let v: Option<Vec<u8>> = r.try_get(*c)?;
+                            let v = match v {
+                                Some(env) if secrets.is_stale(&env) => {
+                                    stale = true;
+                                    Some(secrets.encrypt(&secrets.decrypt(&env)?)?)
+                                }
+                                other => other,
+                            };
+                            values.push(v);
+                        }
+                        if stale {
+                            let mut q = sqlx::query(sqlx::AssertSqlSafe(update.clone()));
+                            for v in values {
+                                q = q.bind(v);
+                            }
+                            q.bind(&id).execute(&mut *tx).await?;
+                            rewritten += 1;
+                        }
+                        after = id;
+                    }
+                }
+                report.push((*table, rewritten));
+            }
+            for t in APPEND_ONLY {
+                if is_pg {
+                    sqlx::query(sqlx::AssertSqlSafe(format!("ALTER TABLE {t} ENABLE TRIGGER USER"))).execute(&mut *tx).await?;
+                }
+            }
+            for sql in recreate {
+                sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(report)
     }
 }
 
@@ -121,5 +239,14 @@ mod tests {
         assert_eq!(s.phone_index("13800138000"), s.phone_index("13800138000"));
         assert_ne!(s.phone_index("13800138000"), other.phone_index("13800138000"));
         assert!(Secrets::from_master(&[1u8; 8]).is_err());
+        // After a rotation: new data under the new key, old data still readable, index and tokens unchanged.
+        let rotated = Secrets::from_masters(&[vec![9u8; 32], vec![7u8; 32]]).unwrap();
+        assert_eq!(rotated.decrypt(&env).unwrap(), "13800138000");
+        assert!(rotated.is_stale(&env));
+        let fresh = rotated.encrypt("13800138000").unwrap();
+        assert!(!rotated.is_stale(&fresh));
+        assert!(s.decrypt(&fresh).is_err(), "the old key alone cannot read the new envelope");
+        assert_eq!(rotated.phone_index("13800138000"), s.phone_index("13800138000"));
+        assert_eq!(rotated.token_key(), s.token_key());
     }
 }
