@@ -381,3 +381,39 @@ both!(rotating_the_personal_data_key_rewrites_every_envelope, |app| {
     assert!(refused, "ratings are append-only again");
     app
 });
+
+both!(sql_and_markup_in_text_fields_are_only_text, |app| {
+    let evil = "'); DROP TABLE ratings; -- <script>alert('x')</script> <img src=x onerror=alert(1)>";
+    app.matter("XSS-1", true).await;
+    let svc = app.service("XSS-1", "ZX-01").await;
+    let (s, r) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "XSS-1", "service_no": svc["service_no"], "channel": "pad", "level": 1, "text": evil,
+                    "rater": {"name": "蒋十四", "phone": "13200005555"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let case = r["case_id"].as_str().unwrap().to_string();
+    // Stored and returned exactly as given; the table is still there.
+    let (_, stored) = app.get(&format!("/ratings/{}", r["id"].as_str().unwrap()), Some(&app.system_key)).await;
+    assert_eq!(stored["text"], evil);
+    assert!(app.count("SELECT COUNT(*) FROM ratings").await >= 1);
+    for body in [
+        json!({"action": "respond", "note": evil}),
+        json!({"action": "callback", "method": "电话", "reached": true, "summary": evil}),
+        json!({"action": "decide", "outcome": "fixed_at_once", "fixed": evil}),
+        json!({"action": "reply", "text": evil}),
+    ] {
+        let (s, v) = app.post(&format!("/cases/{case}/actions"), Some(&app.system_key), &body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    // The rater's page shows the reply as text, never as markup.
+    let url = hcp_server::notify::feedback_url(&app.state, &case);
+    let html = app.client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{html}");
+    assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    app
+});
