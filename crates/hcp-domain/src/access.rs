@@ -110,6 +110,9 @@ pub enum Act {
     DecideAppealAsBureau,
     /// take down a complaint from the phone line or the suggestion box
     EnterComplaint,
+    /// enter a paper rating form (书面评价表) for a matter of the unit; not by window staff, whose own service
+    /// the form may rate
+    EnterPaperRating,
     RecordInspection,
     ReadInspections,
     ReadLoopStats,
@@ -121,7 +124,7 @@ pub enum Act {
 }
 
 impl Act {
-    pub const ALL: [Act; 16] = [
+    pub const ALL: [Act; 17] = [
         Act::RegisterMatter,
         Act::ReadMaster,
         Act::ReadRating,
@@ -132,6 +135,7 @@ impl Act {
         Act::ReviewAppeal,
         Act::DecideAppealAsBureau,
         Act::EnterComplaint,
+        Act::EnterPaperRating,
         Act::RecordInspection,
         Act::ReadInspections,
         Act::ReadLoopStats,
@@ -188,6 +192,7 @@ fn allowed(p: &Principal, act: Act) -> bool {
                     | ViewContact
                     | ApplyAppeal
                     | EnterComplaint
+                    | EnterPaperRating
                     | ReadInspections
                     | ReadLoopStats
                     | ReadStaffStats
@@ -203,6 +208,7 @@ fn allowed(p: &Principal, act: Act) -> bool {
                     | ApplyAppeal
                     | ReviewAppeal
                     | EnterComplaint
+                    | EnterPaperRating
                     | ReadInspections
                     | ReadLoopStats
                     | ReadStaffStats
@@ -227,8 +233,11 @@ pub fn can(p: &Principal, act: Act, target: Option<&str>, tree: &impl UnitTree) 
         return Err(Denied::WrongRole(DomainError::new("wrong_role", "credential", "只有县级（最上级）单位可以进行此操作")));
     }
     let Some(target) = target else { return Ok(()) };
-    let in_scope = match p {
-        Principal::Staff { role: Role::WindowStaff, .. } => target == own,
+    let in_scope = match (p, act) {
+        (Principal::Staff { role: Role::WindowStaff, .. }, _) => target == own,
+        // A rater's contact is for the unit that calls back: its own handlers and approvers (and a town's
+        // administrator for the town's units), not every handler higher up the tree.
+        (Principal::Staff { role: Role::UnitHandler | Role::UnitApprover, .. }, Act::ViewContact) => target == own,
         _ => tree.is_within(target, own),
     };
     if in_scope { Ok(()) } else { Err(Denied::OutOfScope(DomainError::new("out_of_scope", "unit", "无权访问该单位的数据"))) }
@@ -284,9 +293,15 @@ mod tests {
     #[test]
     fn nobody_but_staff_of_the_unit_sees_contacts() {
         let t = Tree;
-        let who_may: Vec<&str> =
-            Role::ALL.into_iter().filter(|r| can(&staff(*r, "LX"), Act::ViewContact, Some("LX-GAJ"), &t).is_ok()).map(Role::code).collect();
+        let who_may: Vec<&str> = Role::ALL
+            .into_iter()
+            .filter(|r| can(&staff(*r, "LX-GAJ"), Act::ViewContact, Some("LX-GAJ"), &t).is_ok())
+            .map(Role::code)
+            .collect();
         assert_eq!(who_may, ["unit_handler", "unit_approver", "town_admin"]);
+        // Not a handler higher up the tree; a town's administrator for the town's villages.
+        assert!(matches!(can(&staff(Role::UnitHandler, "LX"), Act::ViewContact, Some("LX-GAJ"), &t), Err(Denied::OutOfScope(_))));
+        assert!(can(&staff(Role::TownAdmin, "LX-CG"), Act::ViewContact, Some("LX-CG-V1"), &t).is_ok());
         for k in [KeyKind::System, KeyKind::Device, KeyKind::Hotline] {
             assert!(can(&Principal::Key { kind: k, unit: "LX".into() }, Act::ViewContact, Some("LX"), &t).is_err());
         }

@@ -22,6 +22,11 @@ pub async fn open(database_url: &str, secrets: Secrets, config: WebConfig) -> an
     let db = Db::connect(database_url).await.with_context(|| format!("无法连接数据库 {}", redact(database_url)))?;
     db.migrate().await.context("数据库迁移失败")?;
     db.ensure_catalogue().await.context("无法加载评价内容目录")?;
+    if let Some(id) = db.pii_key_in_force().await?
+        && !secrets.reads_key(&id)
+    {
+        anyhow::bail!("个人信息已轮换为密钥 {id}，而本机的密钥文件不含该密钥：请使用轮换后的密钥文件（每行一个主密钥）");
+    }
     let state = AppState::new(db, secrets, config, passwords::verify).await?;
     Ok(state)
 }
@@ -42,16 +47,7 @@ pub async fn serve(
     Ok(())
 }
 
-/// A request path fit for logs: rating and feedback tokens are credentials, so their segment is cut.
-pub fn loggable_path(path: &str) -> String {
-    for prefix in ["/r/", "/f/", "/api/v1/feedback/"] {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
-            return format!("{prefix}…{tail}");
-        }
-    }
-    path.to_string()
-}
+pub use hcp_web::guard::loggable_path;
 
 /// A database URL without its password, for messages and logs.
 pub fn redact(url: &str) -> String {

@@ -343,6 +343,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { command: KeysCommand::Rotate } => {
             let db = Db::connect(&cli.database).await?;
             db.migrate().await?;
+            let _lock = secrets::RotationLock::take(&cli.key_file)?;
             let secrets = secrets::rotate(&cli.key_file)?;
             println!("new personal-data key {} is first in {}", secrets.pii_key_id, cli.key_file.display());
             let report = db.rotate_envelopes(&secrets).await?;

@@ -52,6 +52,27 @@ pub fn rotate(key_file: &Path) -> anyhow::Result<Secrets> {
     Ok(Secrets::from_masters(&masters)?)
 }
 
+/// Held while a rotation runs: a second `keys rotate` at the same time is refused instead of racing for the file.
+pub struct RotationLock(std::path::PathBuf);
+
+impl RotationLock {
+    pub fn take(key_file: &Path) -> anyhow::Result<Self> {
+        let path = key_file.with_extension("rotation-lock");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("另一个密钥轮换正在进行（{} 存在；若确认没有，删除它后重试）", path.display()))?;
+        Ok(RotationLock(path))
+    }
+}
+
+impl Drop for RotationLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();

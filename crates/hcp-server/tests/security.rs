@@ -34,10 +34,18 @@ both!(sign_in_is_throttled_second_factored_and_rotated, |app| {
     }
     let (s, v, _) = sign_in_raw(&app, json!({"username": "gaj", "password": common::PASSWORD}), None).await;
     assert_eq!((s, code(&v)), (429, "account_locked"), "{v}");
+    // Further failures do not lift the lock.
+    app.state.db.record_login_failure("gaj", 5, 900, 900).await.unwrap();
+    let (s, _, _) = sign_in_raw(&app, json!({"username": "gaj", "password": common::PASSWORD}), None).await;
+    assert_eq!(s, 429, "still locked");
     let failed = app.state.db.audit_entries(Some("staff:gaj"), Some("sign_in_failed"), 10).await.unwrap();
     assert_eq!(failed.len(), 5);
     assert!(failed.iter().all(|e| e.entry.source_hash.is_some() && !e.entry.source_hash.as_ref().unwrap().contains("127.0.0.1")));
-    assert_eq!(app.state.db.audit_entries(Some("staff:gaj"), Some("sign_in_locked"), 10).await.unwrap().len(), 1);
+    assert_eq!(
+        app.state.db.audit_entries(Some("staff:gaj"), Some("sign_in_locked"), 10).await.unwrap().len(),
+        2,
+        "each refused attempt is on record"
+    );
     // Unknown names answer exactly like wrong passwords.
     let (s, v, _) = sign_in_raw(&app, json!({"username": "nobody", "password": "x"}), None).await;
     assert_eq!((s, code(&v)), (401, "invalid_credentials"));
@@ -55,15 +63,19 @@ both!(sign_in_is_throttled_second_factored_and_rotated, |app| {
     let (s, v, _) = sign_in_raw(&app, json!({"username": "admin2", "password": common::PASSWORD}), None).await;
     assert_eq!((s, code(&v)), (403, "second_factor_not_enrolled"), "{v}");
 
-    // Each sign-in starts a fresh session and ends the one the browser brought.
+    // A code is good once: the same code again is refused, even with the right password.
     let admin = admin.unwrap();
     assert_eq!(whoami(&app, &admin).await, 200);
-    let (s, _, again) =
-        sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": common::admin_otp()}), Some(&admin)).await;
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": common::admin_otp()}), None).await;
+    assert_eq!((s, code(&v)), (401, "invalid_otp"), "{v}");
+
+    // Each sign-in starts a fresh session and ends the one the browser brought.
+    let first = app.sign_in("scj_boss").await;
+    let (s, _, again) = sign_in_raw(&app, json!({"username": "scj_boss", "password": common::PASSWORD}), Some(&first)).await;
     assert_eq!(s, 200);
     let again = again.unwrap();
-    assert_ne!(again, admin);
-    assert_eq!(whoami(&app, &admin).await, 401, "the old session is gone");
+    assert_ne!(again, first);
+    assert_eq!(whoami(&app, &first).await, 401, "the old session is gone");
     assert_eq!(whoami(&app, &again).await, 200);
 
     // Sign-out everywhere ends every session of the account.
@@ -283,6 +295,11 @@ mod limits {
         if !trusted {
             assert_eq!(code(&v), "rate_limited");
         }
+        // A made-up key does not exempt anyone.
+        if !trusted {
+            let r = app.client.post(format!("{}/complaints", app.url)).bearer_auth("hcp_made_up").json(&body).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 429);
+        }
         // Machine keys and signed-in staff are not limited as the public is.
         let (s, _) = app
             .post(
@@ -379,6 +396,54 @@ both!(rotating_the_personal_data_key_rewrites_every_envelope, |app| {
         hcp_storage::Db::Pg(p) => sqlx::query("UPDATE ratings SET level = 5").execute(p).await.is_err(),
     };
     assert!(refused, "ratings are append-only again");
+    // A server started with the old key file alone refuses to start instead of failing on every contact view.
+    let old = hcp_server::open(&app.db_url, common::test_secrets(), hcp_web::WebConfig::default()).await;
+    assert!(old.is_err_and(|e| e.to_string().contains("轮换")));
+    let both = hcp_server::open(&app.db_url, rotated.clone(), hcp_web::WebConfig::default()).await.unwrap();
+    both.db.close().await;
+    app
+});
+
+both!(who_may_speak_for_the_rater_or_the_unit, |app| {
+    app.matter("WHO-1", true).await;
+    // Window staff cannot enter a paper form (it may rate their own service); the unit's handler can.
+    let paper = json!({"matter_no": "WHO-1", "channel": "paper", "level": 5});
+    let clerk = app.sign_in("clerk_scj").await;
+    let (s, v) = app.post_as(&clerk, "/ratings", &paper).await;
+    assert_eq!((s, code(&v)), (403, "wrong_role"), "{v}");
+    let handler = app.sign_in("scj_staff").await;
+    let (s, v) =
+        app.post_as(&handler, "/ratings", &json!({"matter_no": "WHO-1", "channel": "paper", "level": 1, "text": "书面意见：态度差"})).await;
+    assert_eq!(s, 201, "{v}");
+    let case = v["case_id"].as_str().unwrap().to_string();
+    // The handling unit's own business system cannot give the rater's verdict either; the county platform can.
+    let scj_key = hcp_server::demo::new_key("system");
+    app.state.db.insert_api_key("system", "LX-SCJ", None, "市场监管局业务系统", &scj_key).await.unwrap();
+    for body in [
+        json!({"action": "respond", "note": "收到"}),
+        json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "已约谈"}),
+        json!({"action": "reply", "text": "已约谈窗口人员"}),
+    ] {
+        let (s, v) = app.post(&format!("/cases/{case}/actions"), Some(&scj_key), &body).await;
+        assert!(s == 200 || code(&v) == "callback_required", "{body}: {v}");
+        if code(&v) == "callback_required" {
+            let cb = json!({"action": "callback", "method": "电话", "reached": true, "summary": "已联系"});
+            assert_eq!(app.post(&format!("/cases/{case}/actions"), Some(&scj_key), &cb).await.0, 200);
+            assert_eq!(app.post(&format!("/cases/{case}/actions"), Some(&scj_key), &body).await.0, 200);
+        }
+    }
+    let verdict = json!({"action": "verdict", "verdict": "satisfied"});
+    let (s, v) = app.post(&format!("/cases/{case}/actions"), Some(&scj_key), &verdict).await;
+    assert_eq!((s, code(&v)), (403, "verdict_by_rater"), "{v}");
+    let (s, v) = app.post(&format!("/cases/{case}/actions"), Some(&app.system_key), &verdict).await;
+    assert_eq!((s, v["state"].as_str()), (200, Some("closed")), "{v}");
+    // A service is recorded only with staff of the caller's own tree.
+    let now = hcp_domain::Timestamp::now();
+    let town = json!({"matter_no": "WHO-2", "item_code": "61032707009", "unit_code": "LX-CG-BMZX", "applicant": {"kind": "person", "name": "韩十五"},
+        "accepted_at": now.plus_seconds(-60).to_rfc3339()});
+    assert_eq!(app.post("/matters", Some(&app.town_system_key), &town).await.0, 201);
+    let (s, v) = app.post("/matters/WHO-2/services", Some(&app.town_system_key), &json!({"staff_code": "P001"})).await;
+    assert_eq!((s, code(&v)), (403, "out_of_scope"), "P001 works at the county hall: {v}");
     app
 });
 

@@ -36,3 +36,13 @@ CREATE TABLE login_failures (
 
 -- The second factor (TOTP, RFC 6238) of a staff account: its secret, encrypted like raters' data.
 ALTER TABLE users ADD COLUMN totp_secret BYTES_TYPE;
+-- The last time step whose code was accepted: a code is good once.
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+
+-- The personal-data key in force (its id), written by `keys rotate`: a server whose key file cannot read it
+-- refuses to start rather than fail on every contact view.
+CREATE TABLE key_state (
+    id         BIGINT PRIMARY KEY,
+    pii_key_id TEXT NOT NULL,
+    rotated_at BIGINT NOT NULL
+);

@@ -68,6 +68,11 @@ impl Secrets {
         })
     }
 
+    /// Whether envelopes made with key `id` can be read with these secrets.
+    pub fn reads_key(&self, id: &str) -> bool {
+        self.pii_key_id == id || self.older_pii.iter().any(|(k, _)| k == id)
+    }
+
     /// Whether an envelope was made with an earlier key (a rotation should rewrite it).
     pub fn is_stale(&self, envelope: &[u8]) -> bool {
         match envelope {
@@ -211,6 +216,10 @@ impl crate::db::Db {
                     sqlx::query(sqlx::AssertSqlSafe(format!("ALTER TABLE {t} ENABLE TRIGGER USER"))).execute(&mut *tx).await?;
                 }
             }
+            // Servers started with a key file that cannot read this key now refuse to start.
+            sqlx::query("INSERT INTO key_state (id, pii_key_id, rotated_at) VALUES (1, $1, $2) \
+                         ON CONFLICT (id) DO UPDATE SET pii_key_id = excluded.pii_key_id, rotated_at = excluded.rotated_at")
+                .bind(&secrets.pii_key_id).bind(hcp_domain::Timestamp::now().micros()).execute(&mut *tx).await?;
             for sql in recreate {
                 sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
             }

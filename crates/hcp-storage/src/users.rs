@@ -118,7 +118,7 @@ impl Db {
                  ON CONFLICT (username) DO UPDATE SET \
                    failures = CASE WHEN login_failures.first_at < $3 THEN 1 ELSE login_failures.failures + 1 END, \
                    first_at = CASE WHEN login_failures.first_at < $3 THEN $2 ELSE login_failures.first_at END, \
-                   locked_until = NULL \
+                   locked_until = CASE WHEN login_failures.locked_until > $2 THEN login_failures.locked_until ELSE NULL END \
                  RETURNING failures")
                 .bind(username).bind(now.micros()).bind(window_start).fetch_one(pool).await?;
             let failures: i64 = r.try_get("failures")?;
@@ -135,6 +135,20 @@ impl Db {
     pub async fn clear_login_failures(&self, username: &str) -> Result<()> {
         on_db!(self, pool => sqlx::query("DELETE FROM login_failures WHERE username = $1").bind(username).execute(pool).await?.rows_affected());
         Ok(())
+    }
+
+    /// Accepts a second-factor code's time step once: `false` when that step (or a later one) was already used.
+    pub async fn use_totp_step(&self, user_id: &str, step: i64) -> Result<bool> {
+        Ok(on_db!(self, pool => sqlx::query("UPDATE users SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step).bind(user_id).execute(pool).await?.rows_affected() == 1))
+    }
+
+    /// The personal-data key in force, as the last rotation recorded it.
+    pub async fn pii_key_in_force(&self) -> Result<Option<String>> {
+        Ok(on_db!(self, pool => match sqlx::query("SELECT pii_key_id FROM key_state WHERE id = 1").fetch_optional(pool).await? {
+            Some(r) => Some(r.try_get("pii_key_id")?),
+            None => None,
+        }))
     }
 
     /// Sets (or with `None` removes) a user's second-factor secret, already encrypted.

@@ -96,8 +96,12 @@ pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next)
                 || req.uri().path().starts_with("/f/")
                 || req.uri().path().starts_with("/api/v1/feedback/")));
     if limited {
-        let authenticated =
-            req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer hcp_"));
+        // Only a real, unrevoked machine key is exempt from the per-address limit (a made-up one is not).
+        let bearer = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let authenticated = match bearer {
+            Some(k) if k.starts_with("hcp_") && k.len() <= 200 => state.find_key(k).await.ok().flatten().is_some(),
+            _ => false,
+        };
         let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let ip = client_ip(&state, peer, req.headers()).map(|a| a.to_string()).unwrap_or_else(|| "unknown".into());
         let mut keys = Vec::new();
@@ -152,13 +156,31 @@ pub async fn audit_requests(State(state): State<AppState>, req: Request, next: N
     let entry = AuditEntry {
         actor: actor_of(&caller),
         action: if refused { "denied".into() } else { "change".into() },
-        target: format!("{method} {path}"),
+        // Tokens cut, length bounded.
+        target: format!("{method} {}", loggable_path(&path)).chars().take(300).collect(),
         outcome: status.as_u16().to_string(),
         detail: None,
         source_hash: source,
     };
-    if let Err(e) = state.db.audit(&entry).await {
-        tracing::error!(error = %e, "could not write the audit trail");
-    }
+    // Written on its own task, which a client hanging up after the change cannot cancel; the answer waits for
+    // it, so what a caller was told is on the record.
+    let write = tokio::spawn(async move {
+        if let Err(e) = state.db.audit(&entry).await {
+            tracing::error!(error = %e, "could not write the audit trail");
+        }
+    });
+    let _ = write.await;
     resp
+}
+
+/// A request path fit for logs and the audit trail: rating and feedback tokens are credentials, so their
+/// segment is cut.
+pub fn loggable_path(path: &str) -> String {
+    for prefix in ["/r/", "/f/", "/api/v1/feedback/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}…{tail}");
+        }
+    }
+    path.to_string()
 }

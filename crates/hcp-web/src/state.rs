@@ -75,6 +75,8 @@ pub struct AppState {
     keys: Arc<std::sync::Mutex<HashMap<String, (ApiKey, Instant)>>>,
     calendar: Arc<RwLock<(Arc<WorkCalendar>, Instant)>>,
     pub limiter: Arc<crate::guard::RateLimiter>,
+    /// Password hashing is deliberately slow: at most this many at once, off the async workers.
+    pub password_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// How long the working-day calendar is used before it is read again (an import elsewhere shows within this time).
@@ -107,6 +109,7 @@ impl AppState {
             keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
             calendar: Arc::new(RwLock::new((Arc::new(calendar), Instant::now()))),
             limiter: Arc::new(crate::guard::RateLimiter::new(per_minute)),
+            password_slots: Arc::new(tokio::sync::Semaphore::new(2)),
         })
     }
 

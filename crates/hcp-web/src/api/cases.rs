@@ -293,10 +293,12 @@ pub async fn act(
     let (action, details) = to_action(&body.value)?;
     // The verdict on the handling is the rater's: through their own link, or taken down by the county or a
     // business system (the platform's own app, the hotline) — never by the unit that handled the case.
-    if matches!(action, Action::Verdict(_))
-        && let Caller::Staff(u) = &caller
-        && u.role != "bureau_admin"
-    {
+    let county_wide = match &caller {
+        Caller::Staff(u) => u.role == "bureau_admin",
+        Caller::Key(k) => state.master().units.get(&k.unit_code).is_some_and(|u| u.parent_code.is_none()),
+        Caller::Anonymous { .. } => false,
+    };
+    if matches!(action, Action::Verdict(_)) && !county_wide {
         return Err(ApiError::forbidden("verdict_by_rater", "处理结果的评价须由评价人本人通过反馈链接给出，或由县级部门、热线代为录入"));
     }
     let actor = match &caller {

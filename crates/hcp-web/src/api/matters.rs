@@ -214,10 +214,12 @@ pub async fn add_service(
         };
         authorize(&state, &caller, Act::RegisterMatter, Some(&win.unit_code))?;
     }
-    if let Some(s) = &staff
-        && !master.staff.contains_key(s)
-    {
-        return Err(hcp_domain::DomainError::new("unknown_reference", "staff_code", format!("工作人员 {s} 不存在")).into());
+    if let Some(s) = &staff {
+        let Some(member) = master.staff.get(s) else {
+            return Err(hcp_domain::DomainError::new("unknown_reference", "staff_code", format!("工作人员 {s} 不存在")).into());
+        };
+        // A service is put on the record of staff of the caller's own tree only (their statistics and cases follow).
+        authorize(&state, &caller, Act::RegisterMatter, Some(&member.unit_code))?;
     }
     let now = Timestamp::now();
     let served_at = match &input.served_at {

@@ -204,7 +204,13 @@ pub(crate) async fn rate(
     // cannot both rate the same visit.
     let seq = service.as_ref().map(|s| s.seq).unwrap_or(0);
 
-    // Scope of machine keys and staff.
+    // Scope of machine keys and staff. Paper forms are entered by the unit's handlers, approvers or the county,
+    // never by window staff (the form may rate their own service), the oversight office or assessors.
+    if token.is_none()
+        && let Caller::Staff(_) = caller
+    {
+        crate::access::authorize(state, caller, hcp_domain::access::Act::EnterPaperRating, Some(&matter.unit_code))?;
+    }
     if token.is_none() {
         let own = caller.unit().unwrap_or_default();
         let master = state.master_with_unit(&matter.unit_code).await?;

@@ -66,7 +66,13 @@ async fn audit(
 
 /// Counts a failed sign-in towards the lock and audits it.
 async fn failed(state: &AppState, username: &str, actor: &str, why: &str, peer: Option<std::net::SocketAddr>) {
-    let locked = state.db.record_login_failure(username, MAX_FAILURES, FAILURE_WINDOW_SECS, LOCK_SECS).await.ok().flatten();
+    let locked = match state.db.record_login_failure(username, MAX_FAILURES, FAILURE_WINDOW_SECS, LOCK_SECS).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "could not count a failed sign-in");
+            None
+        }
+    };
     audit(state, actor.to_string(), "sign_in_failed", "401", Some(serde_json::json!({ "why": why, "locked": locked.is_some() })), peer)
         .await;
 }
@@ -92,7 +98,8 @@ pub async fn sign_in(
     {
         return Err(bad());
     }
-    let actor = format!("staff:{}", input.username.chars().filter(|c| !c.is_control()).collect::<String>());
+    // The name as typed goes on the audit trail: only plain characters of it.
+    let actor = format!("staff:{}", input.username.chars().filter(|c| c.is_alphanumeric() || "-_.@".contains(*c)).collect::<String>());
     if let Some(until) = state.db.login_locked_until(&input.username).await? {
         audit(&state, actor, "sign_in_locked", "429", None, peer).await;
         return Err(ApiError::new(
@@ -104,21 +111,35 @@ pub async fn sign_in(
             ),
         ));
     }
+    // Per account as well as per client address (the middleware): spreading guesses over many addresses
+    // does not help.
+    if !state.limiter.allow(&format!("sign_in:{}", input.username)) {
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "请求过于频繁，请稍后再试"));
+    }
     let user = state.db.find_user(&input.username).await?;
+    // Spend the same effort for unknown users, so timing does not reveal which names exist.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nK8rW1bVn0wDzj6s1ZlQj3mWlq2cP8yQkXnH3pYbqY".to_string());
     let check = state.password_check;
-    let ok = match &user {
-        Some(u) => check(&input.password, &u.password_hash),
-        None => {
-            // Spend the same effort for unknown users, so timing does not reveal which names exist.
-            let _ =
-                check(&input.password, "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nK8rW1bVn0wDzj6s1ZlQj3mWlq2cP8yQkXnH3pYbqY");
-            false
-        }
-    };
+    let password = input.password.clone();
+    let slot = state.password_slots.clone().acquire_owned().await.map_err(|_| bad())?;
+    let matches = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        check(&password, &hash)
+    })
+    .await
+    .unwrap_or(false);
+    let ok = user.is_some() && matches;
     let Some(user) = user.filter(|_| ok) else {
         failed(&state, &input.username, &actor, "password", peer).await;
         return Err(bad());
     };
+    // A lock set by a concurrent failure while this password was being checked still holds.
+    if state.db.login_locked_until(&input.username).await?.is_some() {
+        return Err(ApiError::new(StatusCode::TOO_MANY_REQUESTS, "account_locked", "登录失败次数过多，账号已暂时锁定，请稍后再试"));
+    }
     // The second factor.
     let needs = hcp_domain::access::Role::parse(&user.role).is_some_and(|r| r.needs_second_factor()) && state.config.admin_second_factor;
     match (&user.totp_secret, &input.otp) {
@@ -135,10 +156,18 @@ pub async fn sign_in(
         }
         (Some(enc), Some(code)) => {
             let secret = state.secrets.decrypt(enc)?;
-            let secret = hcp_domain::totp::base32_decode(&secret).unwrap_or_default();
-            if hcp_domain::totp::verify(&secret, code, hcp_domain::Timestamp::now().micros() / 1_000_000).is_none() {
+            let secret = hcp_domain::totp::base32_decode(&secret)
+                .filter(|s| s.len() >= 10)
+                .ok_or_else(|| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "动态口令密钥损坏，请管理员重新绑定"))?;
+            // A code is good once: its time step must be later than the last one accepted.
+            let step = hcp_domain::totp::verify(&secret, code, hcp_domain::Timestamp::now().micros() / 1_000_000);
+            let fresh = match step {
+                Some(s) => state.db.use_totp_step(&user.id, s).await?,
+                None => false,
+            };
+            if !fresh {
                 failed(&state, &input.username, &actor, "otp", peer).await;
-                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_otp", "动态口令错误或已过期").field("otp"));
+                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_otp", "动态口令错误、已过期或已使用过").field("otp"));
             }
         }
     }
