@@ -164,6 +164,26 @@ pub enum Denied {
     OutOfScope(DomainError),
 }
 
+/// What those who handle a unit's cases may do.
+fn handles(act: Act) -> bool {
+    use Act::*;
+    matches!(
+        act,
+        RegisterMatter
+            | ReadMaster
+            | ReadRating
+            | ReadCases
+            | HandleCase
+            | ViewContact
+            | ApplyAppeal
+            | EnterComplaint
+            | EnterPaperRating
+            | ReadInspections
+            | ReadLoopStats
+            | ReadStaffStats
+    )
+}
+
 fn allowed(p: &Principal, act: Act) -> bool {
     use Act::*;
     match p {
@@ -182,37 +202,8 @@ fn allowed(p: &Principal, act: Act) -> bool {
             Role::Oversight => {
                 matches!(act, ReadMaster | ReadRating | ReadCases | ReadInspections | ReadLoopStats | ReadStaffStats | ReadAudit)
             }
-            Role::UnitHandler | Role::TownAdmin => matches!(
-                act,
-                RegisterMatter
-                    | ReadMaster
-                    | ReadRating
-                    | ReadCases
-                    | HandleCase
-                    | ViewContact
-                    | ApplyAppeal
-                    | EnterComplaint
-                    | EnterPaperRating
-                    | ReadInspections
-                    | ReadLoopStats
-                    | ReadStaffStats
-            ),
-            Role::UnitApprover => matches!(
-                act,
-                RegisterMatter
-                    | ReadMaster
-                    | ReadRating
-                    | ReadCases
-                    | HandleCase
-                    | ViewContact
-                    | ApplyAppeal
-                    | ReviewAppeal
-                    | EnterComplaint
-                    | EnterPaperRating
-                    | ReadInspections
-                    | ReadLoopStats
-                    | ReadStaffStats
-            ),
+            Role::UnitHandler | Role::TownAdmin => handles(act),
+            Role::UnitApprover => handles(act) || act == ReviewAppeal,
             Role::WindowStaff => matches!(act, RegisterMatter | ReadMaster | ReadCases | ApplyAppeal | EnterComplaint),
             Role::Assessor => matches!(act, ReadMaster | RecordInspection | ReadInspections),
         },

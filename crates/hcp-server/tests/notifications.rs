@@ -305,7 +305,7 @@ both!(units_are_warned_on_the_day_a_deadline_falls_once, |app| {
     let fresh = bad_review(&app, "DUE-2").await;
     let tomorrow = app.state.db.due_today_candidates(today).await.unwrap();
     assert!(tomorrow.iter().all(|d| d.0 != fresh), "a case that arrived today is due on the next working day");
-    let id = due_today_case(&app, "DUE-3", today).await;
+    let id = app.written_case("DUE-3", today, today, today).await;
     let (a, b) = tokio::join!(hcp_server::workers::warn_due_today(&app.state), hcp_server::workers::warn_due_today(&app.state));
     assert_eq!(a.unwrap() + b.unwrap(), 2, "respond and reply both fall today, each warned once");
     assert_eq!(hcp_server::workers::warn_due_today(&app.state).await.unwrap(), 0);
@@ -347,62 +347,6 @@ both!(no_follow_up_of_a_rating_found_untrue, |app| {
     assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE assess_number = 2").await, 0);
     app
 });
-
-/// A case of 市场监管局 written with both deadlines on `day`.
-async fn due_today_case(app: &common::TestApp, no: &str, day: i64) -> String {
-    app.matter(no, true).await;
-    let svc = app.service(no, "ZX-01").await;
-    let m = app.state.db.find_matter(no).await.unwrap().unwrap();
-    let now = hcp_domain::Timestamp::now();
-    let case_id = uuid::Uuid::now_v7().to_string();
-    let row = hcp_storage::ratings::StoredRating {
-        id: uuid::Uuid::now_v7().to_string(),
-        matter_id: m.id.clone(),
-        matter_no: m.matter_no.clone(),
-        service_seq: svc["seq"].as_i64().unwrap(),
-        assess_number: 1,
-        follows_id: None,
-        channel: "pad".into(),
-        level: 2,
-        indicators: String::new(),
-        reasons: "208".into(),
-        text: None,
-        anonymous: true,
-        rater_name: None,
-        rater_phone: None,
-        rater_id_number: None,
-        rater_phone_ix: None,
-        rater_from_applicant: false,
-        unit_code: m.unit_code.clone(),
-        item_code: m.item_code.clone(),
-        window_code: Some("ZX-01".into()),
-        staff_code: None,
-        catalogue_version: 1,
-        referral: false,
-        rated_at: now.micros(),
-        received_at: now.micros(),
-        biz_day: now.biz_day(),
-        credential_kind: "test".into(),
-        credential_id: None,
-        device_id: None,
-        source_hash: None,
-        client_type: "test".into(),
-        seconds_after_service: None,
-        ledger_seq: 0,
-    };
-    let case = hcp_storage::cases::NewCase {
-        id: case_id.clone(),
-        category: "service_quality".into(),
-        real_name: false,
-        arrival_day: day,
-        respond_by: day,
-        reply_by: day,
-        provisional: false,
-    };
-    let res = app.state.db.write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some(case) }]).await.unwrap();
-    assert!(res[0].is_ok());
-    case_id
-}
 
 mod limits {
     use super::*;

@@ -55,3 +55,17 @@ pub fn units_for(state: &AppState, caller: &Caller, act: Act) -> Vec<String> {
     v.sort();
     v
 }
+
+/// The units a list or statistic covers: the one asked for (refused when out of the caller's scope), or every
+/// unit in scope.
+pub fn scoped_units(state: &AppState, caller: &Caller, act: Act, unit: Option<&str>) -> Result<Vec<String>, ApiError> {
+    authorize(state, caller, act, None)?;
+    match unit {
+        Some(u) => {
+            hcp_domain::ids::parse_code(u, "unit", 40)?;
+            authorize(state, caller, act, Some(u))?;
+            Ok(vec![u.to_string()])
+        }
+        None => Ok(units_for(state, caller, act)),
+    }
+}

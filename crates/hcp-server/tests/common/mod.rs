@@ -256,6 +256,12 @@ impl TestApp {
 
     /// A case that arrived long ago, written through the storage writer with its old deadlines.
     pub async fn old_case(&self, no: &str) -> String {
+        self.written_case(no, 20260105, 20260106, 20260112).await
+    }
+
+    /// An anonymous bad review of a new 市场监管局 matter, written through the storage writer with the given
+    /// arrival day and deadlines (`YYYYMMDD`), as a case that arrived on another day would be.
+    pub async fn written_case(&self, no: &str, arrival_day: i64, respond_by: i64, reply_by: i64) -> String {
         let app = self;
         app.matter(no, true).await;
         let svc = app.service(no, "ZX-01").await;
@@ -302,9 +308,9 @@ impl TestApp {
             id: case_id.clone(),
             category: "service_quality".into(),
             real_name: false,
-            arrival_day: 20260105,
-            respond_by: 20260106,
-            reply_by: 20260112,
+            arrival_day,
+            respond_by,
+            reply_by,
             provisional: false,
         };
         let res =

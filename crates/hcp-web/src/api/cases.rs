@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::access::{authorize, authorize_found, units_for};
+use crate::access::{authorize, authorize_found, scoped_units};
 use crate::api::meta::ErrorBody;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -147,15 +147,7 @@ fn event_out(e: &CaseEvent) -> CaseEventOut {
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = [CaseOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_cases(State(state): State<AppState>, caller: Caller, Query(q): Query<CaseQuery>) -> ApiResult<Json<Vec<CaseOut>>> {
-    authorize(&state, &caller, Act::ReadCases, None)?;
-    let units: Vec<String> = match &q.unit {
-        Some(u) => {
-            hcp_domain::ids::parse_code(u, "unit", 40)?;
-            authorize(&state, &caller, Act::ReadCases, Some(u))?;
-            vec![u.clone()]
-        }
-        None => units_for(&state, &caller, Act::ReadCases),
-    };
+    let units = scoped_units(&state, &caller, Act::ReadCases, q.unit.as_deref())?;
     if let Some(s) = &q.state
         && CaseState::parse(s).is_none()
     {
@@ -409,16 +401,8 @@ pub struct FiledReply {
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = [FiledReply]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn filed_replies(State(state): State<AppState>, caller: Caller, Query(q): Query<LoopQuery>) -> ApiResult<Json<Vec<FiledReply>>> {
-    authorize(&state, &caller, Act::ReadCases, None)?;
     let (from, to) = crate::api::stats::parse_period(q.from.as_deref(), q.to.as_deref())?;
-    let units: Vec<String> = match &q.unit {
-        Some(u) => {
-            hcp_domain::ids::parse_code(u, "unit", 40)?;
-            authorize(&state, &caller, Act::ReadCases, Some(u))?;
-            vec![u.clone()]
-        }
-        None => units_for(&state, &caller, Act::ReadCases),
-    };
+    let units = scoped_units(&state, &caller, Act::ReadCases, q.unit.as_deref())?;
     let master = state.master();
     let mut out = Vec::new();
     for (s, events) in state.db.cases_with_events(&units, date_key(from), date_key(to)).await? {
@@ -529,18 +513,10 @@ fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::ca
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = LoopOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn loop_stats(State(state): State<AppState>, caller: Caller, Query(q): Query<LoopQuery>) -> ApiResult<Json<LoopOut>> {
-    authorize(&state, &caller, Act::ReadLoopStats, None)?;
     let today = Timestamp::now().biz_date();
     let (from, to) = crate::api::stats::parse_period(q.from.as_deref(), q.to.as_deref())?;
     let master = state.master();
-    let units: Vec<String> = match &q.unit {
-        Some(u) => {
-            hcp_domain::ids::parse_code(u, "unit", 40)?;
-            authorize(&state, &caller, Act::ReadLoopStats, Some(u))?;
-            vec![u.clone()]
-        }
-        None => units_for(&state, &caller, Act::ReadLoopStats),
-    };
+    let units = scoped_units(&state, &caller, Act::ReadLoopStats, q.unit.as_deref())?;
     let rows = state.db.cases_with_events(&units, date_key(from), date_key(to)).await?;
     let mut by_unit: std::collections::BTreeMap<String, Vec<hcp_domain::case_metrics::CaseFactsForMetrics>> = Default::default();
     for (s, events) in &rows {

@@ -11,7 +11,7 @@ use hcp_storage::complaints::StoredComplaint;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::access::{authorize, units_for};
+use crate::access::authorize;
 use crate::api::meta::ErrorBody;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -301,13 +301,6 @@ pub async fn list_inspections(
     caller: Caller,
     axum::extract::Query(q): axum::extract::Query<InspectionQuery>,
 ) -> ApiResult<Json<Vec<InspectionOut>>> {
-    authorize(&state, &caller, Act::ReadInspections, None)?;
-    let units: Vec<String> = match &q.unit {
-        Some(u) => {
-            authorize(&state, &caller, Act::ReadInspections, Some(u))?;
-            vec![u.clone()]
-        }
-        None => units_for(&state, &caller, Act::ReadInspections),
-    };
+    let units = crate::access::scoped_units(&state, &caller, Act::ReadInspections, q.unit.as_deref())?;
     Ok(Json(state.db.list_inspections(&units, 500).await?.iter().map(inspection_out).collect()))
 }
