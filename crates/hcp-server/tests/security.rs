@@ -50,13 +50,14 @@ both!(sign_in_is_throttled_second_factored_and_rotated, |app| {
     let (s, v, _) = sign_in_raw(&app, json!({"username": "nobody", "password": "x"}), None).await;
     assert_eq!((s, code(&v)), (401, "invalid_credentials"));
 
-    // Administrators: the second factor is required, checked, and must be enrolled.
+    // Administrators: the second factor is required, checked, and must be enrolled. (One code for the whole
+    // test, so that a 30-second boundary passing in between cannot change the answer.)
+    let otp = common::admin_otp();
     let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD}), None).await;
     assert_eq!((s, code(&v)), (401, "otp_required"), "{v}");
     let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": "000000"}), None).await;
     assert_eq!((s, code(&v)), (401, "invalid_otp"), "{v}");
-    let (s, v, admin) =
-        sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": common::admin_otp()}), None).await;
+    let (s, v, admin) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": otp.clone()}), None).await;
     assert_eq!(s, 200, "{v}");
     let hash = hcp_server::passwords::hash(common::PASSWORD).unwrap();
     app.state.db.insert_user("admin2", &hash, "bureau_admin", "LX").await.unwrap();
@@ -66,7 +67,7 @@ both!(sign_in_is_throttled_second_factored_and_rotated, |app| {
     // A code is good once: the same code again is refused, even with the right password.
     let admin = admin.unwrap();
     assert_eq!(whoami(&app, &admin).await, 200);
-    let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": common::admin_otp()}), None).await;
+    let (s, v, _) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": otp}), None).await;
     assert_eq!((s, code(&v)), (401, "invalid_otp"), "{v}");
 
     // Each sign-in starts a fresh session and ends the one the browser brought.

@@ -100,7 +100,7 @@ fn date_of(key: i64) -> Option<Date> {
     Date::from_calendar_date((key / 10_000) as i32, Month::try_from(((key / 100) % 100) as u8).ok()?, (key % 100) as u8).ok()
 }
 
-fn case_out(state: &AppState, s: &CaseSummary) -> CaseOut {
+pub(crate) fn case_out(state: &AppState, s: &CaseSummary) -> CaseOut {
     let c = &s.case;
     let now = Timestamp::now();
     let open = s.state == "open";
@@ -274,18 +274,25 @@ pub async fn act(
     Path(id): Path<String>,
     body: ApiJson<ActionIn>,
 ) -> ApiResult<Json<CaseDetail>> {
-    authorize(&state, &caller, Act::HandleCase, None)?;
-    if uuid::Uuid::parse_str(&id).is_err() {
+    take_step(&state, &caller, &id, &body.value).await?;
+    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
+}
+
+/// One step of a case's handling by a caller (API or back-office page): who may, then the loop's rules.
+pub(crate) async fn take_step(state: &AppState, caller: &Caller, id: &str, input: &ActionIn) -> ApiResult<()> {
+    authorize(state, caller, Act::HandleCase, None)?;
+    if uuid::Uuid::parse_str(id).is_err() {
         return Err(ApiError::not_found("工单"));
     }
-    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
+    let (summary, events) = state.db.get_case(id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     // Handling is for the unit's handlers and approvers, the county bureau, a town's administrator and business
     // systems; not for window staff (who may be the person rated), assessors or the oversight office.
-    authorize_found(&state, &caller, Act::HandleCase, &summary.case.unit_code, "工单")?;
-    let (action, details) = to_action(&body.value)?;
+    authorize_found(state, caller, Act::HandleCase, &summary.case.unit_code, "工单")?;
+    let (action, details) = to_action(input)?;
     // The verdict on the handling is the rater's: through their own link, or taken down by the county or a
     // business system (the platform's own app, the hotline) — never by the unit that handled the case.
-    let county_wide = match &caller {
+    let county_wide = match caller {
         Caller::Staff(u) => u.role == "bureau_admin",
         Caller::Key(k) => state.master().units.get(&k.unit_code).is_some_and(|u| u.parent_code.is_none()),
         Caller::Anonymous { .. } => false,
@@ -293,14 +300,12 @@ pub async fn act(
     if matches!(action, Action::Verdict(_)) && !county_wide {
         return Err(ApiError::forbidden("verdict_by_rater", "处理结果的评价须由评价人本人通过反馈链接给出，或由县级部门、热线代为录入"));
     }
-    let actor = match &caller {
+    let actor = match caller {
         Caller::Staff(u) => format!("staff:{}", u.username),
         Caller::Key(k) => format!("key:{}", k.label),
         Caller::Anonymous { .. } => "anonymous".to_string(),
     };
-    perform(&state, &summary, &events, action, details, actor).await?;
-    let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
-    Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
+    perform(state, &summary, &events, action, details, actor).await
 }
 
 /// Checks one step of the loop against the case and the jurisdiction's limits and records it (the caller has
@@ -479,7 +484,7 @@ fn day_of(micros: i64) -> Date {
     Timestamp(micros).biz_date()
 }
 
-fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::case_metrics::CaseFactsForMetrics> {
+pub(crate) fn metrics_facts(s: &CaseSummary, events: &[CaseEvent]) -> Option<hcp_domain::case_metrics::CaseFactsForMetrics> {
     // A bad review found untrue by 复核 is no work the unit owed.
     let upheld = events.iter().any(|e| {
         e.kind == "appeal_decided"

@@ -89,7 +89,27 @@ pub async fn sign_in(
     PeerAddr(peer): PeerAddr,
     body: ApiJson<SignIn>,
 ) -> ApiResult<Response> {
-    let input = body.value;
+    let (user, cookie) = start_session(&state, &headers, peer, body.value).await?;
+    let mut out = HeaderMap::new();
+    out.insert(header::SET_COOKIE, cookie);
+    let body = SessionOut {
+        username: user.username,
+        role: user.role,
+        unit_code: user.unit_code,
+        idle_timeout_secs: state.config.session_idle_secs,
+    };
+    Ok((out, Json(body)).into_response())
+}
+
+/// Checks the credentials (lock, password, second factor), starts a fresh session and audits the attempt:
+/// the user and the session cookie to set. Shared by the API and the sign-in page.
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    input: SignIn,
+) -> ApiResult<(hcp_storage::users::User, HeaderValue)> {
+    let state = state.clone();
     let bad = || ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "用户名或密码错误");
     if input.username.is_empty()
         || input.username.len() > 64
@@ -172,7 +192,7 @@ pub async fn sign_in(
         }
     }
     // A fresh session every time: whatever cookie the browser brought is ended (no session fixation).
-    if let Some(old) = cookie_value(&headers, SESSION_COOKIE) {
+    if let Some(old) = cookie_value(headers, SESSION_COOKIE) {
         state.db.delete_session(&old).await?;
     }
     let ttl = state.config.session_ttl_secs;
@@ -182,15 +202,8 @@ pub async fn sign_in(
     audit(&state, actor, "sign_in", "200", None, peer).await;
     let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
     let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ttl}{secure}");
-    let mut out = HeaderMap::new();
-    out.insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|_| bad())?);
-    let body = SessionOut {
-        username: user.username,
-        role: user.role,
-        unit_code: user.unit_code,
-        idle_timeout_secs: state.config.session_idle_secs,
-    };
-    Ok((out, Json(body)).into_response())
+    let cookie = HeaderValue::from_str(&cookie).map_err(|_| bad())?;
+    Ok((user, cookie))
 }
 
 fn cleared() -> HeaderMap {

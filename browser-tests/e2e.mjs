@@ -1,0 +1,222 @@
+// End to end in Debian's headless Chromium: a matter's receipt is printed, its QR code decoded with a real
+// decoder (zbarimg), the rater opens that URL on a phone-sized screen and gives 非常不满意 with a reason; the
+// unit's handler signs in, walks the case to its reply in the back office; the rater gets the reply by SMS (a
+// real local HTTP receiver), opens their link and gives a verdict; the public results page shows the unit.
+// axe-core checks the rater's pages for serious or critical violations. Screenshots go to out/.
+//
+// Environment: HCP_BIN (the haochaping binary), CHROMIUM (default /usr/bin/chromium).
+
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, "out");
+mkdirSync(out, { recursive: true });
+const bin = process.env.HCP_BIN;
+if (!bin) throw new Error("set HCP_BIN to the haochaping binary");
+const axePath = join(here, "node_modules", "axe-core", "axe.min.js");
+const APPLICANT_PHONE = "13712345678";
+
+let failures = 0;
+function check(cond, what) {
+  if (cond) {
+    console.log(`  ok   ${what}`);
+  } else {
+    failures += 1;
+    console.log(`  FAIL ${what}`);
+  }
+}
+
+// --- a real HTTP receiver standing in for the SMS gateway
+const sms = [];
+const gateway = createServer((req, res) => {
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    try {
+      sms.push(JSON.parse(body));
+    } catch {
+      sms.push({ raw: body });
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end('{"code":0}');
+  });
+});
+await new Promise((r) => gateway.listen(0, "127.0.0.1", r));
+const smsUrl = `http://127.0.0.1:${gateway.address().port}/sms`;
+
+// --- the server, on its embedded default (SQLite) with the Long County demo
+const dir = mkdtempSync(join(tmpdir(), "hcp-e2e-"));
+const port = await new Promise((r) => {
+  const s = createServer();
+  s.listen(0, "127.0.0.1", () => {
+    const p = s.address().port;
+    s.close(() => r(p));
+  });
+});
+const base = `http://127.0.0.1:${port}`;
+const server = spawn(
+  bin,
+  ["demo", "--matters", "200", "--listen", `127.0.0.1:${port}`, "--sms-url", smsUrl, "--notify-interval-ms", "300"],
+  { cwd: dir, env: { ...process.env, HCP_LOG: "warn" } },
+);
+let serverOut = "";
+server.stdout.on("data", (d) => (serverOut += d));
+server.stderr.on("data", (d) => (serverOut += d));
+const deadline = Date.now() + 120_000;
+while (!serverOut.includes("try:") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+if (!serverOut.includes("try:")) {
+  console.log(serverOut);
+  throw new Error("the demo server did not start");
+}
+const systemKey = serverOut.split("\n").find((l) => l.trim().startsWith("system") && l.includes("hcp_")).trim().split(/\s+/).pop();
+
+async function api(method, path, body) {
+  const r = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${systemKey}`, "content-type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: r.headers.get("content-type")?.includes("json") ? await r.json() : await r.arrayBuffer() };
+}
+
+let browser;
+try {
+  console.log("receipt and QR code");
+  const now = new Date();
+  const accepted = new Date(now.getTime() - 3600_000).toISOString();
+  const m = await api("POST", "/matters", {
+    matter_no: "E2E-0001", item_code: "61032707009", unit_code: "LX-GAJ", accepted_at: accepted, completed_at: now.toISOString(),
+    applicant: { kind: "person", name: "测试申请人", phone: APPLICANT_PHONE },
+  });
+  check(m.status === 201, `matter registered (${m.status})`);
+  const svc = await api("POST", "/matters/E2E-0001/services", { window_code: "ZX-01", staff_code: "P001" });
+  check(svc.status === 201, `service recorded (${svc.status})`);
+  const png = await api("GET", "/matters/E2E-0001/receipt?format=png");
+  check(png.status === 200, "receipt QR code as PNG");
+  const pngPath = join(out, "receipt-qr.png");
+  writeFileSync(pngPath, Buffer.from(png.body));
+  const decoded = execFileSync("zbarimg", ["--raw", "-q", pngPath]).toString().trim();
+  check(decoded.startsWith(`${base}/r/`), `zbarimg decodes the rating URL: ${decoded}`);
+
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+  });
+  // bypassCSP only so that the test can inject axe-core; the pages themselves run no script.
+  const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, bypassCSP: true, locale: "zh-CN" });
+  const desktop = await browser.newContext({ viewport: { width: 1366, height: 900 }, bypassCSP: true, locale: "zh-CN" });
+
+  async function axe(page, name) {
+    await page.addScriptTag({ path: axePath });
+    const res = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+    const bad = res.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    for (const v of bad) console.log(`       ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    check(bad.length === 0, `axe: no serious or critical violation on ${name}`);
+  }
+  async function shot(page, name) {
+    await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+  }
+
+  console.log("the rater, on a phone");
+  const rater = await phone.newPage();
+  await rater.goto(decoded);
+  check((await rater.title()).includes("请您评价"), "the rating page opens from the QR code");
+  check((await rater.locator("script").count()) === 0, "no script on the rating page");
+  await axe(rater, "the rating page (levels)");
+  await shot(rater, "phone-rating-levels");
+  await rater.getByRole("link", { name: /非常不满意/ }).click();
+  await axe(rater, "the rating page (reasons)");
+  await rater.locator('input[name="reasons"]').first().check();
+  await rater.locator("#text").fill("排队时间太长，窗口只开了一个");
+  await shot(rater, "phone-rating-form");
+  await rater.getByRole("button", { name: "提交评价" }).click();
+  check((await rater.title()).includes("感谢您的评价"), "the rating is confirmed");
+  await axe(rater, "the confirmation page");
+  await shot(rater, "phone-rating-done");
+  await rater.goto(decoded);
+  await rater.getByRole("link", { name: /非常满意/ }).first().click();
+  await rater.getByRole("button", { name: "提交评价" }).click();
+  check((await rater.title()).includes("已评价"), "a second rating of the same service is explained, not counted");
+
+  console.log("the unit's handler, at a desk");
+  const staff = await desktop.newPage();
+  await staff.goto(`${base}/staff/cases`);
+  check(staff.url().endsWith("/staff/sign-in"), "the back office asks for a sign-in");
+  await staff.locator("#username").fill("gaj_handler");
+  await staff.locator("#password").fill("Longxian-2026");
+  await staff.getByRole("button", { name: "登录" }).click();
+  check(staff.url().endsWith("/staff/cases"), "signed in, the work queue");
+  await shot(staff, "desktop-queue");
+  const link = staff.locator("table.queue a").filter({ hasText: "响应" }).first();
+  const rows = await staff.locator("table.queue tbody tr").count();
+  check(rows > 0, `the queue lists open cases (${rows})`);
+  // The new case: the one opened by our rating.
+  await staff.goto(`${base}/staff/cases`);
+  const ours = staff.locator("table.queue tr", { hasText: "居民身份证换领" }).filter({ hasText: "待响应" }).last();
+  await ours.locator("a").click();
+  check((await staff.locator("h1").innerText()).includes("待响应"), "the case page");
+  check((await staff.locator("body").innerText()).includes("排队时间太长"), "the case shows the rater's words");
+  await shot(staff, "desktop-case-open");
+  await staff.locator("#note").fill("已安排专人核实");
+  await staff.getByRole("button", { name: "确认响应" }).click();
+  await staff.getByRole("button", { name: /查看评价人联系方式/ }).click();
+  check((await staff.locator("body").innerText()).includes(APPLICANT_PHONE), "the handler sees the number for the callback (recorded)");
+  await staff.locator("#summary").fill("已电话联系，评价人反映高峰时段排队久");
+  await staff.getByRole("button", { name: "记录回访" }).click();
+  await staff.locator('input[name="outcome"][value="fixed_at_once"]').check();
+  await staff.locator("#fixed").fill("高峰时段增开两个综合窗口");
+  await staff.getByRole("button", { name: "确定处理结果" }).click();
+  await staff.locator("#text").fill("已在高峰时段增开两个综合窗口，感谢您的监督");
+  await staff.getByRole("button", { name: "答复并报备" }).click();
+  check((await staff.locator("h1").innerText()).includes("待评价人反馈"), "replied: waiting for the rater");
+  await shot(staff, "desktop-case-replied");
+  void link;
+
+  console.log("the rater's feedback");
+  let replyText;
+  for (let i = 0; i < 50 && !replyText; i += 1) {
+    replyText = sms.map((s) => s.text || "").find((t) => t.includes("/f/") && t.includes("已办理答复"));
+    if (!replyText) await new Promise((r) => setTimeout(r, 200));
+  }
+  check(Boolean(replyText), "the reply reaches the applicant by SMS with their link");
+  check(sms.some((s) => s.phone === APPLICANT_PHONE), "to the applicant's number");
+  const feedbackUrl = replyText.match(/https?:\/\/\S+\/f\/[^\s。]+/)[0];
+  const fb = await phone.newPage();
+  await fb.goto(feedbackUrl);
+  check((await fb.locator("body").innerText()).includes("已在高峰时段增开两个综合窗口"), "the feedback page shows the reply");
+  await axe(fb, "the feedback page");
+  await shot(fb, "phone-feedback");
+  await fb.locator('input[name="verdict"][value="satisfied"]').check();
+  await fb.getByRole("button", { name: "提交" }).click();
+  check((await fb.locator("body").innerText()).includes("工单已办结"), "the verdict closes the case");
+  await fb.locator('input[name="level"][value="4"]').check();
+  await fb.getByRole("button", { name: "提交追评" }).click();
+  check((await fb.locator("body").innerText()).includes("追评已提交"), "one follow-up rating (追评)");
+  await shot(fb, "phone-feedback-done");
+
+  console.log("public results");
+  for (const ctx of [["phone", phone], ["desktop", desktop]]) {
+    const p = await ctx[1].newPage();
+    await p.goto(`${base}/results`);
+    check((await p.locator("table").innerText()).includes("陇县公安局"), `the public page lists the department (${ctx[0]})`);
+    check(!(await p.locator("body").innerText()).includes(APPLICANT_PHONE), `no rater data on the public page (${ctx[0]})`);
+    await axe(p, `the public results (${ctx[0]})`);
+    await shot(p, `${ctx[0]}-results`);
+  }
+} catch (e) {
+  failures += 1;
+  console.log(`  FAIL ${e.stack || e}`);
+} finally {
+  if (browser) await browser.close();
+  server.kill();
+  gateway.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+console.log(failures === 0 ? "browser tests passed" : `${failures} browser check(s) failed`);
+process.exit(failures === 0 ? 0 : 1);

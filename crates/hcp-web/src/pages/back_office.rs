@@ -1,0 +1,497 @@
+//! The staff back office: sign-in, the work queue sorted by deadline (overdue and due today marked), and the
+//! case page with the history and a form for each step the case and the role allow. Every form carries a CSRF
+//! token; every step goes through the same rules as the API (`take_step`), so the page can do nothing the API
+//! would refuse.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hcp_domain::access::{Act, Role};
+use hcp_domain::timestamp::Timestamp;
+use hcp_storage::users::User;
+
+use super::{csrf_ok, csrf_token, parse_form, render, see_other, with_cookie};
+use crate::access::{authorize, units_for};
+use crate::api::cases::{ActionIn, case_out, take_step};
+use crate::api::session::{SignIn, start_session};
+use crate::auth::{Caller, PeerAddr};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "staff_sign_in.html")]
+struct SignInPage {
+    csrf: String,
+    error: Option<String>,
+    username: String,
+}
+
+fn role_label(role: &str) -> &'static str {
+    Role::parse(role).map(Role::label).unwrap_or("未知角色")
+}
+
+/// The signed-in staff member; `None` means: send them to the sign-in page (`to_sign_in`).
+fn staff(caller: &Caller) -> Option<&User> {
+    match caller {
+        Caller::Staff(u) => Some(u),
+        _ => None,
+    }
+}
+
+fn to_sign_in() -> Response {
+    see_other("/staff/sign-in")
+}
+
+pub async fn sign_in_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (csrf, cookie) = csrf_token(&state, &headers);
+    with_cookie(render(StatusCode::OK, &SignInPage { csrf, error: None, username: String::new() }), cookie)
+}
+
+pub async fn sign_in_submit(State(state): State<AppState>, headers: HeaderMap, PeerAddr(peer): PeerAddr, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (csrf, cookie) = csrf_token(&state, &headers);
+    let username = get("username").unwrap_or_default();
+    let again = |status: StatusCode, error: String| {
+        with_cookie(render(status, &SignInPage { csrf: csrf.clone(), error: Some(error), username: username.clone() }), cookie.clone())
+    };
+    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+        return again(StatusCode::FORBIDDEN, "页面已过期，请重新登录".into());
+    }
+    let input = SignIn {
+        username: username.clone(),
+        password: get("password").unwrap_or_default(),
+        otp: get("otp").filter(|o| !o.trim().is_empty()),
+    };
+    match start_session(&state, &headers, peer, input).await {
+        Ok((_, session)) => {
+            let mut r = see_other("/staff/cases");
+            r.headers_mut().append(axum::http::header::SET_COOKIE, session);
+            r
+        }
+        Err(e) => again(e.status, e.message),
+    }
+}
+
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = parse_form(&body);
+    let csrf = form.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str());
+    if csrf_ok(&state, &headers, csrf)
+        && let Some(t) = crate::auth::cookie_value(&headers, crate::auth::SESSION_COOKIE)
+    {
+        let _ = state.db.delete_session(&t).await;
+    }
+    let mut r = see_other("/staff/sign-in");
+    r.headers_mut().append(
+        axum::http::header::SET_COOKIE,
+        axum::http::HeaderValue::from_static("hcp_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    r
+}
+
+struct QueueRow {
+    id: String,
+    class: &'static str,
+    deadline_label: &'static str,
+    deadline: String,
+    state: &'static str,
+    kind: &'static str,
+    unit: String,
+    item: String,
+    arrived: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff_cases.html")]
+struct QueuePage {
+    who: String,
+    role_label: &'static str,
+    csrf: String,
+    rows: Vec<QueueRow>,
+    overdue: usize,
+    due_today: usize,
+}
+
+fn state_label(s: &str) -> &'static str {
+    match s {
+        "open" => "待响应",
+        "responded" => "核实整改中",
+        "decided" => "待答复",
+        "replied" => "待评价人反馈",
+        _ => "已办结",
+    }
+}
+
+fn kind_label(k: &str) -> &'static str {
+    match k {
+        "bad_review" => "差评",
+        "complaint" => "投诉",
+        "suggestion" => "意见建议",
+        "inspection" => "整改任务",
+        _ => "工单",
+    }
+}
+
+/// The work queue: every case of the caller's tree not yet closed, the nearest deadline first.
+pub async fn queue(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    if let Err(e) = authorize(&state, &caller, Act::ReadCases, None) {
+        return error_page(&e);
+    }
+    let units = units_for(&state, &caller, Act::ReadCases);
+    let cases = match state.db.list_cases(&units, None, 1000).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&e.into()),
+    };
+    let master = state.master();
+    let today = Timestamp::now().biz_date();
+    let today_text = hcp_domain::timestamp::format_date(today);
+    let mut rows: Vec<QueueRow> = cases
+        .iter()
+        .filter(|c| c.state != "closed")
+        .map(|c| {
+            let out = case_out(&state, c);
+            let (label, deadline, overdue) = if c.state == "open" {
+                ("响应", out.respond_by.clone(), out.respond_overdue)
+            } else {
+                ("答复", out.reply_by.clone(), out.reply_overdue)
+            };
+            let class = if overdue {
+                "overdue"
+            } else if deadline == today_text {
+                "due"
+            } else {
+                ""
+            };
+            QueueRow {
+                id: c.case.id.clone(),
+                class,
+                deadline_label: label,
+                deadline,
+                state: state_label(&c.state),
+                kind: kind_label(&c.case.kind),
+                unit: out.unit_name.clone().unwrap_or_else(|| c.case.unit_code.clone()),
+                item: master.items.get(&c.case.item_code).map(|i| i.name.clone()).unwrap_or_default(),
+                arrived: Timestamp(c.case.opened_at).to_rfc3339().get(..16).unwrap_or_default().replace('T', " "),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| (a.class != "overdue", a.class != "due", &a.deadline).cmp(&(b.class != "overdue", b.class != "due", &b.deadline)));
+    let (csrf, cookie) = csrf_token(&state, &headers);
+    let page = QueuePage {
+        who: user.username.clone(),
+        role_label: role_label(&user.role),
+        csrf,
+        overdue: rows.iter().filter(|r| r.class == "overdue").count(),
+        due_today: rows.iter().filter(|r| r.class == "due").count(),
+        rows,
+    };
+    with_cookie(render(StatusCode::OK, &page), cookie)
+}
+
+struct HistoryRow {
+    label: String,
+    at: String,
+    actor: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff_case.html")]
+struct CasePage {
+    who: String,
+    role_label: &'static str,
+    csrf: String,
+    error: Option<String>,
+    notice: Option<String>,
+    id: String,
+    short_id: String,
+    kind: &'static str,
+    state_label: &'static str,
+    level_label: String,
+    reasons: Vec<String>,
+    text: Option<String>,
+    matter_no: String,
+    unit: String,
+    item: String,
+    window: String,
+    staff: String,
+    category: &'static str,
+    rater: String,
+    arrived: String,
+    respond_by: String,
+    reply_by: String,
+    respond_overdue: bool,
+    reply_overdue: bool,
+    history: Vec<HistoryRow>,
+    can_handle: bool,
+    can_respond: bool,
+    can_callback: bool,
+    can_decide: bool,
+    can_extend: bool,
+    can_reply: bool,
+    can_view_contact: bool,
+    contact: Option<String>,
+}
+
+fn event_label(kind: &str) -> &str {
+    match kind {
+        "opened" => "立案",
+        "responded" => "响应",
+        "callback" => "回访核实",
+        "outcome" => "处理结果",
+        "extended" => "延期",
+        "replied" => "答复（已报备）",
+        "verdict" => "评价人反馈",
+        "overdue" => "超期督办",
+        "due_warning" => "到期提醒",
+        "appeal_applied" => "申请复核",
+        "appeal_opinion" => "复核初审意见",
+        "appeal_decided" => "复核决定",
+        other => other,
+    }
+}
+
+/// A one-line account of an event's details, for the history.
+fn summary(note: Option<&str>) -> String {
+    let Some(v) = note.and_then(|n| serde_json::from_str::<serde_json::Value>(n).ok()) else { return note.unwrap_or_default().to_string() };
+    let Some(map) = v.as_object() else { return String::new() };
+    map.iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "notify_rater" | "filed" | "appeal_state" | "by"))
+        .filter_map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) if k == "outcome" => outcome_label(s).to_string(),
+                serde_json::Value::String(s) if k == "verdict" => verdict_label(s).to_string(),
+                serde_json::Value::String(s) if !s.is_empty() => s.clone(),
+                serde_json::Value::Bool(b) => if *b { "是" } else { "否" }.to_string(),
+                serde_json::Value::Number(n) => n.to_string(),
+                _ => return None,
+            };
+            Some(format!("{}：{text}", field_label(k)))
+        })
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+fn outcome_label(code: &str) -> &str {
+    match code {
+        "fixed_at_once" => "立行立改",
+        "ledger" => "建立台账、限期整改",
+        "explained" => "解释说明",
+        "invalid" => "经核实不予采纳",
+        other => other,
+    }
+}
+
+fn verdict_label(code: &str) -> &str {
+    match code {
+        "satisfied" => "满意",
+        "basically_satisfied" => "基本满意",
+        "unsatisfied" => "不满意",
+        other => other,
+    }
+}
+
+fn field_label(k: &str) -> &str {
+    match k {
+        "note" => "说明",
+        "method" => "方式",
+        "reached" => "联系上",
+        "summary" => "情况",
+        "outcome" => "处理方式",
+        "fixed" => "整改内容",
+        "reason" => "原因",
+        "rectify_by" => "整改期限",
+        "explanation" => "解释",
+        "legal_basis" => "依据",
+        "evidence" => "证据",
+        "new_reply_by" => "新期限",
+        "text" => "答复",
+        "verdict" => "评价",
+        "comment" => "补充",
+        "step" => "环节",
+        "deadline" => "期限",
+        "escalated_to" => "督办单位",
+        other => other,
+    }
+}
+
+async fn case_page(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+    error: Option<String>,
+    contact: Option<String>,
+) -> Response {
+    let Some(user) = staff(caller).cloned() else { return to_sign_in() };
+    if uuid::Uuid::parse_str(id).is_err() {
+        return error_page(&ApiError::not_found("工单"));
+    }
+    let (summary_row, events) = match state.db.get_case(id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return error_page(&ApiError::not_found("工单")),
+        Err(e) => return error_page(&e.into()),
+    };
+    if let Err(e) = crate::access::authorize_found(state, caller, Act::ReadCases, &summary_row.case.unit_code, "工单") {
+        return error_page(&e);
+    }
+    let c = &summary_row.case;
+    let out = case_out(state, &summary_row);
+    let master = state.master();
+    let rating = match &c.rating_id {
+        Some(r) => state.db.get_rating(r).await.ok().flatten(),
+        None => None,
+    };
+    let catalogue = &state.catalogue;
+    let reasons: Vec<String> = rating
+        .as_ref()
+        .map(|r| {
+            r.reasons
+                .split(',')
+                .filter(|x| !x.is_empty())
+                .map(|code| catalogue.reason(code).map(|r| r.label.as_str()).unwrap_or(code).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let can_handle = crate::access::authorize(state, caller, Act::HandleCase, Some(&c.unit_code)).is_ok();
+    let st = summary_row.state.as_str();
+    let (csrf, cookie) = csrf_token(state, headers);
+    let page = CasePage {
+        who: user.username.clone(),
+        role_label: role_label(&user.role),
+        csrf,
+        notice: None,
+        error,
+        id: c.id.clone(),
+        short_id: c.id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect(),
+        kind: kind_label(&c.kind),
+        state_label: state_label(st),
+        level_label: hcp_domain::Level::new(c.level, "level").map(|l| l.label().to_string()).unwrap_or_else(|_| "—".into()),
+        reasons,
+        text: rating.as_ref().and_then(|r| r.text.clone()),
+        matter_no: if c.matter_no.is_empty() { "—".into() } else { c.matter_no.clone() },
+        unit: out.unit_name.clone().unwrap_or_else(|| c.unit_code.clone()),
+        item: master.items.get(&c.item_code).map(|i| i.name.clone()).unwrap_or_else(|| "—".into()),
+        window: c.window_code.as_ref().and_then(|w| master.windows.get(w)).map(|w| w.name.clone()).unwrap_or_else(|| "—".into()),
+        staff: c.staff_code.as_ref().and_then(|s| master.staff.get(s)).map(|s| s.name.clone()).unwrap_or_else(|| "—".into()),
+        category: if c.category == "misconduct" { "涉嫌违规（须移送）" } else { "服务质量" },
+        rater: if c.real_name { "实名（须回访）".into() } else { "匿名".into() },
+        arrived: Timestamp(c.opened_at).to_rfc3339().get(..16).unwrap_or_default().replace('T', " "),
+        respond_by: out.respond_by.clone(),
+        reply_by: out.reply_by.clone(),
+        respond_overdue: out.respond_overdue,
+        reply_overdue: out.reply_overdue,
+        history: events
+            .iter()
+            .map(|e| HistoryRow {
+                label: event_label(&e.kind).to_string(),
+                at: Timestamp(e.at).to_rfc3339().get(..16).unwrap_or_default().replace('T', " "),
+                actor: e.actor.clone(),
+                summary: summary(e.note.as_deref()),
+            })
+            .collect(),
+        can_handle,
+        can_respond: st == "open",
+        can_callback: matches!(st, "responded" | "decided" | "replied"),
+        can_decide: st == "responded",
+        can_extend: matches!(st, "responded" | "decided") && !out.reply_overdue,
+        can_reply: st == "decided",
+        can_view_contact: c.real_name
+            && st != "closed"
+            && crate::access::authorize(state, caller, Act::ViewContact, Some(&c.unit_code)).is_ok(),
+        contact,
+    };
+    let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    with_cookie(render(status, &page), cookie)
+}
+
+pub async fn case(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    case_page(&state, &caller, &headers, &id, None, None).await
+}
+
+/// One step of the case from its form; on success back to the case page (so a reload does not repeat it).
+pub async fn case_step(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+    if staff(&caller).is_none() {
+        return to_sign_in();
+    }
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty());
+    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+        return case_page(&state, &caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+    }
+    let text = |k: &str| get(k).unwrap_or_default();
+    let input = match get("action").as_deref() {
+        Some("respond") => ActionIn::Respond { note: text("note") },
+        Some("callback") => {
+            ActionIn::Callback { method: text("method"), reached: get("reached").as_deref() != Some("false"), summary: text("summary") }
+        }
+        Some("decide") => ActionIn::Decide {
+            outcome: text("outcome"),
+            fixed: get("fixed"),
+            reason: get("reason"),
+            rectify_by: get("rectify_by"),
+            explanation: get("explanation"),
+            legal_basis: get("legal_basis"),
+            evidence: get("evidence"),
+        },
+        Some("extend") => ActionIn::Extend { new_reply_by: text("new_reply_by"), reason: text("reason") },
+        Some("reply") => ActionIn::Reply { text: text("text") },
+        _ => return case_page(&state, &caller, &headers, &id, Some("请选择要办理的环节".into()), None).await,
+    };
+    match take_step(&state, &caller, &id, &input).await {
+        Ok(()) => see_other(&format!("/staff/cases/{id}")),
+        Err(e) if e.status == StatusCode::NOT_FOUND || e.status == StatusCode::FORBIDDEN => error_page(&e),
+        Err(e) => case_page(&state, &caller, &headers, &id, Some(e.message), None).await,
+    }
+}
+
+/// The rater's contact for the callback, shown on the case page once the view is on the audit trail.
+pub async fn case_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PeerAddr(peer): PeerAddr,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = parse_form(&body);
+    let csrf = form.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str());
+    if !csrf_ok(&state, &headers, csrf) {
+        return case_page(&state, &caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+    }
+    match crate::api::audit::view_contact(&state, &caller, peer, &id).await {
+        Ok(c) => {
+            let shown = format!("{} {}", c.name.unwrap_or_default(), c.phone.unwrap_or_default());
+            case_page(&state, &caller, &headers, &id, None, Some(shown.trim().to_string())).await
+        }
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => case_page(&state, &caller, &headers, &id, Some(e.message), None).await,
+        Err(e) => error_page(&e),
+    }
+}
+
+#[derive(Template)]
+#[template(
+    source = r#"{% extends "base.html" %}{% block title %}{{ title }}{% endblock %}{% block main %}<h1>{{ title }}</h1><p class="alert" role="alert">{{ message }}</p><p><a href="/staff/cases">返回工单列表</a></p>{% endblock %}"#,
+    ext = "html"
+)]
+struct ErrorPage {
+    title: &'static str,
+    message: String,
+}
+
+fn error_page(e: &ApiError) -> Response {
+    let title = match e.status {
+        StatusCode::NOT_FOUND => "没有找到",
+        StatusCode::FORBIDDEN => "无权访问",
+        StatusCode::UNAUTHORIZED => "请先登录",
+        _ => "出错了",
+    };
+    let mut r = render(e.status, &ErrorPage { title, message: e.message.clone() });
+    if e.status == StatusCode::UNAUTHORIZED {
+        r = see_other("/staff/sign-in");
+    }
+    r.into_response()
+}

@@ -1,0 +1,86 @@
+//! Server-rendered pages, in Chinese, working with JavaScript off: the rater's (`rater`), the staff back office
+//! (`back_office`) and the public results (`results`). Templates are askama (compile-checked) under
+//! `templates/`; the one stylesheet is ours (`assets/app.css`); there is no inline script anywhere.
+
+pub mod back_office;
+pub mod rater;
+pub mod results;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+pub use rater::{feedback_page, feedback_submit, parse_form, rating_page, submit_page};
+
+use crate::auth::cookie_value;
+use crate::state::AppState;
+
+/// Renders a template with a status; a template that fails to render is an internal error, logged.
+pub(crate) fn render(status: StatusCode, t: &impl askama::Template) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>错误</title><p>页面暂时无法显示，请稍后再试。</p>".to_string()))
+                .into_response()
+        }
+    }
+}
+
+pub const CSRF_COOKIE: &str = "hcp_csrf";
+
+fn csrf_mac(state: &AppState, cookie: &str) -> Option<Hmac<Sha256>> {
+    let mut m = Hmac::<Sha256>::new_from_slice(state.secrets.token_key()).ok()?;
+    m.update(b"hcp-csrf-v1|");
+    m.update(cookie.as_bytes());
+    Some(m)
+}
+
+/// The form token for this browser: an HMAC of its `hcp_csrf` cookie (set here when missing). A page on another
+/// site can neither read the cookie nor compute the token, so it cannot submit our forms.
+pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let (cookie, set) = match cookie_value(headers, CSRF_COOKIE).filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
+        Some(c) => (c, None),
+        None => {
+            let c = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
+            let v = HeaderValue::from_str(&format!("{CSRF_COOKIE}={c}; Path=/; HttpOnly; SameSite=Strict{secure}")).ok();
+            (c, v)
+        }
+    };
+    let token = csrf_mac(state, &cookie).map(|m| hex::encode(m.finalize().into_bytes())).unwrap_or_default();
+    (token, set)
+}
+
+/// Whether a submitted form carries the token of this browser's cookie (checked in constant time).
+pub(crate) fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: Option<&str>) -> bool {
+    let (Some(cookie), Some(submitted)) = (cookie_value(headers, CSRF_COOKIE), submitted) else { return false };
+    let Ok(sig) = hex::decode(submitted) else { return false };
+    csrf_mac(state, &cookie).is_some_and(|m| m.verify_slice(&sig).is_ok())
+}
+
+/// A page response that also sets the CSRF cookie when it was just made.
+pub(crate) fn with_cookie(mut resp: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        resp.headers_mut().append(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+/// `303 See Other` to `to` (after a form, so that reloading does not post it again).
+pub(crate) fn see_other(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// The stylesheet.
+pub async fn stylesheet() -> Response {
+    let mut r = include_str!("../../assets/app.css").into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r
+}
