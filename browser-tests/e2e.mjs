@@ -62,7 +62,7 @@ const port = await new Promise((r) => {
 const base = `http://127.0.0.1:${port}`;
 const server = spawn(
   bin,
-  ["demo", "--matters", "200", "--listen", `127.0.0.1:${port}`, "--sms-url", smsUrl, "--notify-interval-ms", "300"],
+  ["demo", "--matters", "200", "--listen", `127.0.0.1:${port}`, "--sms-url", smsUrl, "--notify-interval-ms", "300", "--device-idle-secs", "4"],
   { cwd: dir, env: { ...process.env, HCP_LOG: "warn" } },
 );
 let serverOut = "";
@@ -74,7 +74,9 @@ if (!serverOut.includes("try:")) {
   console.log(serverOut);
   throw new Error("the demo server did not start");
 }
-const systemKey = serverOut.split("\n").find((l) => l.trim().startsWith("system") && l.includes("hcp_")).trim().split(/\s+/).pop();
+const keyOf = (kind) => serverOut.split("\n").find((l) => l.trim().startsWith(kind) && l.includes("hcp_")).trim().split(/\s+/).pop();
+const systemKey = keyOf("system");
+const deviceKey = keyOf("device");
 
 async function api(method, path, body) {
   const r = await fetch(`${base}/api/v1${path}`, {
@@ -144,6 +146,60 @@ try {
   await rater.getByRole("button", { name: "提交评价" }).click();
   check((await rater.title()).includes("已评价"), "a second rating of the same service is explained, not counted");
 
+  console.log("the window device (评价器) on a tablet");
+  const tablet = await browser.newContext({ viewport: { width: 1024, height: 768 }, bypassCSP: true, locale: "zh-CN" });
+  const dev = await tablet.newPage();
+  await dev.goto(`${base}/device`);
+  check(dev.url().endsWith("/device/setup"), "an unset device asks for its key");
+  await dev.locator("#key").fill("hcp_not_a_key");
+  await dev.getByRole("button", { name: "保存" }).click();
+  check((await dev.locator(".alert").count()) === 1, "a wrong key is refused");
+  await dev.locator("#key").fill(deviceKey);
+  await dev.getByRole("button", { name: "保存" }).click();
+  await dev.waitForSelector("#idle:not([hidden])");
+  check((await dev.locator("#idle h1").innerText()).includes("欢迎"), "bound to its window, the welcome screen");
+  await axe(dev, "the window device (welcome)");
+  await shot(dev, "tablet-device-idle");
+  async function serviceAtWindow(no) {
+    const r1 = await api("POST", "/matters", {
+      matter_no: no, item_code: "61032707009", unit_code: "LX-GAJ", accepted_at: new Date(Date.now() - 600_000).toISOString(),
+      applicant: { kind: "person", name: "测试申请人" },
+    });
+    const r2 = await api("POST", `/matters/${no}/services`, { window_code: "ZX-01", staff_code: "P001" });
+    return r1.status === 201 && r2.status === 201 ? r2.body.service_no : null;
+  }
+  const s2 = await serviceAtWindow("E2E-0002");
+  await dev.waitForSelector("#rate:not([hidden])", { timeout: 15_000 });
+  check((await dev.locator("#rate h1").innerText()).includes("请您评价"), "a service at the window is pushed to the device");
+  await axe(dev, "the window device (rating)");
+  await shot(dev, "tablet-device-rate");
+  // A double tap is one rating.
+  await dev.evaluate(() => { const b = document.querySelector('#rate button[value="4"]'); b.click(); b.click(); });
+  await dev.waitForFunction(() => document.getElementById("status").textContent.includes("感谢"));
+  await dev.waitForFunction(() => (JSON.parse(localStorage.getItem("hcp-device-queue") || "[]")).length === 0);
+  const again2 = await api("POST", "/ratings", { matter_no: "E2E-0002", service_no: s2, channel: "business_system", level: 5 });
+  check(again2.status === 409 && again2.body.error.code === "already_rated", "the press was stored (a second rating is refused)");
+  // The screen returns to its welcome after the idle time.
+  await dev.waitForSelector("#idle:not([hidden])", { timeout: 8_000 });
+  check(true, "back to the welcome screen after the idle time");
+  // The network goes down: a bad review (with its reason) is kept and sent once it is back.
+  const s3 = await serviceAtWindow("E2E-0003");
+  await dev.waitForSelector("#rate:not([hidden])", { timeout: 15_000 });
+  await tablet.setOffline(true);
+  await dev.locator('#rate button[value="1"]').click();
+  await dev.waitForSelector('section.reasons[data-level="1"]:not([hidden])');
+  check(true, "a bad review asks for its reason");
+  await shot(dev, "tablet-device-reasons");
+  await dev.locator('section.reasons[data-level="1"] button').first().click();
+  await dev.waitForFunction(() => document.getElementById("status").textContent.includes("网络暂时中断"));
+  check((await dev.evaluate(() => JSON.parse(localStorage.getItem("hcp-device-queue")).length)) === 1, "kept on the device while offline");
+  await tablet.setOffline(false);
+  await dev.waitForFunction(() => (JSON.parse(localStorage.getItem("hcp-device-queue") || "[]")).length === 0, null, { timeout: 20_000 });
+  const again3 = await api("POST", "/ratings", { matter_no: "E2E-0003", service_no: s3, channel: "business_system", level: 5 });
+  check(again3.status === 409, "sent when the network came back");
+  const stored = await api("GET", `/ratings/${again3.body.id}`);
+  check(stored.body.level === 1 && stored.body.channel === "pad" && stored.body.reasons.length === 1, "as pressed: 非常不满意, one reason, from the device");
+
   console.log("the unit's handler, at a desk");
   const staff = await desktop.newPage();
   await staff.goto(`${base}/staff/cases`);
@@ -153,12 +209,11 @@ try {
   await staff.getByRole("button", { name: "登录" }).click();
   check(staff.url().endsWith("/staff/cases"), "signed in, the work queue");
   await shot(staff, "desktop-queue");
-  const link = staff.locator("table.queue a").filter({ hasText: "响应" }).first();
   const rows = await staff.locator("table.queue tbody tr").count();
   check(rows > 0, `the queue lists open cases (${rows})`);
   // The new case: the one opened by our rating.
   await staff.goto(`${base}/staff/cases`);
-  const ours = staff.locator("table.queue tr", { hasText: "居民身份证换领" }).filter({ hasText: "待响应" }).last();
+  const ours = staff.locator("table.queue tr", { hasText: "E2E-0001" });
   await ours.locator("a").click();
   check((await staff.locator("h1").innerText()).includes("待响应"), "the case page");
   check((await staff.locator("body").innerText()).includes("排队时间太长"), "the case shows the rater's words");
@@ -176,7 +231,6 @@ try {
   await staff.getByRole("button", { name: "答复并报备" }).click();
   check((await staff.locator("h1").innerText()).includes("待评价人反馈"), "replied: waiting for the rater");
   await shot(staff, "desktop-case-replied");
-  void link;
 
   console.log("the rater's feedback");
   let replyText;

@@ -90,6 +90,12 @@ struct ServeArgs {
     /// Public submissions (complaints, rating and feedback forms, sign-ins) allowed per client and minute
     #[arg(long, env = "HCP_PUBLIC_PER_MINUTE", default_value_t = 30)]
     public_per_minute: u32,
+    /// Seconds after which a window's rating device returns to its welcome screen
+    #[arg(long, env = "HCP_DEVICE_IDLE_SECS", default_value_t = 60)]
+    device_idle_secs: u32,
+    /// Presses on a rating device closer together than this many milliseconds count once
+    #[arg(long, env = "HCP_DEVICE_MIN_PRESS_MS", default_value_t = 800)]
+    device_min_press_ms: u32,
 }
 
 #[derive(Subcommand)]
@@ -210,6 +216,8 @@ fn web_config(args: &ServeArgs) -> WebConfig {
         admin_second_factor: args.admin_second_factor,
         trusted_proxies: args.trusted_proxies.clone(),
         public_per_minute: args.public_per_minute.max(1),
+        device_idle_secs: args.device_idle_secs.clamp(3, 3600),
+        device_min_press_ms: args.device_min_press_ms.min(10_000),
         ..WebConfig::default()
     }
 }

@@ -46,3 +46,6 @@ CREATE TABLE key_state (
     pii_key_id TEXT NOT NULL,
     rotated_at BIGINT NOT NULL
 );
+
+-- The rating device of a window asks for the latest service at its window that is still unrated.
+CREATE INDEX services_window ON services(window_code, created_at);

@@ -39,6 +39,12 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Public submissions (complaints, rating and feedback forms, sign-in attempts) allowed per client and minute.
     pub public_per_minute: u32,
+    /// The window device returns to its welcome screen after this long without a press.
+    pub device_idle_secs: u32,
+    /// Presses on the window device closer together than this are ignored (a double tap is one rating).
+    pub device_min_press_ms: u32,
+    /// How recent a service must be for the window device to offer it for rating.
+    pub device_offer_minutes: i64,
 }
 
 impl Default for WebConfig {
@@ -58,6 +64,9 @@ impl Default for WebConfig {
             admin_second_factor: true,
             trusted_proxies: Vec::new(),
             public_per_minute: 30,
+            device_idle_secs: 60,
+            device_min_press_ms: 800,
+            device_offer_minutes: 30,
         }
     }
 }

@@ -100,6 +100,7 @@ struct QueueRow {
     kind: &'static str,
     unit: String,
     item: String,
+    matter_no: String,
     arrived: String,
 }
 
@@ -174,6 +175,7 @@ pub async fn queue(State(state): State<AppState>, caller: Caller, headers: Heade
                 kind: kind_label(&c.case.kind),
                 unit: out.unit_name.clone().unwrap_or_else(|| c.case.unit_code.clone()),
                 item: master.items.get(&c.case.item_code).map(|i| i.name.clone()).unwrap_or_default(),
+                matter_no: c.case.matter_no.clone(),
                 arrived: Timestamp(c.case.opened_at).to_rfc3339().get(..16).unwrap_or_default().replace('T', " "),
             }
         })

@@ -3,6 +3,7 @@
 //! `templates/`; the one stylesheet is ours (`assets/app.css`); there is no inline script anywhere.
 
 pub mod back_office;
+pub mod device;
 pub mod rater;
 pub mod results;
 
@@ -74,6 +75,14 @@ pub(crate) fn see_other(to: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(to) {
         r.headers_mut().insert(header::LOCATION, v);
     }
+    r
+}
+
+/// The window device's script (our own; the only script any page loads).
+pub async fn device_script() -> Response {
+    let mut r = include_str!("../../assets/device.js").into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     r
 }
 

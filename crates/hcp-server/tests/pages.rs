@@ -1,0 +1,189 @@
+//! The pages without a browser: forms refuse requests without their CSRF token and change nothing; the window
+//! device works with JavaScript off (a bad review asks for its reason first); the public results carry no
+//! rater data. (The browser tests in browser-tests/ drive the same pages in Chromium.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use serde_json::json;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// The CSRF cookie and token a page hands out.
+async fn form_token(app: &common::TestApp, c: &reqwest::Client, path: &str, cookie: &str) -> (String, String) {
+    let r = c.get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap();
+    let set = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("hcp_csrf="));
+    let html = r.text().await.unwrap();
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    (set.unwrap_or_default(), token)
+}
+
+both!(forms_need_their_token, |app| {
+    let c = client();
+    // Sign-in without the token: refused, no session.
+    let r = c
+        .post(format!("{}/staff/sign-in", app.base))
+        .form(&[("username", "scj_staff"), ("password", common::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.headers().get_all("set-cookie").iter().all(|v| !v.to_str().unwrap().starts_with("hcp_session=")));
+    // With it: a session, and the queue.
+    let (csrf_cookie, token) = form_token(&app, &c, "/staff/sign-in", "").await;
+    let r = c
+        .post(format!("{}/staff/sign-in", app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[("username", "scj_staff"), ("password", common::PASSWORD), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("hcp_session="))
+        .unwrap();
+    let cookies = format!("{session}; {csrf_cookie}");
+    // A case of the unit, and a forged step on it (another site's page would have no token): nothing changes.
+    app.matter("PG-1", true).await;
+    let svc = app.service("PG-1", "ZX-01").await;
+    let (_, r) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "PG-1", "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"]}),
+        )
+        .await;
+    let case = r["case_id"].as_str().unwrap().to_string();
+    let r = c
+        .post(format!("{}/staff/cases/{case}", app.base))
+        .header("cookie", &cookies)
+        .form(&[("action", "respond"), ("note", "x"), ("csrf", "00")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let (_, v) = app.get(&format!("/cases/{case}"), Some(&app.system_key)).await;
+    assert_eq!(v["state"], "open", "nothing changed");
+    // The real form works, and a step the rules refuse is shown, not done.
+    let (_, token) = form_token(&app, &c, &format!("/staff/cases/{case}"), &cookies).await;
+    let r = c
+        .post(format!("{}/staff/cases/{case}", app.base))
+        .header("cookie", &cookies)
+        .form(&[("action", "reply"), ("text", "x"), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.unwrap().contains("尚未确定处理结果"));
+    let r = c
+        .post(format!("{}/staff/cases/{case}", app.base))
+        .header("cookie", &cookies)
+        .form(&[("action", "respond"), ("note", "已安排核实"), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = app.get(&format!("/cases/{case}"), Some(&app.system_key)).await;
+    assert_eq!(v["state"], "responded");
+    assert_eq!(v["history"][1]["actor"], "staff:scj_staff");
+    // Someone else's unit: not found, whatever the token.
+    let gaj = app.sign_in("gaj").await;
+    let r = c.get(format!("{}/staff/cases/{case}", app.base)).header("cookie", &gaj).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // Without a session: to the sign-in page.
+    let r = c.get(format!("{}/staff/cases", app.base)).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers().get("location").unwrap().to_str().unwrap()), (303, "/staff/sign-in"));
+    app
+});
+
+both!(the_window_device_works_without_javascript, |app| {
+    let c = client();
+    // Not set up: to the setup page; its events need the device.
+    let r = c.get(format!("{}/device", app.base)).send().await.unwrap();
+    assert_eq!(r.headers().get("location").unwrap(), "/device/setup");
+    assert_eq!(c.get(format!("{}/device/events", app.base)).send().await.unwrap().status().as_u16(), 401);
+    // A system key is not a device key.
+    let (csrf_cookie, token) = form_token(&app, &c, "/device/setup", "").await;
+    let r = c
+        .post(format!("{}/device/setup", app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[("key", app.system_key.as_str()), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let r = c
+        .post(format!("{}/device/setup", app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let device = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("hcp_device="))
+        .unwrap();
+    let cookies = format!("{device}; {csrf_cookie}");
+    // The welcome screen, then a service at the window is offered.
+    let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<section id=\"rate\" hidden"), "nothing to rate yet");
+    app.matter("DEV-1", true).await;
+    let svc = app.service("DEV-1", "ZX-01").await;
+    let (_, token) = form_token(&app, &c, "/device", &cookies).await;
+    let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(svc["service_no"].as_str().unwrap()) && !html.contains("<section id=\"rate\" hidden"), "offered");
+    // 非常不满意 without a reason: the reasons are asked for, nothing is stored yet.
+    let sn = svc["service_no"].as_str().unwrap();
+    let r = c
+        .post(format!("{}/device/rate-form", app.base))
+        .header("cookie", &cookies)
+        .form(&[("csrf", token.as_str()), ("matter_no", "DEV-1"), ("service_no", sn), ("level", "1")])
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("请选择非常不满意的原因"), "{html}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings").await, 0);
+    let r = c
+        .post(format!("{}/device/rate-form", app.base))
+        .header("cookie", &cookies)
+        .form(&[("csrf", token.as_str()), ("matter_no", "DEV-1"), ("service_no", sn), ("level", "1"), ("reasons", "105")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("感谢您的评价"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE channel = 'pad' AND level = 1").await, 1);
+    // The same press again (a double tap that got through): one rating.
+    let r = c
+        .post(format!("{}/device/rate-form", app.base))
+        .header("cookie", &cookies)
+        .form(&[("csrf", token.as_str()), ("matter_no", "DEV-1"), ("service_no", sn), ("level", "1"), ("reasons", "105")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("已经评价过"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings").await, 1);
+    // The device page loads only our own script, and the public results show the unit without rater data.
+    let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<script src=\"/assets/device.js\" defer></script>") && html.matches("<script").count() == 1);
+    let results = c.get(format!("{}/results", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(results.contains("陇县市场监督管理局") && results.contains("<svg"), "{results}");
+    assert!(!results.contains("13800138000") && !results.contains("张三丰"));
+    app
+});
