@@ -7,6 +7,7 @@
 // Environment: HCP_BIN (the haochaping binary), CHROMIUM (default /usr/bin/chromium).
 
 import { spawn, execFileSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
@@ -87,6 +88,19 @@ async function api(method, path, body) {
   return { status: r.status, body: r.headers.get("content-type")?.includes("json") ? await r.json() : await r.arrayBuffer() };
 }
 
+/** RFC 6238 (SHA-1, 30 s, 6 digits), as an authenticator app computes it. */
+function totp(base32) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const ch of base32.replace(/=+$/, "")) bits += alphabet.indexOf(ch.toUpperCase()).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const h = createHmac("sha1", key).update(counter).digest();
+  const o = h[h.length - 1] & 0x0f;
+  return String((h.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
 let browser;
 try {
   console.log("receipt and QR code");
@@ -132,6 +146,13 @@ try {
   check((await rater.locator("script").count()) === 0, "no script on the rating page");
   await axe(rater, "the rating page (levels)");
   await shot(rater, "phone-rating-levels");
+  // The elder-friendly mode: larger type, stronger contrast, fewer words, the same choices.
+  const elder = await phone.newPage();
+  await elder.goto(`${decoded}?big=1`);
+  check((await elder.locator("body.big").count()) === 1 && (await elder.locator("a.level").count()) === 5, "the elder-friendly mode (大字版)");
+  await axe(elder, "the rating page (elder-friendly)");
+  await shot(elder, "phone-rating-elder");
+  await elder.close();
   await rater.getByRole("link", { name: /非常不满意/ }).click();
   await axe(rater, "the rating page (reasons)");
   await rater.locator('input[name="reasons"]').first().check();
@@ -231,6 +252,36 @@ try {
   await staff.getByRole("button", { name: "答复并报备" }).click();
   check((await staff.locator("h1").innerText()).includes("待评价人反馈"), "replied: waiting for the rater");
   await shot(staff, "desktop-case-replied");
+
+  await staff.goto(`${base}/staff/dashboard`);
+  check((await staff.locator("body").innerText()).includes("陇县公安局"), "the unit's statistics");
+  await shot(staff, "desktop-dashboard");
+
+  console.log("the county's administrator");
+  const secret = serverOut.split("\n").find((l) => l.trim().startsWith("secret ")).trim().split(/\s+/)[1];
+  const adminCtx = await browser.newContext({ viewport: { width: 1366, height: 900 }, locale: "zh-CN" });
+  const adm = await adminCtx.newPage();
+  await adm.goto(`${base}/staff/sign-in`);
+  await adm.locator("#username").fill("admin");
+  await adm.locator("#password").fill("Longxian-2026");
+  await adm.getByRole("button", { name: "登录" }).click();
+  check((await adm.locator(".alert").innerText()).includes("动态口令"), "the administrator is asked for the second factor");
+  await adm.locator("#password").fill("Longxian-2026");
+  await adm.locator("#otp").fill(totp(secret));
+  await adm.getByRole("button", { name: "登录" }).click();
+  check(adm.url().endsWith("/staff/cases"), "signed in with TOTP");
+  await adm.getByRole("link", { name: "密钥管理" }).click();
+  await adm.locator("#kind").selectOption("device");
+  await adm.locator("#unit").fill("LX-ZWZX");
+  await adm.locator("#window").fill("ZX-02");
+  await adm.locator("#label").fill("综合受理2号窗口评价器");
+  await adm.getByRole("button", { name: "签发" }).click();
+  const issued = (await adm.locator("code").innerText()).trim();
+  check(issued.startsWith("hcp_device_"), "a device key is issued and shown once");
+  await shot(adm, "desktop-keys");
+  await adm.getByRole("button", { name: "吊销 综合受理2号窗口评价器" }).click();
+  const probe = await fetch(`${base}/api/v1/ratings`, { method: "POST", headers: { authorization: `Bearer ${issued}`, "content-type": "application/json" }, body: "{}" });
+  check(probe.status === 401, "the revoked key is refused");
 
   console.log("the rater's feedback");
   let replyText;

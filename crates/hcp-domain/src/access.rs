@@ -121,10 +121,12 @@ pub enum Act {
     /// every notification of the tree, and re-running those given up
     ManageNotifications,
     ReadAudit,
+    /// issue and revoke machine keys (business systems, rating devices, the hotline)
+    ManageKeys,
 }
 
 impl Act {
-    pub const ALL: [Act; 17] = [
+    pub const ALL: [Act; 18] = [
         Act::RegisterMatter,
         Act::ReadMaster,
         Act::ReadRating,
@@ -142,6 +144,7 @@ impl Act {
         Act::ReadStaffStats,
         Act::ManageNotifications,
         Act::ReadAudit,
+        Act::ManageKeys,
     ];
 }
 

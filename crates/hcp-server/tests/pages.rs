@@ -187,3 +187,106 @@ both!(the_window_device_works_without_javascript, |app| {
     assert!(!results.contains("13800138000") && !results.contains("张三丰"));
     app
 });
+
+both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
+    let c = client();
+    let sign_in_page = |user: &'static str| {
+        let app = &app;
+        let c = c.clone();
+        async move {
+            let (csrf_cookie, token) = form_token(app, &c, "/staff/sign-in", "").await;
+            let mut form = vec![("username", user.to_string()), ("password", common::PASSWORD.to_string()), ("csrf", token)];
+            if user == "admin" {
+                form.push(("otp", common::admin_otp()));
+            }
+            let r = c.post(format!("{}/staff/sign-in", app.base)).header("cookie", &csrf_cookie).form(&form).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 303, "{user}");
+            let session = r
+                .headers()
+                .get_all("set-cookie")
+                .iter()
+                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+                .find(|c| c.starts_with("hcp_session="))
+                .unwrap();
+            format!("{session}; {csrf_cookie}")
+        }
+    };
+    // A paper form, entered by the unit's handler: a bad review opens a case.
+    app.matter("PAPER-1", true).await;
+    let scj = sign_in_page("scj_staff").await;
+    let (_, token) = form_token(&app, &c, "/staff/paper", &scj).await;
+    let r = c
+        .post(format!("{}/staff/paper", app.base))
+        .header("cookie", &scj)
+        .form(&[("csrf", token.as_str()), ("matter_no", "PAPER-1"), ("level", "2"), ("reasons", "208"), ("anonymous", "1")])
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("已录入") && html.contains("差评已自动立案"), "{html}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE channel = 'paper' AND level = 2").await, 1);
+    let r = c
+        .post(format!("{}/staff/paper", app.base))
+        .header("cookie", &scj)
+        .form(&[("csrf", token.as_str()), ("matter_no", "PAPER-1"), ("level", "5")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.unwrap().contains("已评价过"));
+    // Window staff do not enter paper forms; their page says so.
+    let clerk = sign_in_page("clerk_scj").await;
+    assert_eq!(c.get(format!("{}/staff/paper", app.base)).header("cookie", &clerk).send().await.unwrap().status().as_u16(), 403);
+    // Statistics: the unit's own, not another department's.
+    let html = c.get(format!("{}/staff/dashboard", app.base)).header("cookie", &scj).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("陇县市场监督管理局") && !html.contains("陇县公安局") && html.contains("<svg"), "{html}");
+    // Keys: only the county's administrators; a key issued here works, and stops when revoked.
+    assert_eq!(c.get(format!("{}/staff/keys", app.base)).header("cookie", &scj).send().await.unwrap().status().as_u16(), 403);
+    let admin = sign_in_page("admin").await;
+    let (_, token) = form_token(&app, &c, "/staff/keys", &admin).await;
+    let html = c
+        .post(format!("{}/staff/keys", app.base))
+        .header("cookie", &admin)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("action", "issue"),
+            ("kind", "device"),
+            ("unit", "LX-ZWZX"),
+            ("window", "ZX-02"),
+            ("label", "2号窗口评价器"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = html.split("<code>").nth(1).unwrap().split("</code>").next().unwrap().to_string();
+    assert!(key.starts_with("hcp_device_"));
+    let issued = app.state.db.find_api_key(&key).await.unwrap().unwrap();
+    assert_eq!((issued.window_code.as_deref(), issued.label.as_str()), (Some("ZX-02"), "2号窗口评价器"));
+    let html = c
+        .post(format!("{}/staff/keys", app.base))
+        .header("cookie", &admin)
+        .form(&[("csrf", token.as_str()), ("action", "issue"), ("kind", "device"), ("unit", "LX-SCJ"), ("window", "ZX-02"), ("label", "x")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("不属于该单位"), "a window of another unit");
+    let r = c
+        .post(format!("{}/staff/keys", app.base))
+        .header("cookie", &admin)
+        .form(&[("csrf", token.as_str()), ("action", "revoke"), ("id", issued.id.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(app.state.db.find_api_key(&key).await.unwrap().is_none(), "revoked");
+    // Both are on the audit trail as the administrator's changes.
+    let changes = app.state.db.audit_entries(Some("staff:admin"), Some("change"), 10).await.unwrap();
+    assert!(changes.iter().filter(|e| e.entry.target == "POST /staff/keys").count() >= 3, "{changes:?}");
+    app
+});

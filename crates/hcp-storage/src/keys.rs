@@ -64,6 +64,22 @@ impl Db {
         Ok(row.filter(|k| !k.revoked))
     }
 
+    /// Every key (revoked ones too), newest first, with when it was issued.
+    pub async fn list_api_keys(&self) -> Result<Vec<(ApiKey, i64)>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query("SELECT id, kind, unit_code, window_code, label, created_at, revoked_at FROM api_keys ORDER BY created_at DESC")
+                .fetch_all(pool).await? {
+                out.push((ApiKey {
+                    id: r.try_get("id")?, kind: r.try_get("kind")?, unit_code: r.try_get("unit_code")?,
+                    window_code: r.try_get("window_code")?, label: r.try_get("label")?,
+                    revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                }, r.try_get("created_at")?));
+            }
+        });
+        Ok(out)
+    }
+
     pub async fn revoke_api_key(&self, id: &str) -> Result<bool> {
         let now = Timestamp::now().micros();
         let n = on_db!(self, pool => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")

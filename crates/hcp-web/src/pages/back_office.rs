@@ -28,6 +28,10 @@ struct SignInPage {
     username: String,
 }
 
+fn is_admin(state: &AppState, caller: &Caller) -> bool {
+    authorize(state, caller, Act::ManageKeys, None).is_ok()
+}
+
 fn role_label(role: &str) -> &'static str {
     Role::parse(role).map(Role::label).unwrap_or("未知角色")
 }
@@ -109,6 +113,7 @@ struct QueueRow {
 struct QueuePage {
     who: String,
     role_label: &'static str,
+    admin: bool,
     csrf: String,
     rows: Vec<QueueRow>,
     overdue: usize,
@@ -185,6 +190,7 @@ pub async fn queue(State(state): State<AppState>, caller: Caller, headers: Heade
     let page = QueuePage {
         who: user.username.clone(),
         role_label: role_label(&user.role),
+        admin: is_admin(&state, &caller),
         csrf,
         overdue: rows.iter().filter(|r| r.class == "overdue").count(),
         due_today: rows.iter().filter(|r| r.class == "due").count(),
@@ -205,6 +211,7 @@ struct HistoryRow {
 struct CasePage {
     who: String,
     role_label: &'static str,
+    admin: bool,
     csrf: String,
     error: Option<String>,
     notice: Option<String>,
@@ -364,6 +371,7 @@ async fn case_page(
     let page = CasePage {
         who: user.username.clone(),
         role_label: role_label(&user.role),
+        admin: is_admin(state, caller),
         csrf,
         notice: None,
         error,
@@ -496,4 +504,352 @@ fn error_page(e: &ApiError) -> Response {
         r = see_other("/staff/sign-in");
     }
     r.into_response()
+}
+
+// ---- statistics for staff: by department, service item and channel, with the loop's figures
+
+struct StatRow {
+    name: String,
+    total: i64,
+    satisfaction: String,
+    bad: i64,
+    rectified: String,
+    on_time: String,
+}
+
+struct StatSection {
+    title: &'static str,
+    key_label: &'static str,
+    chart: String,
+    rows: Vec<StatRow>,
+}
+
+#[derive(Template)]
+#[template(path = "staff_dashboard.html")]
+struct DashboardPage {
+    who: String,
+    role_label: &'static str,
+    admin: bool,
+    csrf: String,
+    period: String,
+    month: String,
+    sections: Vec<StatSection>,
+}
+
+/// A month as `(first day, last day so far)`.
+fn month_range(month: Option<&str>) -> Option<(String, time::Date, time::Date)> {
+    let today = Timestamp::now().biz_date();
+    let month =
+        month.filter(|m| m.len() == 7).map(String::from).unwrap_or_else(|| hcp_domain::timestamp::format_date(today)[..7].to_string());
+    let first = hcp_domain::timestamp::parse_date(&format!("{month}-01"), "month").ok()?;
+    let next = if first.month() == time::Month::December {
+        time::Date::from_calendar_date(first.year() + 1, time::Month::January, 1).ok()?
+    } else {
+        time::Date::from_calendar_date(first.year(), first.month().next(), 1).ok()?
+    };
+    let last = next.previous_day()?.min(today.max(first));
+    Some((month, first, last))
+}
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<super::results::MonthQuery>,
+) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    if let Err(e) = authorize(&state, &caller, Act::ReadLoopStats, None) {
+        return error_page(&e);
+    }
+    let Some((month, first, last)) = month_range(q.month.as_deref()) else {
+        return error_page(&ApiError::from(hcp_domain::DomainError::new("invalid_date", "month", "月份格式应为 YYYY-MM")));
+    };
+    let (from, to) = (hcp_domain::timestamp::date_key(first), hcp_domain::timestamp::date_key(last));
+    let units = units_for(&state, &caller, Act::ReadLoopStats);
+    let master = state.master();
+    let cases = state.db.cases_with_events(&units, from, to).await.unwrap_or_default();
+    let today = Timestamp::now().biz_date();
+    let mut sections = Vec::new();
+    for (dim, title, key_label) in [("unit", "按单位", "单位"), ("item", "按事项", "事项"), ("channel", "按评价渠道", "渠道")]
+    {
+        let groups = state.db.satisfaction(dim, from, to, None).await.unwrap_or_default();
+        let mut rows = Vec::new();
+        let mut bars = Vec::new();
+        for g in groups.iter().filter(|g| g.counts.total() > 0) {
+            // Only what lies in the caller's tree (channels: the county's own figures are for the county).
+            let (name, of_case): (String, Option<(bool, String)>) = match dim {
+                "unit" => {
+                    if !units.contains(&g.key) {
+                        continue;
+                    }
+                    (master.units.get(&g.key).map(|u| u.name.clone()).unwrap_or_else(|| g.key.clone()), Some((true, g.key.clone())))
+                }
+                "item" => {
+                    let owner = master.items.get(&g.key).map(|i| i.owner_unit_code.clone()).unwrap_or_default();
+                    if !units.contains(&owner) {
+                        continue;
+                    }
+                    (master.items.get(&g.key).map(|i| i.name.clone()).unwrap_or_else(|| g.key.clone()), Some((false, g.key.clone())))
+                }
+                _ => {
+                    if authorize(&state, &caller, Act::ReadLoopStats, Some(&master.top_of(&user.unit_code))).is_err() {
+                        continue;
+                    }
+                    (hcp_domain::Channel::parse(&g.key, "key").map(|c| c.label().to_string()).unwrap_or_else(|_| g.key.clone()), None)
+                }
+            };
+            let belongs = |s: &hcp_storage::cases::CaseSummary| match &of_case {
+                Some((true, unit)) => &s.case.unit_code == unit,
+                Some((false, item)) => &s.case.item_code == item,
+                None => false,
+            };
+            let facts: Vec<_> =
+                cases.iter().filter(|(s, _)| belongs(s)).filter_map(|(s, e)| crate::api::cases::metrics_facts(s, e)).collect();
+            let m = hcp_domain::case_metrics::loop_metrics(&facts, today);
+            let loop_known = dim != "channel";
+            rows.push(StatRow {
+                name: name.clone(),
+                total: g.counts.total(),
+                satisfaction: super::pct(g.counts.satisfaction_rate()),
+                bad: g.counts.bad(),
+                rectified: if loop_known { super::pct(m.rectification_rate) } else { "—".into() },
+                on_time: if loop_known { super::pct(m.on_time_reply_rate) } else { "—".into() },
+            });
+            bars.push((name, g.counts.satisfaction_rate()));
+        }
+        sections.push(StatSection { title, key_label, chart: super::bar_chart(&format!("{title}的满意率"), &bars), rows });
+    }
+    let (csrf, cookie) = csrf_token(&state, &headers);
+    let page = DashboardPage {
+        who: user.username.clone(),
+        role_label: role_label(&user.role),
+        admin: is_admin(&state, &caller),
+        csrf,
+        period: format!("{} 至 {}", hcp_domain::timestamp::format_date(first), hcp_domain::timestamp::format_date(last)),
+        month,
+        sections,
+    };
+    with_cookie(render(StatusCode::OK, &page), cookie)
+}
+
+// ---- paper rating forms (书面评价表), entered by the unit's staff
+
+#[derive(Template)]
+#[template(path = "staff_paper.html")]
+struct PaperPage {
+    who: String,
+    role_label: &'static str,
+    admin: bool,
+    csrf: String,
+    error: Option<String>,
+    notice: Option<String>,
+    levels: Vec<(u8, &'static str)>,
+    reason_sets: Vec<(&'static str, Vec<(String, String)>)>,
+    status_is_error: bool,
+}
+
+fn paper_page(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    headers: &HeaderMap,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Response {
+    let (csrf, cookie) = csrf_token(state, headers);
+    let reasons = |level: u8| {
+        state
+            .catalogue
+            .reasons
+            .iter()
+            .filter(|r| r.level == level && r.modes.iter().any(|m| m == "offline"))
+            .map(|r| (r.code.clone(), r.label.clone()))
+            .collect()
+    };
+    let page = PaperPage {
+        who: user.username.clone(),
+        role_label: role_label(&user.role),
+        admin: is_admin(state, caller),
+        csrf,
+        levels: hcp_domain::Level::ALL.iter().rev().map(|l| (l.value(), l.label())).collect(),
+        reason_sets: vec![("非常不满意", reasons(1)), ("不满意", reasons(2))],
+        status_is_error: error.is_some(),
+        error,
+        notice,
+    };
+    let status = if page.status_is_error { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    with_cookie(render(status, &page), cookie)
+}
+
+pub async fn paper(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    if let Err(e) = authorize(&state, &caller, Act::EnterPaperRating, None) {
+        return error_page(&e);
+    }
+    paper_page(&state, &caller, &user, &headers, None, None)
+}
+
+pub async fn paper_submit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    PeerAddr(peer): PeerAddr,
+    body: Bytes,
+) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).filter(|v| !v.is_empty());
+    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+        return paper_page(&state, &caller, &user, &headers, Some("页面已过期，请重新录入".into()), None);
+    }
+    let input = crate::api::ratings::RatingIn {
+        matter_no: get("matter_no").unwrap_or_default(),
+        service_no: get("service_no"),
+        channel: "paper".into(),
+        level: get("level").and_then(|l| l.parse().ok()).unwrap_or(0),
+        indicators: Default::default(),
+        reasons: form.iter().filter(|(k, _)| k == "reasons").map(|(_, v)| v.clone()).take(30).collect(),
+        text: get("text"),
+        anonymous: get("anonymous").as_deref() == Some("1"),
+        rater: None,
+        rated_at: None,
+        token: None,
+        device_id: None,
+    };
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
+    match crate::api::ratings::rate(&state, &caller, &headers, peer, input, digest).await {
+        Ok(r) => {
+            let case = if r.bad_review { "，差评已自动立案交办" } else { "" };
+            paper_page(&state, &caller, &user, &headers, None, Some(format!("已录入（评价编号 {}）{case}", r.id)))
+        }
+        Err(e) => paper_page(&state, &caller, &user, &headers, Some(e.message), None),
+    }
+}
+
+/// The printable receipt of a matter (with its rating QR code), for staff at a window.
+pub async fn receipt(caller: Caller, axum::extract::Query(q): axum::extract::Query<ReceiptQuery>) -> Response {
+    if staff(&caller).is_none() {
+        return to_sign_in();
+    }
+    let no: String = q.matter_no.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(50).collect();
+    see_other(&format!("/api/v1/matters/{no}/receipt"))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ReceiptQuery {
+    pub matter_no: String,
+}
+
+// ---- machine keys: issue and revoke (the county's administrators)
+
+struct KeyRow {
+    id: String,
+    label: String,
+    kind: &'static str,
+    scope: String,
+    created: String,
+    revoked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "staff_keys.html")]
+struct KeysPage {
+    who: String,
+    role_label: &'static str,
+    admin: bool,
+    csrf: String,
+    error: Option<String>,
+    issued: Option<String>,
+    keys: Vec<KeyRow>,
+}
+
+async fn keys_page(
+    state: &AppState,
+    caller: &Caller,
+    user: &User,
+    headers: &HeaderMap,
+    error: Option<String>,
+    issued: Option<String>,
+) -> Response {
+    let master = state.master();
+    let keys = state
+        .db
+        .list_api_keys()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| authorize(state, caller, Act::ManageKeys, Some(&k.unit_code)).is_ok())
+        .map(|(k, created)| KeyRow {
+            id: k.id.clone(),
+            label: k.label.clone(),
+            kind: match k.kind.as_str() {
+                "device" => "评价器",
+                "system" => "业务系统",
+                _ => "热线",
+            },
+            scope: format!(
+                "{}{}",
+                master.units.get(&k.unit_code).map(|u| u.name.clone()).unwrap_or(k.unit_code.clone()),
+                k.window_code.as_ref().and_then(|w| master.windows.get(w)).map(|w| format!(" / {}", w.name)).unwrap_or_default()
+            ),
+            created: Timestamp(created).to_rfc3339().get(..16).unwrap_or_default().replace('T', " "),
+            revoked: k.revoked,
+        })
+        .collect();
+    let (csrf, cookie) = csrf_token(state, headers);
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let page = KeysPage { who: user.username.clone(), role_label: role_label(&user.role), admin: true, csrf, error, issued, keys };
+    with_cookie(render(status, &page), cookie)
+}
+
+pub async fn keys(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    if let Err(e) = authorize(&state, &caller, Act::ManageKeys, None) {
+        return error_page(&e);
+    }
+    keys_page(&state, &caller, &user, &headers, None, None).await
+}
+
+pub async fn keys_submit(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    if let Err(e) = authorize(&state, &caller, Act::ManageKeys, None) {
+        return error_page(&e);
+    }
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string()).filter(|v| !v.is_empty());
+    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+        return keys_page(&state, &caller, &user, &headers, Some("页面已过期，请重试".into()), None).await;
+    }
+    match get("action").as_deref() {
+        Some("revoke") => {
+            let id = get("id").unwrap_or_default();
+            let known = state.db.list_api_keys().await.unwrap_or_default().into_iter().find(|(k, _)| k.id == id);
+            let Some((k, _)) = known.filter(|(k, _)| authorize(&state, &caller, Act::ManageKeys, Some(&k.unit_code)).is_ok()) else {
+                return error_page(&ApiError::not_found("密钥"));
+            };
+            let _ = state.db.revoke_api_key(&k.id).await;
+            keys_page(&state, &caller, &user, &headers, None, None).await
+        }
+        Some("issue") => {
+            let kind = get("kind").unwrap_or_default();
+            let unit = get("unit").unwrap_or_default();
+            let window = get("window");
+            let label = get("label").unwrap_or_default();
+            if let Err(e) = authorize(&state, &caller, Act::ManageKeys, Some(&unit)) {
+                return keys_page(&state, &caller, &user, &headers, Some(e.message), None).await;
+            }
+            let master = state.master();
+            if let Some(w) = &window
+                && master.windows.get(w).is_none_or(|x| !master.is_within(&x.unit_code, &unit))
+            {
+                return keys_page(&state, &caller, &user, &headers, Some(format!("窗口 {w} 不存在或不属于该单位")), None).await;
+            }
+            let key = format!("hcp_{kind}_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            match state.db.insert_api_key(&kind, &unit, window.as_deref(), &label, &key).await {
+                Ok(_) => keys_page(&state, &caller, &user, &headers, None, Some(key)).await,
+                Err(e) => keys_page(&state, &caller, &user, &headers, Some(ApiError::from(e).message), None).await,
+            }
+        }
+        _ => keys_page(&state, &caller, &user, &headers, Some("请求无效".into()), None).await,
+    }
 }

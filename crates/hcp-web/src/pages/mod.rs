@@ -78,6 +78,49 @@ pub(crate) fn see_other(to: &str) -> Response {
     r
 }
 
+pub(crate) fn pct(r: Option<f64>) -> String {
+    r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into())
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Horizontal bars of rates (0–1) drawn on the server as SVG, each with its figure written out; `label` names
+/// the chart for screen readers (the pages also give the figures in a table).
+pub(crate) fn bar_chart(label: &str, bars: &[(String, Option<f64>)]) -> String {
+    let (label_w, bar_w, row_h) = (230.0, 360.0, 26.0);
+    let height = row_h * bars.len() as f64 + 10.0;
+    let mut svg = format!(
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">",
+        esc(label),
+        w = label_w + bar_w + 70.0
+    );
+    for (i, (name, r)) in bars.iter().enumerate() {
+        let y = 5.0 + row_h * i as f64;
+        let v = r.unwrap_or(0.0).clamp(0.0, 1.0);
+        let colour = if v >= 0.95 {
+            "#237804"
+        } else if v >= 0.85 {
+            "#0b4f9c"
+        } else {
+            "#a8071a"
+        };
+        svg.push_str(&format!(
+            "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{bw:.1}\" height=\"{bh}\" fill=\"{colour}\"></rect><text x=\"{tx:.1}\" y=\"{ty}\">{val}</text>",
+            lx = label_w - 8.0,
+            ty = y + 16.0,
+            name = esc(name),
+            bw = bar_w * v,
+            bh = row_h - 8.0,
+            tx = label_w + bar_w * v + 6.0,
+            val = pct(*r),
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 /// The window device's script (our own; the only script any page loads).
 pub async fn device_script() -> Response {
     let mut r = include_str!("../../assets/device.js").into_response();

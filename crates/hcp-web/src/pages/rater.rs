@@ -26,13 +26,22 @@ const STYLE: &str = "body{font-family:system-ui,\"Noto Sans CJK SC\",sans-serif;
 h1{font-size:1.5rem}a.level,button{display:block;width:100%;box-sizing:border-box;margin:.6rem 0;padding:1rem;font-size:1.3rem;border:2px solid #124;border-radius:.5rem;background:#f4f7ff;color:#111;text-align:left;text-decoration:none}\
 a.level:focus,button:focus,input:focus,textarea:focus{outline:3px solid #d60;outline-offset:2px}.stars{color:#b45309;margin-right:.5rem}\
 fieldset{border:1px solid #999;border-radius:.5rem;margin:1rem 0}label{display:block;padding:.4rem 0}input[type=checkbox],input[type=radio]{width:1.4rem;height:1.4rem;vertical-align:middle;margin-right:.5rem}\
-textarea{width:100%;box-sizing:border-box;font-size:1.1rem;min-height:6rem}.info{color:#333;background:#f6f6f6;padding:.5rem 1rem;border-radius:.5rem}.err{color:#a00;font-weight:bold}";
+textarea{width:100%;box-sizing:border-box;font-size:1.1rem;min-height:6rem}.info{color:#333;background:#f6f6f6;padding:.5rem 1rem;border-radius:.5rem}.err{color:#a00;font-weight:bold}\
+a.mode{display:inline-block;margin:.2rem 0 .6rem;font-size:1rem}\
+body.big{font-size:1.5rem;line-height:1.7;color:#000}body.big h1{font-size:2rem}body.big a.level,body.big button{font-size:1.8rem;padding:1.3rem;border-width:3px;border-color:#000;background:#fff}\
+body.big .stars{display:none}body.big .more{display:none}body.big input[type=checkbox],body.big input[type=radio]{width:2rem;height:2rem}body.big label{padding:.6rem 0}body.big .info{background:#fff;border:2px solid #000}";
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_in(status, title, body, false)
+}
+
+/// A page; `big` is the elder-friendly mode (适老化): larger type, stronger contrast, fewer words.
+fn page_in(status: StatusCode, title: &str, body: &str, big: bool) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title><style>{STYLE}</style></head><body><main><h1>{t}</h1>{body}</main></body></html>",
-        t = esc(title)
+         <title>{t}</title><style>{STYLE}</style></head><body{class}><main><h1>{t}</h1>{body}</main></body></html>",
+        t = esc(title),
+        class = if big { " class=\"big\"" } else { "" }
     );
     (status, Html(html)).into_response()
 }
@@ -70,6 +79,8 @@ async fn describe(state: &AppState, token: &RatingToken) -> Result<String, ApiEr
 pub struct LevelQuery {
     pub level: Option<i64>,
     pub c: Option<String>,
+    /// `1`: the elder-friendly mode
+    pub big: Option<u8>,
 }
 
 fn page_channel(c: Option<&str>) -> Channel {
@@ -97,23 +108,35 @@ pub async fn rating_page(State(state): State<AppState>, Path(raw): Path<String>,
     };
     let channel = page_channel(q.c.as_deref());
     let c = channel.code();
+    let big = q.big == Some(1);
+    // Every link keeps the mode; the switch offers the other one.
+    let b = if big { "&amp;big=1" } else { "" };
+    let switch = |level: Option<i64>| {
+        let lv = level.map(|l| format!("level={l}&amp;")).unwrap_or_default();
+        if big {
+            format!("<a class=\"mode\" href=\"?{lv}c={c}\">标准版</a>")
+        } else {
+            format!("<a class=\"mode\" href=\"?{lv}c={c}&amp;big=1\">大字版（适合老年人）</a>")
+        }
+    };
     let Some(level) = q.level.and_then(|l| Level::new(l, "level").ok()) else {
         let links: String = Level::ALL
             .iter()
             .rev()
             .map(|l| {
                 format!(
-                    "<a class=\"level\" href=\"?level={}&amp;c={c}\"><span class=\"stars\" aria-hidden=\"true\">{}</span>{}</a>",
+                    "<a class=\"level\" href=\"?level={}&amp;c={c}{b}\"><span class=\"stars\" aria-hidden=\"true\">{}</span>{}</a>",
                     l.value(),
                     "★".repeat(usize::from(l.value())),
                     l.label()
                 )
             })
             .collect();
-        return page(
+        return page_in(
             StatusCode::OK,
             "请您评价本次政务服务",
-            &format!("{info}<nav aria-label=\"评价等级\">{links}</nav><p>评价自愿，一次有效。</p>"),
+            &format!("{}{info}<nav aria-label=\"评价等级\">{links}</nav><p class=\"more\">评价自愿，一次有效。</p>", switch(None)),
+            big,
         );
     };
     let mode = if channel.mode() == Mode::Online { "online" } else { "offline" };
@@ -127,7 +150,7 @@ pub async fn rating_page(State(state): State<AppState>, Path(raw): Path<String>,
     let need =
         if level.is_bad() { "<p>差评请至少选择一项原因或填写意见，我们会核实整改并答复您。</p>" } else { "" };
     let form = format!(
-        "{info}<p>您选择了：<strong>{label}</strong>（<a href=\"?c={c}\">重新选择</a>）</p>{need}\
+        "{sw}{info}<p>您选择了：<strong>{label}</strong>（<a href=\"?c={c}{b}\">重新选择</a>）</p>{need}\
          <form method=\"post\" action=\"\"><input type=\"hidden\" name=\"level\" value=\"{lv}\"><input type=\"hidden\" name=\"c\" value=\"{c}\">\
          <fieldset><legend>原因（可多选）</legend>{reasons}</fieldset>\
          <label for=\"text\">意见或建议（选填，500 字以内）</label><textarea id=\"text\" name=\"text\" maxlength=\"500\"></textarea>\
@@ -136,8 +159,9 @@ pub async fn rating_page(State(state): State<AppState>, Path(raw): Path<String>,
          <button type=\"submit\">提交评价</button></form>",
         label = level.label(),
         lv = level.value(),
+        sw = switch(Some(i64::from(level.value()))),
     );
-    page(StatusCode::OK, "请您评价本次政务服务", &form)
+    page_in(StatusCode::OK, "请您评价本次政务服务", &form, big)
 }
 
 /// Decodes `application/x-www-form-urlencoded` into pairs (repeated keys kept, as checkboxes need).

@@ -9,7 +9,7 @@ use hcp_domain::stats::rate;
 use hcp_domain::timestamp::{Timestamp, date_key, format_date};
 use serde::Deserialize;
 
-use super::render;
+use super::{pct, render};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -34,48 +34,6 @@ struct ResultsPage {
     month: String,
     rows: Vec<Row>,
     chart: String,
-}
-
-fn pct(r: Option<f64>) -> String {
-    r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into())
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// Horizontal bars of satisfaction per unit, with the figure written out (the chart is also described by the
-/// table beside it).
-fn chart(bars: &[(String, Option<f64>)]) -> String {
-    let (label_w, bar_w, row_h) = (230.0, 360.0, 26.0);
-    let height = row_h * bars.len() as f64 + 10.0;
-    let mut svg = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"各单位满意率条形图\" viewBox=\"0 0 {w} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">",
-        w = label_w + bar_w + 70.0
-    );
-    for (i, (name, r)) in bars.iter().enumerate() {
-        let y = 5.0 + row_h * i as f64;
-        let v = r.unwrap_or(0.0).clamp(0.0, 1.0);
-        let colour = if v >= 0.95 {
-            "#237804"
-        } else if v >= 0.85 {
-            "#0b4f9c"
-        } else {
-            "#a8071a"
-        };
-        svg.push_str(&format!(
-            "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{bw:.1}\" height=\"{bh}\" fill=\"{colour}\"></rect><text x=\"{tx:.1}\" y=\"{ty}\">{val}</text>",
-            lx = label_w - 8.0,
-            ty = y + 16.0,
-            name = esc(name),
-            bw = bar_w * v,
-            bh = row_h - 8.0,
-            tx = label_w + bar_w * v + 6.0,
-            val = pct(*r),
-        ));
-    }
-    svg.push_str("</svg>");
-    svg
 }
 
 pub async fn results(State(state): State<AppState>, Query(q): Query<MonthQuery>) -> Response {
@@ -117,6 +75,11 @@ pub async fn results(State(state): State<AppState>, Query(q): Query<MonthQuery>)
         bars.push((name, g.counts.satisfaction_rate()));
     }
     let _ = rate;
-    let page = ResultsPage { period: format!("{} 至 {}", format_date(first), format_date(last)), month, chart: chart(&bars), rows };
+    let page = ResultsPage {
+        period: format!("{} 至 {}", format_date(first), format_date(last)),
+        month,
+        chart: super::bar_chart("各单位满意率条形图", &bars),
+        rows,
+    };
     render(StatusCode::OK, &page)
 }
