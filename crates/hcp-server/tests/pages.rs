@@ -190,30 +190,9 @@ both!(the_window_device_works_without_javascript, |app| {
 
 both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
     let c = client();
-    let sign_in_page = |user: &'static str| {
-        let app = &app;
-        let c = c.clone();
-        async move {
-            let (csrf_cookie, token) = form_token(app, &c, "/staff/sign-in", "").await;
-            let mut form = vec![("username", user.to_string()), ("password", common::PASSWORD.to_string()), ("csrf", token)];
-            if user == "admin" {
-                form.push(("otp", common::admin_otp()));
-            }
-            let r = c.post(format!("{}/staff/sign-in", app.base)).header("cookie", &csrf_cookie).form(&form).send().await.unwrap();
-            assert_eq!(r.status().as_u16(), 303, "{user}");
-            let session = r
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-                .find(|c| c.starts_with("hcp_session="))
-                .unwrap();
-            format!("{session}; {csrf_cookie}")
-        }
-    };
     // A paper form, entered by the unit's handler: a bad review opens a case.
     app.matter("PAPER-1", true).await;
-    let scj = sign_in_page("scj_staff").await;
+    let scj = page_session(&app, &c, "scj_staff").await;
     let (_, token) = form_token(&app, &c, "/staff/paper", &scj).await;
     let r = c
         .post(format!("{}/staff/paper", app.base))
@@ -235,14 +214,14 @@ both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
     assert_eq!(r.status().as_u16(), 422);
     assert!(r.text().await.unwrap().contains("已评价过"));
     // Window staff do not enter paper forms; their page says so.
-    let clerk = sign_in_page("clerk_scj").await;
+    let clerk = page_session(&app, &c, "clerk_scj").await;
     assert_eq!(c.get(format!("{}/staff/paper", app.base)).header("cookie", &clerk).send().await.unwrap().status().as_u16(), 403);
     // Statistics: the unit's own, not another department's.
     let html = c.get(format!("{}/staff/dashboard", app.base)).header("cookie", &scj).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("陇县市场监督管理局") && !html.contains("陇县公安局") && html.contains("<svg"), "{html}");
     // Keys: only the county's administrators; a key issued here works, and stops when revoked.
     assert_eq!(c.get(format!("{}/staff/keys", app.base)).header("cookie", &scj).send().await.unwrap().status().as_u16(), 403);
-    let admin = sign_in_page("admin").await;
+    let admin = page_session(&app, &c, "admin").await;
     let (_, token) = form_token(&app, &c, "/staff/keys", &admin).await;
     let html = c
         .post(format!("{}/staff/keys", app.base))
@@ -290,3 +269,73 @@ both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
     assert!(changes.iter().filter(|e| e.entry.target == "POST /staff/keys").count() >= 3, "{changes:?}");
     app
 });
+
+/// Signs in through the page (CSRF and all): the cookies to send.
+async fn page_session(app: &common::TestApp, c: &reqwest::Client, user: &str) -> String {
+    let (csrf_cookie, token) = form_token(app, c, "/staff/sign-in", "").await;
+    let mut form = vec![("username", user.to_string()), ("password", common::PASSWORD.to_string()), ("csrf", token)];
+    if user == "admin" {
+        form.push(("otp", common::admin_otp()));
+    }
+    let r = c.post(format!("{}/staff/sign-in", app.base)).header("cookie", &csrf_cookie).form(&form).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{user}");
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("hcp_session="))
+        .unwrap();
+    format!("{session}; {csrf_cookie}")
+}
+
+both!(appeal_through_the_case_page_on_the_hall_route, |app| {
+    let c = client();
+    app.matter("APG-1", true).await;
+    let svc = app.service("APG-1", "ZX-01").await;
+    let (_, r) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "APG-1", "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"]}),
+        )
+        .await;
+    let case = r["case_id"].as_str().unwrap().to_string();
+    let path = format!("/staff/cases/{case}");
+    let step = |cookies: String, fields: Vec<(&'static str, &'static str)>| {
+        let (app, c, path) = (&app, c.clone(), path.clone());
+        async move {
+            let (_, token) = form_token(app, &c, &path, &cookies).await;
+            let mut form: Vec<(&str, String)> = fields.into_iter().map(|(k, v)| (k, v.to_string())).collect();
+            form.push(("csrf", token));
+            c.post(format!("{}{path}/appeal", app.base)).header("cookie", &cookies).form(&form).send().await.unwrap()
+        }
+    };
+    let staff = page_session(&app, &c, "scj_staff").await;
+    let html = c.get(format!("{}{path}", app.base)).header("cookie", &staff).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("申请复核") && html.contains("未申请复核"), "the handler can apply");
+    let r = step(staff.clone(), vec![("action", "apply"), ("reason", "评价人当日未到窗口"), ("evidence", "叫号记录")]).await;
+    assert_eq!(r.status().as_u16(), 303);
+    // The applicant cannot review their own application; the unit's approver gives the opinion.
+    let html = c.get(format!("{}{path}", app.base)).header("cookie", &staff).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("待本单位审核人初审") && !html.contains("提交初审意见"));
+    let boss = page_session(&app, &c, "scj_boss").await;
+    let r = step(boss.clone(), vec![("action", "opinion"), ("agree", "true"), ("note", "情况属实")]).await;
+    assert_eq!(r.status().as_u16(), 303);
+    // The approver cannot decide for the county; the county's administrator can.
+    let r = step(boss, vec![("action", "decide"), ("upheld", "true"), ("note", "x")]).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let admin = page_session(&app, &c, "admin").await;
+    let html = c.get(format!("{}{path}", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("作出决定"), "the county decides");
+    let r = step(admin, vec![("action", "decide"), ("upheld", "true"), ("note", "经核实不属实")]).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = app.get(&format!("/ratings/{}", r_id(&app, &case).await), Some(&app.system_key)).await;
+    assert_eq!(v["untrue"], true);
+    app
+});
+
+async fn r_id(app: &common::TestApp, case: &str) -> String {
+    let (_, v) = app.get(&format!("/cases/{case}"), Some(&app.system_key)).await;
+    v["rating_id"].as_str().unwrap().to_string()
+}

@@ -569,19 +569,9 @@ pub enum AppealIn {
     Decide { upheld: bool, note: String },
 }
 
-/// 复核 of a bad review (S-14), through staff sessions only. Hall-stationed unit: apply → the unit approver's
-/// preliminary opinion → the county bureau's decision; other units: apply → the unit approver's decision.
-/// Upheld: the rating is marked 不属实 (a new ledger record), leaves every statistic at once, and the case closes.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/appeal", tag = "cases", request_body = AppealIn, params(("id" = String, Path, description = "case id")),
-    security(("session" = [])),
-    responses((status = 200, body = CaseDetail), (status = 403, body = ErrorBody, description = "appeal_forbidden: outside the unit or the wrong level"),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
-pub async fn appeal(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    body: ApiJson<AppealIn>,
-) -> ApiResult<Json<CaseDetail>> {
+/// One step of a 复核 by a staff member (API or back-office page).
+pub(crate) async fn appeal_step(state: &AppState, caller: &Caller, id: &str, input: &AppealIn) -> ApiResult<()> {
+    let (state, caller, id) = (state.clone(), caller.clone(), id.to_string());
     let user = match &caller {
         Caller::Staff(u) => u.clone(),
         Caller::Anonymous { .. } => return Err(ApiError::unauthorized()),
@@ -595,7 +585,7 @@ pub async fn appeal(
     let unit = summary.case.unit_code.as_str();
     authorize_found(&state, &caller, Act::ReadCases, unit, "工单")?;
     let bureau = crate::access::authorize(&state, &caller, Act::DecideAppealAsBureau, Some(unit)).is_ok();
-    match &body.value {
+    match input {
         AppealIn::Apply { .. } => authorize_found(&state, &caller, Act::ApplyAppeal, unit, "工单")?,
         _ if bureau => {}
         _ => authorize_found(&state, &caller, Act::ReviewAppeal, unit, "工单").map_err(|e| {
@@ -612,7 +602,7 @@ pub async fn appeal(
         Some(_) => Route::Unit,
         None => Route::for_unit(master.units.get(&summary.case.unit_code).is_some_and(|u| u.hall_stationed)),
     };
-    if matches!(body.value, AppealIn::Decide { .. } | AppealIn::Opinion { .. }) {
+    if matches!(*input, AppealIn::Decide { .. } | AppealIn::Opinion { .. }) {
         let applicant = format!("staff:{}", user.username);
         let (_, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
         if events.iter().any(|e| e.kind == "appeal_applied" && e.actor == applicant) {
@@ -620,7 +610,7 @@ pub async fn appeal(
         }
     }
     let current_state = current.as_ref().and_then(|(_, s)| AppealState::parse(s));
-    let action = match &body.value {
+    let action = match input {
         AppealIn::Apply { reason, evidence } => AppealAction::Apply { reason: reason.clone(), evidence: evidence.clone() },
         AppealIn::Opinion { agree, note } => AppealAction::Opinion { agree: *agree, note: note.clone() },
         AppealIn::Decide { upheld, note } => AppealAction::Decide { upheld: *upheld, note: note.clone() },
@@ -637,7 +627,7 @@ pub async fn appeal(
         err
     })?;
     let upheld = next == AppealState::Upheld;
-    let (kind, details) = match &body.value {
+    let (kind, details) = match input {
         AppealIn::Apply { reason, evidence } => {
             ("appeal_applied", serde_json::json!({ "reason": reason, "evidence": evidence, "route": route.code() }))
         }
@@ -677,6 +667,23 @@ pub async fn appeal(
     };
     let rating = if upheld { summary.case.rating_id.as_deref() } else { None };
     state.db.appeal_step(&event, route.code(), current.as_ref().map(|(_, s)| s.as_str()), next.code(), rating, reply_change).await?;
+    Ok(())
+}
+
+/// 复核 of a bad review (S-14), through staff sessions only. Hall-stationed unit: apply → the unit approver's
+/// preliminary opinion → the county bureau's decision; other units: apply → the unit approver's decision.
+/// Upheld: the rating is marked 不属实 (a new ledger record), leaves every statistic at once, and the case closes.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/appeal", tag = "cases", request_body = AppealIn, params(("id" = String, Path, description = "case id")),
+    security(("session" = [])),
+    responses((status = 200, body = CaseDetail), (status = 403, body = ErrorBody, description = "appeal_forbidden: outside the unit or the wrong level"),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn appeal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: ApiJson<AppealIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    appeal_step(&state, &caller, &id, &body.value).await?;
     let (summary, events) = state.db.get_case(&id).await?.ok_or_else(|| ApiError::not_found("工单"))?;
     Ok(Json(CaseDetail { case: case_out(&state, &summary), history: events.iter().map(event_out).collect(), complaint: None }))
 }

@@ -123,6 +123,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/staff/keys", get(crate::pages::back_office::keys).post(crate::pages::back_office::keys_submit))
         .route("/staff/cases/{id}", get(crate::pages::back_office::case).post(crate::pages::back_office::case_step))
         .route("/staff/cases/{id}/contact", axum::routing::post(crate::pages::back_office::case_contact))
+        .route("/staff/cases/{id}/appeal", axum::routing::post(crate::pages::back_office::case_appeal))
         .fallback(meta::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::guard::audit_requests))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::guard::rate_limit))

@@ -243,6 +243,10 @@ struct CasePage {
     can_reply: bool,
     can_view_contact: bool,
     contact: Option<String>,
+    appeal_label: String,
+    can_apply: bool,
+    can_opinion: bool,
+    can_decide_appeal: bool,
 }
 
 fn event_label(kind: &str) -> &str {
@@ -367,6 +371,26 @@ async fn case_page(
         .unwrap_or_default();
     let can_handle = crate::access::authorize(state, caller, Act::HandleCase, Some(&c.unit_code)).is_ok();
     let st = summary_row.state.as_str();
+    // 复核: who may take which step now (the appeal rules check again when it is taken).
+    let appeal = state.db.appeal_of(id).await.ok().flatten();
+    let applicant = events.iter().any(|e| e.kind == "appeal_applied" && e.actor == format!("staff:{}", user.username));
+    let approver_here = user.role == "unit_approver" && user.unit_code == c.unit_code && !applicant;
+    let bureau = crate::access::authorize(state, caller, Act::DecideAppealAsBureau, Some(&c.unit_code)).is_ok() && !applicant;
+    let (appeal_label, can_apply, can_opinion, can_decide_appeal) = match appeal.as_ref().map(|(r, s)| (r.as_str(), s.as_str())) {
+        None => (
+            "未申请复核。".to_string(),
+            c.kind == "bad_review"
+                && st != "closed"
+                && crate::access::authorize(state, caller, Act::ApplyAppeal, Some(&c.unit_code)).is_ok(),
+            false,
+            false,
+        ),
+        Some(("hall", "pending_unit")) => ("已申请复核，待本单位审核人初审。".into(), false, approver_here, false),
+        Some((_, "pending_unit")) => ("已申请复核，待本单位审核人决定。".into(), false, false, approver_here),
+        Some((_, "pending_bureau")) => ("单位已提出初审意见，待县政务服务管理部门决定。".into(), false, false, bureau),
+        Some((_, "upheld")) => ("复核已支持：该差评认定不属实，不计入统计。".into(), false, false, false),
+        Some(_) => ("复核未获支持：维持差评，工单继续办理。".into(), false, false, false),
+    };
     let (csrf, cookie) = csrf_token(state, headers);
     let page = CasePage {
         who: user.username.clone(),
@@ -413,6 +437,10 @@ async fn case_page(
             && st != "closed"
             && crate::access::authorize(state, caller, Act::ViewContact, Some(&c.unit_code)).is_ok(),
         contact,
+        appeal_label,
+        can_apply,
+        can_opinion,
+        can_decide_appeal,
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     with_cookie(render(status, &page), cookie)
@@ -454,6 +482,36 @@ pub async fn case_step(State(state): State<AppState>, caller: Caller, headers: H
     match take_step(&state, &caller, &id, &input).await {
         Ok(()) => see_other(&format!("/staff/cases/{id}")),
         Err(e) if e.status == StatusCode::NOT_FOUND || e.status == StatusCode::FORBIDDEN => error_page(&e),
+        Err(e) => case_page(&state, &caller, &headers, &id, Some(e.message), None).await,
+    }
+}
+
+/// A 复核 step from its form.
+pub async fn case_appeal(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    if staff(&caller).is_none() {
+        return to_sign_in();
+    }
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty());
+    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+        return case_page(&state, &caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+    }
+    let text = |k: &str| get(k).unwrap_or_default();
+    let input = match get("action").as_deref() {
+        Some("apply") => crate::api::cases::AppealIn::Apply { reason: text("reason"), evidence: text("evidence") },
+        Some("opinion") => crate::api::cases::AppealIn::Opinion { agree: get("agree").as_deref() == Some("true"), note: text("note") },
+        Some("decide") => crate::api::cases::AppealIn::Decide { upheld: get("upheld").as_deref() == Some("true"), note: text("note") },
+        _ => return case_page(&state, &caller, &headers, &id, Some("请选择复核环节".into()), None).await,
+    };
+    match crate::api::cases::appeal_step(&state, &caller, &id, &input).await {
+        Ok(()) => see_other(&format!("/staff/cases/{id}")),
+        Err(e) if e.status == StatusCode::NOT_FOUND => error_page(&e),
         Err(e) => case_page(&state, &caller, &headers, &id, Some(e.message), None).await,
     }
 }
