@@ -279,6 +279,10 @@ try {
   const issued = (await adm.locator("code").innerText()).trim();
   check(issued.startsWith("hcp_device_"), "a device key is issued and shown once");
   await shot(adm, "desktop-keys");
+  await adm.goto(`${base}/staff/settings`);
+  check((await adm.locator("body").innerText()).includes("调休上班"), "the settings page shows the holiday calendar");
+  await shot(adm, "desktop-settings");
+  await adm.goto(`${base}/staff/keys`);
   await adm.getByRole("button", { name: "吊销 综合受理2号窗口评价器" }).click();
   const probe = await fetch(`${base}/api/v1/ratings`, { method: "POST", headers: { authorization: `Bearer ${issued}`, "content-type": "application/json" }, body: "{}" });
   check(probe.status === 401, "the revoked key is refused");

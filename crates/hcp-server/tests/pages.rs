@@ -264,6 +264,12 @@ both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
         .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(app.state.db.find_api_key(&key).await.unwrap().is_none(), "revoked");
+    // The settings as they are: rules, this year's holidays and make-up working days, the catalogue, the units.
+    let html = c.get(format!("{}/staff/settings", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    let year = hcp_domain::Timestamp::now().biz_date().year();
+    assert!(html.contains(&format!("{year} 年法定节假日")) && html.contains("调休上班") && html.contains("放假"), "{html}");
+    assert!(html.contains("个工作日") && html.contains("陇县市场监督管理局") && html.contains("评价内容目录"));
+    assert_eq!(c.get(format!("{}/staff/settings", app.base)).header("cookie", &scj).send().await.unwrap().status().as_u16(), 403);
     // Both are on the audit trail as the administrator's changes.
     let changes = app.state.db.audit_entries(Some("staff:admin"), Some("change"), 10).await.unwrap();
     assert!(changes.iter().filter(|e| e.entry.target == "POST /staff/keys").count() >= 3, "{changes:?}");

@@ -911,3 +911,118 @@ pub async fn keys_submit(State(state): State<AppState>, caller: Caller, headers:
         _ => keys_page(&state, &caller, &user, &headers, Some("请求无效".into()), None).await,
     }
 }
+
+// ---- the system's settings as they are (read-only): rules, calendar, catalogue, units
+
+struct UnitRow {
+    code: String,
+    name: String,
+    kind: String,
+    parent: String,
+    hall: &'static str,
+    windows: usize,
+    staff: usize,
+}
+
+#[derive(Template)]
+#[template(path = "staff_settings.html")]
+struct SettingsPage {
+    who: String,
+    role_label: &'static str,
+    admin: bool,
+    csrf: String,
+    warnings: Vec<String>,
+    rules: Vec<(&'static str, String)>,
+    year: i32,
+    days: Vec<(String, &'static str)>,
+    catalogue_version: i64,
+    reasons: Vec<(String, String, String, String)>,
+    units: Vec<UnitRow>,
+}
+
+pub async fn settings(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
+    if let Err(e) = authorize(&state, &caller, Act::ManageKeys, None) {
+        return error_page(&e);
+    }
+    let cfg = &state.config;
+    let rules = vec![
+        ("响应期限", format!("{} 个工作日", cfg.deadline_rule.respond_days)),
+        ("答复期限", format!("{} 个工作日", cfg.deadline_rule.reply_days)),
+        ("延期", format!("至多 {} 次，最迟自受理起 {} 个工作日", cfg.loop_limits.max_extensions, cfg.loop_limits.max_reply_days)),
+        ("不满意退回", format!("至多 {} 次", cfg.loop_limits.max_reopen)),
+        ("复核期间", if cfg.appeal_stops_clock { "暂停计时".to_string() } else { "不停止计时".to_string() }),
+        ("评价期限", format!("服务后 {} 天内", cfg.rating_window_days)),
+        ("评价人反馈链接", format!("答复后 {} 天内有效", cfg.feedback_days)),
+        ("工作人员会话", format!("{} 分钟无操作即退出", cfg.session_idle_secs / 60)),
+        ("管理员动态口令", if cfg.admin_second_factor { "必须".to_string() } else { "未启用".to_string() }),
+        ("评价器", format!("{} 秒无操作返回欢迎页；{} 毫秒内重复按键只算一次", cfg.device_idle_secs, cfg.device_min_press_ms)),
+    ];
+    let today = Timestamp::now().biz_date();
+    let year = today.year();
+    let mut warnings = Vec::new();
+    let mut days = Vec::new();
+    if let Ok(cal) = state.calendar().await {
+        if !cal.has_year(year) {
+            warnings.push(format!("{year} 年的节假日安排尚未导入，期限按周一至周五推算"));
+        }
+        if !cal.has_year(year + 1) && u8::from(today.month()) >= 10 {
+            warnings.push(format!("{} 年的节假日安排尚未导入：国务院通知发布后请及时导入", year + 1));
+        }
+        if let (Ok(mut d), Ok(end)) =
+            (time::Date::from_calendar_date(year, time::Month::January, 1), time::Date::from_calendar_date(year, time::Month::December, 31))
+        {
+            while d <= end {
+                let weekend = matches!(d.weekday(), time::Weekday::Saturday | time::Weekday::Sunday);
+                let working = cal.is_working_day(d);
+                if working == weekend {
+                    days.push((hcp_domain::timestamp::format_date(d), if working { "调休上班" } else { "放假" }));
+                }
+                match d.next_day() {
+                    Some(n) => d = n,
+                    None => break,
+                }
+            }
+        }
+    }
+    let cat = &state.catalogue;
+    let reasons = cat
+        .reasons
+        .iter()
+        .map(|r| {
+            let level = hcp_domain::Level::new(i64::from(r.level), "level").map(|l| l.label().to_string()).unwrap_or_default();
+            let modes = r.modes.iter().map(|m| if m == "online" { "网上" } else { "现场" }).collect::<Vec<_>>().join("、");
+            (level, r.code.clone(), r.label.clone(), modes)
+        })
+        .collect();
+    let master = state.master();
+    let units = master
+        .sorted_units()
+        .into_iter()
+        .filter(|u| authorize(&state, &caller, Act::ManageKeys, Some(&u.code)).is_ok())
+        .map(|u| UnitRow {
+            code: u.code.clone(),
+            name: u.name.clone(),
+            kind: u.kind.clone(),
+            parent: u.parent_code.clone().unwrap_or_else(|| "—".into()),
+            hall: if u.hall_stationed { "是" } else { "" },
+            windows: master.windows.values().filter(|w| w.unit_code == u.code).count(),
+            staff: master.staff.values().filter(|s| s.unit_code == u.code).count(),
+        })
+        .collect();
+    let (csrf, cookie) = csrf_token(&state, &headers);
+    let page = SettingsPage {
+        who: user.username.clone(),
+        role_label: role_label(&user.role),
+        admin: true,
+        csrf,
+        warnings,
+        rules,
+        year,
+        days,
+        catalogue_version: cat.version,
+        reasons,
+        units,
+    };
+    with_cookie(render(StatusCode::OK, &page), cookie)
+}
