@@ -167,6 +167,20 @@ try {
   await rater.getByRole("button", { name: "提交评价" }).click();
   check((await rater.title()).includes("已评价"), "a second rating of the same service is explained, not counted");
 
+  console.log("the self-service terminal");
+  const kioskCtx = await browser.newContext({ viewport: { width: 1080, height: 1920 }, bypassCSP: true, locale: "zh-CN" });
+  const kiosk = await kioskCtx.newPage();
+  await kiosk.goto(`${base}/kiosk`);
+  await axe(kiosk, "the self-service terminal");
+  await shot(kiosk, "kiosk");
+  await kiosk.locator("#matter_no").fill("E2E-0001");
+  await kiosk.locator("#phone4").fill(APPLICANT_PHONE.slice(-4));
+  await kiosk.getByRole("button", { name: "开始评价" }).click();
+  check(kiosk.url().includes("/r/E2E-0001.") && kiosk.url().includes("c=hall_terminal"), "the terminal leads to the same rating page");
+  await kiosk.getByRole("link", { name: "非常满意", exact: true }).click();
+  await kiosk.getByRole("button", { name: "提交评价" }).click();
+  check((await kiosk.title()).includes("已评价"), "already rated from the QR code: explained, not counted twice");
+
   console.log("the window device (评价器) on a tablet");
   const tablet = await browser.newContext({ viewport: { width: 1024, height: 768 }, bypassCSP: true, locale: "zh-CN" });
   const dev = await tablet.newPage();

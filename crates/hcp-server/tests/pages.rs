@@ -345,3 +345,40 @@ async fn r_id(app: &common::TestApp, case: &str) -> String {
     let (_, v) = app.get(&format!("/cases/{case}"), Some(&app.system_key)).await;
     v["rating_id"].as_str().unwrap().to_string()
 }
+
+both!(the_self_service_terminal_rates_through_the_same_page, |app| {
+    let c = client();
+    app.matter("KSK-1", true).await;
+    let (csrf_cookie, token) = form_token(&app, &c, "/kiosk", "").await;
+    let post = |phone4: &'static str| {
+        let (c, app, csrf_cookie, token) = (c.clone(), &app, csrf_cookie.clone(), token.clone());
+        async move {
+            c.post(format!("{}/kiosk", app.base))
+                .header("cookie", &csrf_cookie)
+                .form(&[("matter_no", "KSK-1"), ("phone4", phone4), ("csrf", &token)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = post("1234").await;
+    assert_eq!(r.status().as_u16(), 422, "not the applicant's digits");
+    let r = post("8000").await;
+    assert_eq!(r.status().as_u16(), 303);
+    let to = r.headers().get("location").unwrap().to_str().unwrap().to_string();
+    assert!(to.starts_with("/r/KSK-1.") && to.ends_with("c=hall_terminal"), "{to}");
+    let html = c.get(format!("{}{to}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("请您评价本次政务服务"));
+    let r = c.post(format!("{}{to}&level=5", app.base)).form(&[("level", "5"), ("c", "hall_terminal")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE channel = 'hall_terminal'").await, 1);
+    // Guessing is cut short.
+    let mut last = 0;
+    for _ in 0..6 {
+        last = post("0000").await.status().as_u16();
+    }
+    assert_eq!(last, 422);
+    let html = post("8000").await.text().await.unwrap();
+    assert!(html.contains("尝试次数过多"), "{html}");
+    app
+});

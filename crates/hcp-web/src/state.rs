@@ -84,6 +84,8 @@ pub struct AppState {
     keys: Arc<std::sync::Mutex<HashMap<String, (ApiKey, Instant)>>>,
     calendar: Arc<RwLock<(Arc<WorkCalendar>, Instant)>>,
     pub limiter: Arc<crate::guard::RateLimiter>,
+    /// Tries per matter at the self-service terminal (four digits are few).
+    pub kiosk_limiter: Arc<crate::guard::RateLimiter>,
     /// Password hashing is deliberately slow: at most this many at once, off the async workers.
     pub password_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -118,6 +120,7 @@ impl AppState {
             keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
             calendar: Arc::new(RwLock::new((Arc::new(calendar), Instant::now()))),
             limiter: Arc::new(crate::guard::RateLimiter::new(per_minute)),
+            kiosk_limiter: Arc::new(crate::guard::RateLimiter::new(5)),
             password_slots: Arc::new(tokio::sync::Semaphore::new(2)),
         })
     }

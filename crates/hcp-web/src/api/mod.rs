@@ -107,6 +107,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/f/{token}", get(crate::pages::feedback_page).post(crate::pages::feedback_submit))
         .route("/assets/app.css", get(crate::pages::stylesheet))
         .route("/results", get(crate::pages::results::results))
+        .route("/kiosk", get(crate::pages::kiosk::page).post(crate::pages::kiosk::submit))
         .route("/assets/device.js", get(crate::pages::device_script))
         .route("/device", get(crate::pages::device::page))
         .route("/device/setup", get(crate::pages::device::setup_page).post(crate::pages::device::setup_submit))

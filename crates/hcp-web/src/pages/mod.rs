@@ -4,6 +4,7 @@
 
 pub mod back_office;
 pub mod device;
+pub mod kiosk;
 pub mod rater;
 pub mod results;
 

@@ -88,6 +88,7 @@ fn page_channel(c: Option<&str>) -> Channel {
         Some("mobile") => Channel::Mobile,
         Some("pc") => Channel::Pc,
         Some("sms") => Channel::Sms,
+        Some("hall_terminal") => Channel::HallTerminal,
         _ => Channel::Qr,
     }
 }
