@@ -324,6 +324,11 @@ try {
   await shot(fb, "phone-feedback-done");
 
   console.log("public results");
+  const home = await phone.newPage();
+  await home.goto(base);
+  check((await home.getByRole("link", { name: /评价结果公开/ }).count()) === 1, "the front page leads everyone on");
+  await axe(home, "the front page");
+  await shot(home, "phone-home");
   for (const ctx of [["phone", phone], ["desktop", desktop]]) {
     const p = await ctx[1].newPage();
     await p.goto(`${base}/results`);

@@ -26,6 +26,8 @@ pub struct DemoInfo {
     pub ratings: usize,
     /// the administrator's second-factor secret (base32) and its otpauth URI
     pub admin_totp: (String, String),
+    /// a matter served a moment ago at window ZX-01 and not yet rated: `(matter_no, service seq, served at)`
+    pub try_matter: (String, i64, hcp_domain::Timestamp),
 }
 
 /// A small deterministic generator (xorshift64*), so every demo database looks the same.
@@ -134,9 +136,28 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
 
     let ratings = seed_activity(db, secrets, &master, catalogue.version, &catalogue, matters).await?;
     walk_cases(db).await?;
+    // One matter to try the rating page with, served a moment ago and not yet rated.
+    let now = hcp_domain::Timestamp::now();
+    let try_it = NewMatter {
+        matter_no: "LX-DEMO-0001".into(),
+        item_code: "61032707009".into(),
+        unit_code: "LX-GAJ".into(),
+        applicant_kind: "person".into(),
+        applicant_name: PersonName::parse("试用申请人", "name")?,
+        applicant_phone: Some(Phone::parse("13800001234", "phone")?),
+        applicant_id_number: None,
+        accepted_at: now.plus_seconds(-1_800),
+        completed_at: Some(now.plus_seconds(-60)),
+        source_kind: "demo".into(),
+        source_id: None,
+    };
+    let m = match db.register_matter(&try_it, secrets).await? {
+        Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
+    };
+    let served = db.add_service(&m.id, Some("ZX-01"), Some("P001"), now.plus_seconds(-120)).await?;
     // The demo's history is not news to anyone: notify only what happens from now on.
     db.skip_notifications_to_head().await?;
-    Ok(DemoInfo { users, keys, matters, ratings, admin_totp })
+    Ok(DemoInfo { users, keys, matters, ratings, admin_totp, try_matter: (m.matter_no.clone(), served.seq, served.served_at) })
 }
 
 /// Handles the demo's bad reviews as a county would have: most older cases responded to in time, called back,

@@ -294,7 +294,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("好差评 demo — 陇县 (610327)");
             println!("  URL:      {url}");
             println!("  API docs: {url}/docs   OpenAPI: {url}/api/openapi.json");
-            if let Some(info) = seeded {
+            if let Some(info) = &seeded {
                 println!("  seeded:   {} matters, {} ratings", info.matters, info.ratings);
                 println!("  logins (password {}):", demo::DEMO_PASSWORD);
                 for (u, role, unit) in &info.users {
@@ -307,6 +307,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 for (kind, label, key) in &info.keys {
                     println!("    {kind:<8} {label}: {key}");
                 }
+            }
+            if let Some(info) = &seeded {
+                let (no, seq, served) = &info.try_matter;
+                let expires = served.plus_seconds(state.config.rating_window_days * 86_400).micros() / 1_000_000;
+                let token = hcp_domain::token::RatingToken { matter_no: no.clone(), service_seq: *seq, expires_unix: expires }
+                    .sign(state.secrets.token_key());
+                println!("  pages:");
+                println!("    rate a matter (as its QR code would):   {url}/r/{token}");
+                println!("    self-service terminal:                  {url}/kiosk  (matter {no}, phone ending 1234)");
+                println!("    window device (give it the device key): {url}/device");
+                println!("    back office:                            {url}/staff/sign-in");
+                println!("    public results:                         {url}/results");
             }
             println!("  try:      curl {url}/api/v1/stats/satisfaction?by=unit");
             start_workers(&state, &args)?;

@@ -106,6 +106,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/r/{token}", get(crate::pages::rating_page).post(crate::pages::submit_page))
         .route("/f/{token}", get(crate::pages::feedback_page).post(crate::pages::feedback_submit))
         .route("/assets/app.css", get(crate::pages::stylesheet))
+        .route("/", get(crate::pages::home))
         .route("/results", get(crate::pages::results::results))
         .route("/kiosk", get(crate::pages::kiosk::page).post(crate::pages::kiosk::submit))
         .route("/assets/device.js", get(crate::pages::device_script))

@@ -122,6 +122,15 @@ pub(crate) fn bar_chart(label: &str, bars: &[(String, Option<f64>)]) -> String {
     svg
 }
 
+#[derive(askama::Template)]
+#[template(path = "home.html")]
+struct Home;
+
+/// The front page: where each kind of visitor goes.
+pub async fn home() -> Response {
+    render(StatusCode::OK, &Home)
+}
+
 /// The window device's script (our own; the only script any page loads).
 pub async fn device_script() -> Response {
     let mut r = include_str!("../../assets/device.js").into_response();
