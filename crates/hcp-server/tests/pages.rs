@@ -270,6 +270,34 @@ both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
     assert!(html.contains(&format!("{year} 年法定节假日")) && html.contains("调休上班") && html.contains("放假"), "{html}");
     assert!(html.contains("个工作日") && html.contains("陇县市场监督管理局") && html.contains("评价内容目录"));
     assert_eq!(c.get(format!("{}/staff/settings", app.base)).header("cookie", &scj).send().await.unwrap().status().as_u16(), 403);
+    // Next year's notice, pasted in: deadlines across it are no longer provisional.
+    let next = year + 1;
+    let csv = format!("{next}-01-01,holiday,元旦\n{next}-02-06,workday,春节\n");
+    let (_, token) = form_token(&app, &c, "/staff/settings", &admin).await;
+    let html = c
+        .post(format!("{}/staff/settings/calendar", app.base))
+        .header("cookie", &admin)
+        .form(&[("csrf", token.as_str()), ("csv", csv.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("已导入 {next} 年")), "{html}");
+    let (_, v) = app.get(&format!("/calendar/add-working-days?date={next}-02-05&days=1"), None).await;
+    assert_eq!((v["date"].as_str(), v["provisional"].as_bool()), (Some(format!("{next}-02-06").as_str()), Some(false)), "{v}");
+    let html = c
+        .post(format!("{}/staff/settings/calendar", app.base))
+        .header("cookie", &admin)
+        .form(&[("csrf", token.as_str()), ("csv", "not a calendar")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("class=\"alert\""), "a bad file is refused with its reason");
     // Both are on the audit trail as the administrator's changes.
     let changes = app.state.db.audit_entries(Some("staff:admin"), Some("change"), 10).await.unwrap();
     assert!(changes.iter().filter(|e| e.entry.target == "POST /staff/keys").count() >= 3, "{changes:?}");

@@ -932,6 +932,7 @@ struct SettingsPage {
     admin: bool,
     csrf: String,
     warnings: Vec<String>,
+    notice: Option<String>,
     rules: Vec<(&'static str, String)>,
     year: i32,
     days: Vec<(String, &'static str)>,
@@ -941,6 +942,32 @@ struct SettingsPage {
 }
 
 pub async fn settings(State(state): State<AppState>, caller: Caller, headers: HeaderMap) -> Response {
+    settings_page(&state, &caller, &headers, None, None).await
+}
+
+/// Loads a year's holiday notice pasted as CSV (the same format as `haochaping calendar import`).
+pub async fn settings_calendar(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(e) = authorize(&state, &caller, Act::ManageKeys, None) {
+        return error_page(&e);
+    }
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    if !csrf_ok(&state, &headers, Some(&get("csrf"))) {
+        return settings_page(&state, &caller, &headers, Some("页面已过期，请重试".into()), None).await;
+    }
+    let source = format!("web:{}", staff(&caller).map(|u| u.username.clone()).unwrap_or_default());
+    match state.db.import_calendar(&get("csv"), &source).await {
+        Ok(years) => {
+            let _ = state.reload_calendar().await;
+            let years = years.iter().map(i32::to_string).collect::<Vec<_>>().join("、");
+            settings_page(&state, &caller, &headers, None, Some(format!("已导入 {years} 年的节假日安排，所有服务器一分钟内生效"))).await
+        }
+        Err(e) => settings_page(&state, &caller, &headers, Some(ApiError::from(e).message), None).await,
+    }
+}
+
+async fn settings_page(state: &AppState, caller: &Caller, headers: &HeaderMap, error: Option<String>, notice: Option<String>) -> Response {
+    let (state, caller, headers) = (state.clone(), caller.clone(), headers.clone());
     let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
     if let Err(e) = authorize(&state, &caller, Act::ManageKeys, None) {
         return error_page(&e);
@@ -960,7 +987,7 @@ pub async fn settings(State(state): State<AppState>, caller: Caller, headers: He
     ];
     let today = Timestamp::now().biz_date();
     let year = today.year();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = error.into_iter().collect();
     let mut days = Vec::new();
     if let Ok(cal) = state.calendar().await {
         if !cal.has_year(year) {
@@ -1017,6 +1044,7 @@ pub async fn settings(State(state): State<AppState>, caller: Caller, headers: He
         admin: true,
         csrf,
         warnings,
+        notice,
         rules,
         year,
         days,
