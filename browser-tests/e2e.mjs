@@ -224,6 +224,7 @@ try {
   await dev.locator('#rate button[value="1"]').click();
   await dev.waitForSelector('section.reasons[data-level="1"]:not([hidden])');
   check(true, "a bad review asks for its reason");
+  await dev.waitForTimeout(900); // a second tap within the press interval would not count
   await shot(dev, "tablet-device-reasons");
   await dev.locator('section.reasons[data-level="1"] button').first().click();
   await dev.waitForFunction(() => document.getElementById("status").textContent.includes("网络暂时中断"));

@@ -73,9 +73,18 @@ both!(forms_need_their_token, |app| {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status().as_u16(), 422);
+    assert_eq!(r.status().as_u16(), 403);
     let (_, v) = app.get(&format!("/cases/{case}"), Some(&app.system_key)).await;
     assert_eq!(v["state"], "open", "nothing changed");
+    // A token handed out before the sign-in is worth nothing after it (it is bound to the session).
+    let r = c
+        .post(format!("{}/staff/cases/{case}", app.base))
+        .header("cookie", &cookies)
+        .form(&[("action", "respond"), ("note", "x"), ("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
     // The real form works, and a step the rules refuse is shown, not done.
     let (_, token) = form_token(&app, &c, &format!("/staff/cases/{case}"), &cookies).await;
     let r = c
@@ -179,6 +188,22 @@ both!(the_window_device_works_without_javascript, |app| {
         .unwrap();
     assert!(r.text().await.unwrap().contains("已经评价过"));
     assert_eq!(app.count("SELECT COUNT(*) FROM ratings").await, 1);
+    // Once the window's latest service is rated, an older one left unrated is not offered (the next press would
+    // be charged to the wrong person).
+    app.matter("DEV-2", true).await;
+    app.matter("DEV-3", true).await;
+    let _older = app.service("DEV-2", "ZX-01").await;
+    let newer = app.service("DEV-3", "ZX-01").await;
+    let (s, _) = app
+        .post(
+            "/ratings",
+            Some(&app.device_key),
+            &json!({"matter_no": "DEV-3", "service_no": newer["service_no"], "channel": "pad", "level": 5}),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("<section id=\"rate\" hidden") && !html.contains("DEV-2-S"), "nothing offered");
     // The device page loads only our own script, and the public results show the unit without rater data.
     let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("<script src=\"/assets/device.js\" defer></script>") && html.matches("<script").count() == 1);

@@ -239,6 +239,16 @@ impl Db {
         Ok(out)
     }
 
+    /// Every case of `units` not yet closed (the work queue), however many, nearest reply deadline first.
+    pub async fn open_cases(&self, units: &[String]) -> Result<Vec<CaseSummary>> {
+        let mut all = Vec::new();
+        for state in ["open", "responded", "decided", "replied"] {
+            all.extend(self.list_cases(units, Some(state), i64::MAX / 2).await?);
+        }
+        all.sort_by_key(|c| (c.reply_by, c.case.opened_at));
+        Ok(all)
+    }
+
     /// Appends one step of a case's handling, if the case is still in `expected_state`: the event, its ledger
     /// entry and outbox job, and the new state (and reply deadline), in one transaction. A concurrent step that
     /// got there first makes this one a conflict, so two handlers cannot both record an outcome.

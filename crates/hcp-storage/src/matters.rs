@@ -239,17 +239,19 @@ impl Db {
     }
 
     /// The most recent service occasion of a matter, if any.
-    /// The latest service recorded at `window` since `since` (micros) that is not rated yet: what the window's
+    /// The latest service recorded at `window` since `since` (micros), if it is not rated yet: what the window's
     /// rating device should offer. `(matter_no, seq, item_code, staff_code)`.
     pub async fn pending_service_at_window(&self, window: &str, since: i64) -> Result<Option<(String, i64, String, Option<String>)>> {
         Ok(on_db!(self, pool => match sqlx::query(
-            "SELECT m.matter_no, s.seq, m.item_code, s.staff_code FROM services s JOIN matters m ON m.id = s.matter_id \
-             WHERE s.window_code = $1 AND s.created_at >= $2 \
-             AND NOT EXISTS (SELECT 1 FROM ratings r WHERE r.matter_id = s.matter_id AND r.service_seq = s.seq) \
-             ORDER BY s.created_at DESC LIMIT 1")
+            "SELECT m.matter_no, s.seq, m.item_code, s.staff_code, \
+             EXISTS (SELECT 1 FROM ratings r WHERE r.matter_id = s.matter_id AND r.service_seq = s.seq) AS rated \
+             FROM services s JOIN matters m ON m.id = s.matter_id \
+             WHERE s.window_code = $1 AND s.created_at >= $2 ORDER BY s.created_at DESC LIMIT 1")
             .bind(window).bind(since).fetch_optional(pool).await? {
-            Some(r) => Some((r.try_get("matter_no")?, r.try_get("seq")?, r.try_get("item_code")?, r.try_get("staff_code")?)),
-            None => None,
+            // Only the window's latest service: once it is rated, an older one left unrated is not offered
+            // (the next press would be charged to the wrong person).
+            Some(r) if !r.try_get::<bool, _>("rated")? => Some((r.try_get("matter_no")?, r.try_get("seq")?, r.try_get("item_code")?, r.try_get("staff_code")?)),
+            _ => None,
         }))
     }
 

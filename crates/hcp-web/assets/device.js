@@ -8,30 +8,45 @@
   var body = document.body;
   var idleMs = (parseInt(body.dataset.idleSecs, 10) || 60) * 1000;
   var minPress = parseInt(body.dataset.minPressMs, 10) || 800;
+  // Presses are stamped in the server's time: a tablet whose clock is off would otherwise be refused.
+  var clockOffset = (parseInt(body.dataset.serverNow, 10) || Date.now()) - Date.now();
   var idle = document.getElementById("idle");
   var rate = document.getElementById("rate");
   var what = document.getElementById("what");
   var status = document.getElementById("status");
   var queued = document.getElementById("queued");
+  var failedNote = document.getElementById("failed");
   var form = document.getElementById("rate-form");
+  var reasonSets = Array.prototype.slice.call(document.querySelectorAll("section.reasons"));
   var KEY = "hcp-device-queue";
+  var FAILED = "hcp-device-failed";
+  var MAX_QUEUE = 500;
   var lastPress = 0;
   var idleTimer = null;
+  var flushing = false;
   var current = null;
   var rated = {};
   if (form.matter_no.value) current = { matter_no: form.matter_no.value, service_no: form.service_no.value };
 
-  function load() {
-    try { return JSON.parse(localStorage.getItem(KEY) || "[]"); } catch (e) { return []; }
+  function read(key) {
+    try { return JSON.parse(localStorage.getItem(key) || "[]"); } catch (e) { return []; }
   }
   function save(q) {
     localStorage.setItem(KEY, JSON.stringify(q));
     queued.textContent = q.length ? "有 " + q.length + " 条评价等待网络恢复后提交" : "";
   }
+  function fail(item, why) {
+    // Refused for good (not a network problem): kept aside, counted on screen for the window's staff.
+    var f = read(FAILED);
+    f.push({ item: item, why: why });
+    localStorage.setItem(FAILED, JSON.stringify(f.slice(-200)));
+    failedNote.textContent = "有 " + f.length + " 条评价未被接受，请联系管理员";
+  }
+  function hideReasons() { reasonSets.forEach(function (s) { s.hidden = true; }); }
   function showIdle() {
     current = null;
     rate.hidden = true;
-    reasonSets.forEach(function (s) { s.hidden = true; });
+    hideReasons();
     idle.hidden = false;
   }
   function armIdle() {
@@ -40,16 +55,16 @@
   }
   function offer(s) {
     current = s;
-    form.matter_no.value = s.matter_no;
-    form.service_no.value = s.service_no;
-    what.textContent = s.item + (s.staff ? " · 服务人员 " + s.staff : "");
     document.querySelectorAll("input[name=matter_no]").forEach(function (i) { i.value = s.matter_no; });
     document.querySelectorAll("input[name=service_no]").forEach(function (i) { i.value = s.service_no; });
+    what.textContent = s.item + (s.staff ? " · 服务人员 " + s.staff : "");
+    hideReasons();
     idle.hidden = true;
     rate.hidden = false;
     status.textContent = "";
     armIdle();
   }
+  // Resolves to true when the item is done with (stored, or refused for good), false to try again later.
   function send(item) {
     return fetch("/device/rate", {
       method: "POST",
@@ -57,23 +72,28 @@
       headers: { "content-type": "application/json", "idempotency-key": item.key },
       body: JSON.stringify(item.body)
     }).then(function (r) {
-      // Stored (201), replayed (201 again) or already rated by another channel (409): done with it either way.
-      return r.status === 201 || r.status === 200 || r.status === 409 || r.status === 422;
+      if (r.status === 201 || r.status === 200 || r.status === 409) return true;
+      if (r.status === 401) { window.location.href = "/device/setup"; return false; }
+      if (r.status === 429 || r.status >= 500) return false;
+      return r.json().then(function (b) { fail(item, b && b.error ? b.error.code : String(r.status)); return true; },
+        function () { fail(item, String(r.status)); return true; });
     }, function () { return false; });
   }
   function flush() {
-    var q = load();
-    if (!q.length) return Promise.resolve();
-    var item = q[0];
-    return send(item).then(function (ok) {
-      if (!ok) return;
-      var rest = load().filter(function (x) { return x.key !== item.key; });
-      save(rest);
-      if (rest.length) return flush();
-    });
+    if (flushing) return Promise.resolve();
+    flushing = true;
+    var step = function () {
+      var q = read(KEY);
+      if (!q.length) return Promise.resolve();
+      var item = q[0];
+      return send(item).then(function (done) {
+        if (!done) return;
+        save(read(KEY).filter(function (x) { return x.key !== item.key; }));
+        return step();
+      });
+    };
+    return step().then(function () { flushing = false; }, function () { flushing = false; });
   }
-  var reasonSets = Array.prototype.slice.call(document.querySelectorAll("section.reasons"));
-  function hideReasons() { reasonSets.forEach(function (s) { s.hidden = true; }); }
   function pressed() {
     var now = Date.now();
     if (now - lastPress < minPress || !current) return 0;
@@ -86,11 +106,13 @@
     ev.preventDefault();
     var level = parseInt(b.value, 10);
     if (level <= 2) {
-      // A bad review needs its reason: show that level's reasons (the press is not yet a rating).
+      // A bad review needs its reason: show that level's reasons. The press counts for the debounce, so a
+      // double tap cannot choose a reason the citizen never read.
       if (!pressed()) return;
-      lastPress = 0;
       rate.hidden = true;
       reasonSets.forEach(function (s) { s.hidden = s.dataset.level !== String(level); });
+      var first = document.querySelector('section.reasons[data-level="' + level + '"] button');
+      if (first) first.focus();
       armIdle();
       return;
     }
@@ -98,6 +120,14 @@
   });
   reasonSets.forEach(function (s) {
     s.addEventListener("click", function (ev) {
+      var back = ev.target.closest("a.back");
+      if (back) {
+        ev.preventDefault();
+        hideReasons();
+        rate.hidden = false;
+        armIdle();
+        return;
+      }
       var b = ev.target.closest("button[name=reasons]");
       if (!b) return;
       ev.preventDefault();
@@ -107,23 +137,27 @@
   function rateWith(level, reasons) {
     var now = pressed();
     if (!now) return;
+    var q = read(KEY);
+    if (q.length >= MAX_QUEUE) {
+      status.textContent = "网络中断时间过长，暂时不能保存更多评价，请联系工作人员。";
+      return;
+    }
     var item = {
       key: "dev-" + current.matter_no + "-" + current.service_no + "-" + now,
-      body: { matter_no: current.matter_no, service_no: current.service_no, level: level, reasons: reasons, rated_at: new Date(now).toISOString() }
+      body: { matter_no: current.matter_no, service_no: current.service_no, level: level, reasons: reasons, rated_at: new Date(now + clockOffset).toISOString() }
     };
     rated[current.matter_no + "/" + current.service_no] = true;
-    var q = load();
     q.push(item);
     save(q);
     showIdle();
     status.textContent = "感谢您的评价！";
     armIdle();
-    hideReasons();
     flush().then(function () {
-      if (load().length) status.textContent = "感谢您的评价！网络暂时中断，评价已保存，恢复后自动提交。";
+      if (read(KEY).length) status.textContent = "感谢您的评价！网络暂时中断，评价已保存，恢复后自动提交。";
     });
   }
-  save(load());
+  save(read(KEY));
+  if (read(FAILED).length) failedNote.textContent = "有 " + read(FAILED).length + " 条评价未被接受，请联系管理员";
   setInterval(flush, 5000);
   window.addEventListener("online", flush);
   flush();

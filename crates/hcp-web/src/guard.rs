@@ -31,7 +31,9 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     // Rating and feedback links are credentials: never sent onwards as a referrer.
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
-    if (path.starts_with("/api/") || path.starts_with("/r/") || path.starts_with("/f/")) && !h.contains_key(header::CACHE_CONTROL) {
+    // Nothing personal stays in a shared hall computer's cache or history after sign-out.
+    let private = ["/api/", "/r/", "/f/", "/staff", "/device", "/kiosk"].iter().any(|p| path.starts_with(p));
+    if private && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     resp
@@ -90,7 +92,8 @@ impl RateLimiter {
 /// Public submissions without a machine key or session are limited per client address, and forms that carry a
 /// token also per token, so that one client cannot flood the complaint box or hammer a link.
 pub async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limited = req.method() == Method::POST && matches!(req.uri().path(), "/api/v1/complaints" | "/api/v1/session")
+    let limited = req.method() == Method::POST
+        && matches!(req.uri().path(), "/api/v1/complaints" | "/api/v1/session" | "/kiosk" | "/staff/sign-in" | "/device/setup")
         || (req.method() == Method::POST
             && (req.uri().path().starts_with("/r/")
                 || req.uri().path().starts_with("/f/")
@@ -149,7 +152,8 @@ pub async fn audit_requests(State(state): State<AppState>, req: Request, next: N
     let change = !matches!(method, Method::GET | Method::HEAD);
     let exempt = (method == Method::POST && path == "/api/v1/ratings") || path == "/api/v1/session" || path == "/api/v1/sessions";
     let refused = status == StatusCode::FORBIDDEN
-        || (status == StatusCode::NOT_FOUND && (path.starts_with("/api/v1/cases/") || path.starts_with("/api/v1/ratings/")));
+        || (status == StatusCode::NOT_FOUND
+            && (path.starts_with("/api/v1/cases/") || path.starts_with("/api/v1/ratings/") || path.starts_with("/staff/cases/")));
     if exempt || !(change || refused) {
         return resp;
     }

@@ -147,7 +147,7 @@ pub async fn queue(State(state): State<AppState>, caller: Caller, headers: Heade
         return error_page(&e);
     }
     let units = units_for(&state, &caller, Act::ReadCases);
-    let cases = match state.db.list_cases(&units, None, 1000).await {
+    let cases = match state.db.open_cases(&units).await {
         Ok(c) => c,
         Err(e) => return error_page(&e.into()),
     };
@@ -164,9 +164,11 @@ pub async fn queue(State(state): State<AppState>, caller: Caller, headers: Heade
             } else {
                 ("答复", out.reply_by.clone(), out.reply_overdue)
             };
-            let class = if overdue {
+            // Waiting for the rater is not the unit's deadline.
+            let waiting = c.state == "replied";
+            let class = if overdue && !waiting {
                 "overdue"
-            } else if deadline == today_text {
+            } else if deadline == today_text && !waiting {
                 "due"
             } else {
                 ""
@@ -458,7 +460,9 @@ pub async fn case_step(State(state): State<AppState>, caller: Caller, headers: H
     let form = parse_form(&body);
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.trim().is_empty());
     if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
-        return case_page(&state, &caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+        let mut r = case_page(&state, &caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
     }
     let text = |k: &str| get(k).unwrap_or_default();
     let input = match get("action").as_deref() {
@@ -947,7 +951,8 @@ pub async fn settings(State(state): State<AppState>, caller: Caller, headers: He
 
 /// Loads a year's holiday notice pasted as CSV (the same format as `haochaping calendar import`).
 pub async fn settings_calendar(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(e) = authorize(&state, &caller, Act::ManageKeys, None) {
+    // The calendar is shared by every tree on the database: the top unit's administrators only.
+    if let Err(e) = authorize(&state, &caller, Act::ReadAudit, None).and_then(|_| authorize(&state, &caller, Act::ManageKeys, None)) {
         return error_page(&e);
     }
     let form = parse_form(&body);

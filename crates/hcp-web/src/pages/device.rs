@@ -96,6 +96,8 @@ struct DevicePage {
     reason_sets: Vec<ReasonSet>,
     /// without JavaScript, the level pressed whose reasons are now asked for
     ask_level: Option<i64>,
+    /// the server's clock, so that the device stamps presses in server time whatever its own clock says
+    server_now_ms: i64,
 }
 
 impl DevicePage {
@@ -147,6 +149,7 @@ async fn device_page(state: &AppState, headers: &HeaderMap, key: &ApiKey, messag
         message,
         reason_sets: reason_sets(state),
         ask_level,
+        server_now_ms: Timestamp::now().micros() / 1_000,
     };
     with_cookie(render(StatusCode::OK, &page), cookie)
 }
@@ -165,21 +168,26 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
         return ApiError::unauthorized().into_response();
     };
     let window = key.window_code.clone().unwrap_or_default();
-    let stream = futures_util::stream::unfold((state, window, String::new(), true), |(state, window, last, first)| async move {
+    let raw = cookie_value(&headers, DEVICE_COOKIE).unwrap_or_default();
+    let stream = futures_util::stream::unfold((state, window, raw, String::new(), true), |(state, window, raw, last, first)| async move {
         loop {
             if !first {
                 tokio::time::sleep(Duration::from_secs(2)).await;
+                // A key revoked while the stream is open ends it (the key cache keeps this cheap).
+                if state.find_key(&raw).await.ok().flatten().is_none_or(|k| k.window_code.as_deref() != Some(window.as_str())) {
+                    return None;
+                }
             }
             let p = pending(&state, &window).await;
             let id = p.as_ref().map(|p| p.service_no.clone()).unwrap_or_default();
             if let Some(p) = p.filter(|_| id != last) {
                 let data = serde_json::json!({ "matter_no": p.matter_no, "service_no": p.service_no, "item": p.item, "staff": p.staff });
                 let event = Event::default().event("service").data(data.to_string());
-                return Some((Ok::<Event, Infallible>(event), (state, window, id, false)));
+                return Some((Ok::<Event, Infallible>(event), (state, window, raw, id, false)));
             }
             if first {
                 // Nothing to offer yet: wait for the next check.
-                return Some((Ok(Event::default().comment("ready")), (state, window, last, false)));
+                return Some((Ok(Event::default().comment("ready")), (state, window, raw, last, false)));
             }
         }
     });

@@ -41,15 +41,24 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Byt
     if matter_no.is_empty() || matter_no.len() > 50 || phone4.len() != 4 || !phone4.bytes().all(|b| b.is_ascii_digit()) {
         return kiosk_page(&state, &headers, Some(not_found));
     }
-    // Four digits are few: at most a handful of tries per matter, on every terminal together.
-    if !state.kiosk_limiter.allow(&matter_no) {
+    // Four digits are few: a handful of tries a minute per matter on this node, five wrong ones a day per matter
+    // on all nodes together (counted in the database, whether the matter exists or not), and the per-address
+    // limit on top.
+    let lock_key = format!("kiosk:{matter_no}");
+    let locked = state.db.login_locked_until(&lock_key).await.ok().flatten().is_some();
+    if locked || !state.kiosk_limiter.allow(&matter_no) {
         return kiosk_page(&state, &headers, Some("尝试次数过多，请稍后再试，或扫描回执上的二维码评价"));
     }
+    let wrong = |state: AppState, key: String| async move {
+        let _ = state.db.record_login_failure(&key, 5, 86_400, 86_400).await;
+    };
     let Ok(Some(matter)) = state.db.find_matter(&matter_no).await else {
+        wrong(state.clone(), lock_key).await;
         return kiosk_page(&state, &headers, Some(not_found));
     };
     let phone = matter.applicant_phone.as_ref().and_then(|p| state.secrets.decrypt(p).ok());
     if !phone.is_some_and(|p| p.ends_with(&phone4)) {
+        wrong(state.clone(), lock_key).await;
         return kiosk_page(&state, &headers, Some(not_found));
     }
     let (seq, from) = match state.db.latest_service(&matter.id).await {

@@ -32,34 +32,44 @@ pub(crate) fn render(status: StatusCode, t: &impl askama::Template) -> Response 
 
 pub const CSRF_COOKIE: &str = "hcp_csrf";
 
-fn csrf_mac(state: &AppState, cookie: &str) -> Option<Hmac<Sha256>> {
+/// Over https the cookie is `__Host-` prefixed: the browser then refuses one set by a sibling subdomain.
+fn csrf_cookie_name(state: &AppState) -> &'static str {
+    if state.config.public_base_url.starts_with("https://") { "__Host-hcp_csrf" } else { CSRF_COOKIE }
+}
+
+/// The token binds the browser's CSRF cookie and its staff session (if any), so a token learnt before a sign-in
+/// is worth nothing after it.
+fn csrf_mac(state: &AppState, cookie: &str, headers: &HeaderMap) -> Option<Hmac<Sha256>> {
     let mut m = Hmac::<Sha256>::new_from_slice(state.secrets.token_key()).ok()?;
-    m.update(b"hcp-csrf-v1|");
+    m.update(b"hcp-csrf-v2|");
     m.update(cookie.as_bytes());
+    m.update(b"|");
+    m.update(cookie_value(headers, crate::auth::SESSION_COOKIE).unwrap_or_default().as_bytes());
     Some(m)
 }
 
 /// The form token for this browser: an HMAC of its `hcp_csrf` cookie (set here when missing). A page on another
 /// site can neither read the cookie nor compute the token, so it cannot submit our forms.
 pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    let (cookie, set) = match cookie_value(headers, CSRF_COOKIE).filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
+    let name = csrf_cookie_name(state);
+    let (cookie, set) = match cookie_value(headers, name).filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
         Some(c) => (c, None),
         None => {
             let c = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
             let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
-            let v = HeaderValue::from_str(&format!("{CSRF_COOKIE}={c}; Path=/; HttpOnly; SameSite=Strict{secure}")).ok();
+            let v = HeaderValue::from_str(&format!("{name}={c}; Path=/; HttpOnly; SameSite=Strict{secure}")).ok();
             (c, v)
         }
     };
-    let token = csrf_mac(state, &cookie).map(|m| hex::encode(m.finalize().into_bytes())).unwrap_or_default();
+    let token = csrf_mac(state, &cookie, headers).map(|m| hex::encode(m.finalize().into_bytes())).unwrap_or_default();
     (token, set)
 }
 
 /// Whether a submitted form carries the token of this browser's cookie (checked in constant time).
 pub(crate) fn csrf_ok(state: &AppState, headers: &HeaderMap, submitted: Option<&str>) -> bool {
-    let (Some(cookie), Some(submitted)) = (cookie_value(headers, CSRF_COOKIE), submitted) else { return false };
+    let (Some(cookie), Some(submitted)) = (cookie_value(headers, csrf_cookie_name(state)), submitted) else { return false };
     let Ok(sig) = hex::decode(submitted) else { return false };
-    csrf_mac(state, &cookie).is_some_and(|m| m.verify_slice(&sig).is_ok())
+    csrf_mac(state, &cookie, headers).is_some_and(|m| m.verify_slice(&sig).is_ok())
 }
 
 /// A page response that also sets the CSRF cookie when it was just made.

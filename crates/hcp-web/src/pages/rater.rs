@@ -245,7 +245,8 @@ pub async fn submit_page(
             "<p role=\"status\">本次服务已经评价过了，每次服务只能评价一次，您的评价已经记录，不需要再评。</p><p>如有新的意见，可拨打政务服务热线反映。</p>",
         ),
         Err(e) => {
-            let back = format!("<p><a href=\"?level={level}\">返回修改</a></p>");
+            let c = page_channel(get("c").as_deref()).code();
+            let back = format!("<p><a href=\"?level={level}&amp;c={c}\">返回修改</a></p>");
             let mut resp = error_page(&e);
             if e.status == StatusCode::UNPROCESSABLE_ENTITY {
                 resp = page(e.status, "请补充评价内容", &format!("<p class=\"err\" role=\"alert\">{}</p>{back}", esc(&e.message)));
