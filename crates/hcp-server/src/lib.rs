@@ -27,7 +27,9 @@ pub async fn open(database_url: &str, secrets: Secrets, config: WebConfig) -> an
     {
         anyhow::bail!("个人信息已轮换为密钥 {id}，而本机的密钥文件不含该密钥：请使用轮换后的密钥文件（每行一个主密钥）");
     }
-    let state = AppState::new(db, secrets, config, passwords::verify).await?;
+    let mut state = AppState::new(db, secrets, config, passwords::verify).await?;
+    state.master_import =
+        Some(|db, kind, text| Box::pin(async move { import::import_text(&db, &kind, &text).await.map_err(|e| format!("{e:#}")) }));
     Ok(state)
 }
 

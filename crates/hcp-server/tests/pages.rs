@@ -323,6 +323,37 @@ both!(staff_pages_for_paper_forms_statistics_and_keys, |app| {
         .await
         .unwrap();
     assert!(html.contains("class=\"alert\""), "a bad file is refused with its reason");
+    // A new window and its staff member, pasted as CSV: in force at once (the window's list and the device).
+    let (_, token) = form_token(&app, &c, "/staff/settings", &admin).await;
+    for (kind, csv) in [
+        ("windows", "code,name,unit_code\nZX-99,综合受理99号窗口,LX-ZWZX\n"),
+        ("staff", "code,name,unit_code,window_code\nP999,新同事,LX-ZWZX,ZX-99\n"),
+    ] {
+        let html = c
+            .post(format!("{}/staff/settings/import", app.base))
+            .header("cookie", &admin)
+            .form(&[("csrf", token.as_str()), ("kind", kind), ("csv", csv)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("已导入 1 条"), "{kind}: {html}");
+    }
+    let (_, windows) = app.get("/windows", None).await;
+    assert!(windows.as_array().unwrap().iter().any(|w| w["code"] == "ZX-99"), "{windows}");
+    let html = c
+        .post(format!("{}/staff/settings/import", app.base))
+        .header("cookie", &admin)
+        .form(&[("csrf", token.as_str()), ("kind", "windows"), ("csv", "code,name,unit_code\nZX-98,x,NO-SUCH-UNIT\n")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("导入停止") && html.contains("第 2 行"), "{html}");
     // Both are on the audit trail as the administrator's changes.
     let changes = app.state.db.audit_entries(Some("staff:admin"), Some("change"), 10).await.unwrap();
     assert!(changes.iter().filter(|e| e.entry.target == "POST /staff/keys").count() >= 3, "{changes:?}");

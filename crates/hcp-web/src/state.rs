@@ -71,6 +71,9 @@ impl Default for WebConfig {
     }
 }
 
+/// `(database, kind, CSV text)` → rows imported, or why the first bad row stopped it.
+pub type MasterImport = fn(Db, String, String) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, String>> + Send>>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
@@ -80,6 +83,9 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Verifies a password against its stored hash (argon2, supplied by the server).
     pub password_check: crate::api::session::PasswordCheck,
+    /// Imports master data from CSV (`units`, `windows`, `items`, `staff`); supplied by the server, which owns
+    /// the CSV reader the command line uses, so that the page and `haochaping import` are one code path.
+    pub master_import: Option<MasterImport>,
     master: Arc<RwLock<Arc<MasterData>>>,
     keys: Arc<std::sync::Mutex<HashMap<String, (ApiKey, Instant)>>>,
     calendar: Arc<RwLock<(Arc<WorkCalendar>, Instant)>>,
@@ -116,6 +122,7 @@ impl AppState {
             catalogue: Arc::new(catalogue),
             config: Arc::new(config),
             password_check,
+            master_import: None,
             master: Arc::new(RwLock::new(Arc::new(master))),
             keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
             calendar: Arc::new(RwLock::new((Arc::new(calendar), Instant::now()))),

@@ -125,6 +125,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/staff/keys", get(crate::pages::back_office::keys).post(crate::pages::back_office::keys_submit))
         .route("/staff/settings", get(crate::pages::back_office::settings))
         .route("/staff/settings/calendar", axum::routing::post(crate::pages::back_office::settings_calendar))
+        .route("/staff/settings/import", axum::routing::post(crate::pages::back_office::settings_import))
         .route("/staff/cases/{id}", get(crate::pages::back_office::case).post(crate::pages::back_office::case_step))
         .route("/staff/cases/{id}/contact", axum::routing::post(crate::pages::back_office::case_contact))
         .route("/staff/cases/{id}/appeal", axum::routing::post(crate::pages::back_office::case_appeal))

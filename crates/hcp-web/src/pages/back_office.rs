@@ -971,6 +971,32 @@ pub async fn settings_calendar(State(state): State<AppState>, caller: Caller, he
     }
 }
 
+/// Imports units, windows, items or staff pasted as CSV: the same code as `haochaping import`.
+pub async fn settings_import(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
+    // Master data is shared by every tree on the database: the top unit's administrators only.
+    if let Err(e) = authorize(&state, &caller, Act::ReadAudit, None).and_then(|_| authorize(&state, &caller, Act::ManageKeys, None)) {
+        return error_page(&e);
+    }
+    let form = parse_form(&body);
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    if !csrf_ok(&state, &headers, Some(&get("csrf"))) {
+        return settings_page(&state, &caller, &headers, Some("页面已过期，请重试".into()), None).await;
+    }
+    let kind = get("kind");
+    if !matches!(kind.as_str(), "units" | "windows" | "items" | "staff") {
+        return settings_page(&state, &caller, &headers, Some("请选择导入类型".into()), None).await;
+    }
+    let Some(import) = state.master_import else {
+        return settings_page(&state, &caller, &headers, Some("本服务器不支持从页面导入，请用命令行 haochaping import".into()), None).await;
+    };
+    let result = import(state.db.clone(), kind.clone(), get("csv")).await;
+    let _ = state.reload_master().await;
+    match result {
+        Ok(n) => settings_page(&state, &caller, &headers, None, Some(format!("已导入 {n} 条（{kind}）"))).await,
+        Err(e) => settings_page(&state, &caller, &headers, Some(format!("导入停止：{e}")), None).await,
+    }
+}
+
 async fn settings_page(state: &AppState, caller: &Caller, headers: &HeaderMap, error: Option<String>, notice: Option<String>) -> Response {
     let (state, caller, headers) = (state.clone(), caller.clone(), headers.clone());
     let Some(user) = staff(&caller).cloned() else { return to_sign_in() };
