@@ -8,6 +8,16 @@ mod common;
 
 use serde_json::json;
 
+/// `name=value` of a cookie the response sets.
+fn set_cookie(r: &reqwest::Response, name: &str) -> String {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
@@ -47,13 +57,7 @@ both!(forms_need_their_token, |app| {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("hcp_session="))
-        .unwrap();
+    let session = set_cookie(&r, "hcp_session");
     let cookies = format!("{session}; {csrf_cookie}");
     // A case of the unit, and a forged step on it (another site's page would have no token): nothing changes.
     app.matter("PG-1", true).await;
@@ -141,13 +145,7 @@ both!(the_window_device_works_without_javascript, |app| {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 303);
-    let device = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("hcp_device="))
-        .unwrap();
+    let device = set_cookie(&r, "hcp_device");
     let cookies = format!("{device}; {csrf_cookie}");
     // The welcome screen, then a service at the window is offered.
     let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
@@ -369,13 +367,7 @@ async fn page_session(app: &common::TestApp, c: &reqwest::Client, user: &str) ->
     }
     let r = c.post(format!("{}/staff/sign-in", app.base)).header("cookie", &csrf_cookie).form(&form).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 303, "{user}");
-    let session = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
-        .find(|c| c.starts_with("hcp_session="))
-        .unwrap();
+    let session = set_cookie(&r, "hcp_session");
     format!("{session}; {csrf_cookie}")
 }
 

@@ -949,17 +949,27 @@ pub async fn settings(State(state): State<AppState>, caller: Caller, headers: He
     settings_page(&state, &caller, &headers, None, None).await
 }
 
+/// A settings form of the county: the calendar and master data are shared by every tree on the database, so only
+/// the top unit's administrators may change them; the form's fields once its token is checked.
+async fn county_form(state: &AppState, caller: &Caller, headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, String)>, Response> {
+    if let Err(e) = authorize(state, caller, Act::ReadAudit, None).and_then(|_| authorize(state, caller, Act::ManageKeys, None)) {
+        return Err(error_page(&e));
+    }
+    let form = parse_form(body);
+    let csrf = form.iter().find(|(n, _)| n == "csrf").map(|(_, v)| v.as_str());
+    if !csrf_ok(state, headers, csrf) {
+        return Err(settings_page(state, caller, headers, Some("页面已过期，请重试".into()), None).await);
+    }
+    Ok(form)
+}
+
 /// Loads a year's holiday notice pasted as CSV (the same format as `haochaping calendar import`).
 pub async fn settings_calendar(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
-    // The calendar is shared by every tree on the database: the top unit's administrators only.
-    if let Err(e) = authorize(&state, &caller, Act::ReadAudit, None).and_then(|_| authorize(&state, &caller, Act::ManageKeys, None)) {
-        return error_page(&e);
-    }
-    let form = parse_form(&body);
+    let form = match county_form(&state, &caller, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    if !csrf_ok(&state, &headers, Some(&get("csrf"))) {
-        return settings_page(&state, &caller, &headers, Some("页面已过期，请重试".into()), None).await;
-    }
     let source = format!("web:{}", staff(&caller).map(|u| u.username.clone()).unwrap_or_default());
     match state.db.import_calendar(&get("csv"), &source).await {
         Ok(years) => {
@@ -973,15 +983,11 @@ pub async fn settings_calendar(State(state): State<AppState>, caller: Caller, he
 
 /// Imports units, windows, items or staff pasted as CSV: the same code as `haochaping import`.
 pub async fn settings_import(State(state): State<AppState>, caller: Caller, headers: HeaderMap, body: Bytes) -> Response {
-    // Master data is shared by every tree on the database: the top unit's administrators only.
-    if let Err(e) = authorize(&state, &caller, Act::ReadAudit, None).and_then(|_| authorize(&state, &caller, Act::ManageKeys, None)) {
-        return error_page(&e);
-    }
-    let form = parse_form(&body);
+    let form = match county_form(&state, &caller, &headers, &body).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
-    if !csrf_ok(&state, &headers, Some(&get("csrf"))) {
-        return settings_page(&state, &caller, &headers, Some("页面已过期，请重试".into()), None).await;
-    }
     let kind = get("kind");
     if !matches!(kind.as_str(), "units" | "windows" | "items" | "staff") {
         return settings_page(&state, &caller, &headers, Some("请选择导入类型".into()), None).await;
