@@ -301,16 +301,21 @@ pub async fn derive(state: &AppState) -> anyhow::Result<(usize, bool)> {
 }
 
 async fn rows_for_entry(state: &AppState, kind: &str, ref_id: &str) -> anyhow::Result<Vec<NewNotification>> {
-    let (case_id, h) = match kind {
-        "case_opened" => (ref_id.to_string(), Happening::Opened),
-        _ => {
-            let Some(case_id) = state.db.case_of_event(ref_id).await? else { return Ok(Vec::new()) };
-            let Some((_, events)) = state.db.get_case(&case_id).await? else { return Ok(Vec::new()) };
-            let Some(h) = events.iter().find(|e| e.id == ref_id).and_then(happening) else { return Ok(Vec::new()) };
-            (case_id, h)
-        }
+    let case_id = match kind {
+        "case_opened" => ref_id.to_string(),
+        _ => match state.db.case_of_event(ref_id).await? {
+            Some(c) => c,
+            None => return Ok(Vec::new()),
+        },
     };
-    let Some((summary, _)) = state.db.get_case(&case_id).await? else { return Ok(Vec::new()) };
+    let Some((summary, events)) = state.db.get_case(&case_id).await? else { return Ok(Vec::new()) };
+    let h = match kind {
+        "case_opened" => Happening::Opened,
+        _ => match events.iter().find(|e| e.id == ref_id).and_then(happening) {
+            Some(h) => h,
+            None => return Ok(Vec::new()),
+        },
+    };
     rows_for(state, ref_id, &summary, &h).await
 }
 

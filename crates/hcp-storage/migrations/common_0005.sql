@@ -49,3 +49,6 @@ CREATE TABLE key_state (
 
 -- The rating device of a window asks for the latest service at its window that is still unrated.
 CREATE INDEX services_window ON services(window_code, created_at);
+
+-- Notifications look up a unit's staff with somewhere to send to.
+CREATE INDEX users_unit ON users(unit_code);

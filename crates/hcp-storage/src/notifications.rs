@@ -301,14 +301,18 @@ impl Db {
     /// Staff of `units` with one of `roles`: `(username, email, encrypted mobile)`.
     pub async fn staff_contacts(&self, units: &[String], roles: &[&str]) -> Result<Vec<(String, Option<String>, Option<Vec<u8>>)>> {
         let mut out = Vec::new();
-        on_db!(self, pool => {
-            for r in sqlx::query("SELECT username, role, unit_code, email, mobile FROM users ORDER BY username").fetch_all(pool).await? {
-                let (role, unit): (String, String) = (r.try_get("role")?, r.try_get("unit_code")?);
-                if roles.contains(&role.as_str()) && units.contains(&unit) {
-                    out.push((r.try_get("username")?, r.try_get("email")?, r.try_get("mobile")?));
+        for unit in units {
+            on_db!(self, pool => {
+                // Only those with somewhere to send to; the unit's own staff, not the whole table.
+                for r in sqlx::query("SELECT username, role, email, mobile FROM users WHERE unit_code = $1 AND (email IS NOT NULL OR mobile IS NOT NULL) ORDER BY username")
+                    .bind(unit).fetch_all(pool).await? {
+                    let role: String = r.try_get("role")?;
+                    if roles.contains(&role.as_str()) {
+                        out.push((r.try_get("username")?, r.try_get("email")?, r.try_get("mobile")?));
+                    }
                 }
-            }
-        });
+            });
+        }
         Ok(out)
     }
 
