@@ -186,6 +186,17 @@ both!(the_window_device_works_without_javascript, |app| {
         .unwrap();
     assert!(r.text().await.unwrap().contains("已经评价过"));
     assert_eq!(app.count("SELECT COUNT(*) FROM ratings").await, 1);
+    // A key opens a few event streams, not unlimited ones (each checks the database every two seconds).
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let r = c.get(format!("{}/device/events", app.base)).header("cookie", &cookies).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/event-stream"));
+        open.push(r);
+    }
+    let r = c.get(format!("{}/device/events", app.base)).header("cookie", &cookies).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 429);
+    drop(open);
     // Once the window's latest service is rated, an older one left unrated is not offered (the next press would
     // be charged to the wrong person).
     app.matter("DEV-2", true).await;

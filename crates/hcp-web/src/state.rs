@@ -92,6 +92,8 @@ pub struct AppState {
     pub limiter: Arc<crate::guard::RateLimiter>,
     /// Tries per matter at the self-service terminal (four digits are few).
     pub kiosk_limiter: Arc<crate::guard::RateLimiter>,
+    /// Open event streams per device key: a stolen key cannot open enough of them to load the database.
+    pub device_streams: Arc<std::sync::Mutex<HashMap<String, usize>>>,
     /// Password hashing is deliberately slow: at most this many at once, off the async workers.
     pub password_slots: Arc<tokio::sync::Semaphore>,
 }
@@ -129,6 +131,7 @@ impl AppState {
             limiter: Arc::new(crate::guard::RateLimiter::new(per_minute)),
             kiosk_limiter: Arc::new(crate::guard::RateLimiter::new(5)),
             password_slots: Arc::new(tokio::sync::Semaphore::new(2)),
+            device_streams: Arc::new(std::sync::Mutex::new(HashMap::new())),
         })
     }
 

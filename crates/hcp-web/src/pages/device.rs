@@ -161,6 +161,40 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response
     }
 }
 
+/// At most this many event streams per device key (a tablet needs one; a reload briefly opens a second).
+const MAX_STREAMS_PER_KEY: usize = 3;
+
+/// One open stream of a key, counted while it lives.
+struct StreamSlot {
+    counts: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    key: String,
+}
+
+impl StreamSlot {
+    fn take(state: &AppState, key: &str) -> Option<StreamSlot> {
+        let mut m = state.device_streams.lock().ok()?;
+        let n = m.entry(key.to_string()).or_insert(0);
+        if *n >= MAX_STREAMS_PER_KEY {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot { counts: state.device_streams.clone(), key: key.to_string() })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Ok(mut m) = self.counts.lock()
+            && let Some(n) = m.get_mut(&self.key)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
+}
+
 /// Server-sent events: the window's latest unrated service whenever it changes (checked every two seconds in
 /// the database, so a service recorded on any node reaches the device).
 pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -169,28 +203,35 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
     };
     let window = key.window_code.clone().unwrap_or_default();
     let raw = cookie_value(&headers, DEVICE_COOKIE).unwrap_or_default();
-    let stream = futures_util::stream::unfold((state, window, raw, String::new(), true), |(state, window, raw, last, first)| async move {
-        loop {
-            if !first {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                // A key revoked while the stream is open ends it (the key cache keeps this cheap).
-                if state.find_key(&raw).await.ok().flatten().is_none_or(|k| k.window_code.as_deref() != Some(window.as_str())) {
-                    return None;
+    let Some(slot) = StreamSlot::take(&state, &key.id) else {
+        return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", "该评价器已打开过多的连接").into_response();
+    };
+    let stream = futures_util::stream::unfold(
+        (state, window, raw, String::new(), true, slot),
+        |(state, window, raw, last, first, slot)| async move {
+            loop {
+                if !first {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    // A key revoked while the stream is open ends it (the key cache keeps this cheap).
+                    if state.find_key(&raw).await.ok().flatten().is_none_or(|k| k.window_code.as_deref() != Some(window.as_str())) {
+                        return None;
+                    }
+                }
+                let p = pending(&state, &window).await;
+                let id = p.as_ref().map(|p| p.service_no.clone()).unwrap_or_default();
+                if let Some(p) = p.filter(|_| id != last) {
+                    let data =
+                        serde_json::json!({ "matter_no": p.matter_no, "service_no": p.service_no, "item": p.item, "staff": p.staff });
+                    let event = Event::default().event("service").data(data.to_string());
+                    return Some((Ok::<Event, Infallible>(event), (state, window, raw, id, false, slot)));
+                }
+                if first {
+                    // Nothing to offer yet: wait for the next check.
+                    return Some((Ok(Event::default().comment("ready")), (state, window, raw, last, false, slot)));
                 }
             }
-            let p = pending(&state, &window).await;
-            let id = p.as_ref().map(|p| p.service_no.clone()).unwrap_or_default();
-            if let Some(p) = p.filter(|_| id != last) {
-                let data = serde_json::json!({ "matter_no": p.matter_no, "service_no": p.service_no, "item": p.item, "staff": p.staff });
-                let event = Event::default().event("service").data(data.to_string());
-                return Some((Ok::<Event, Infallible>(event), (state, window, raw, id, false)));
-            }
-            if first {
-                // Nothing to offer yet: wait for the next check.
-                return Some((Ok(Event::default().comment("ready")), (state, window, raw, last, false)));
-            }
-        }
-    });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
