@@ -69,6 +69,9 @@ struct ServeArgs {
     /// Bearer token for the SMS gateway
     #[arg(long, env = "HCP_SMS_TOKEN", hide_env_values = true)]
     sms_token: Option<String>,
+    /// A PEM CA certificate to trust for an https SMS gateway, besides the system's
+    #[arg(long, env = "HCP_SMS_CA_FILE")]
+    sms_ca_file: Option<PathBuf>,
     /// Mail server, smtp://[user:password@]host[:port]; without it e-mails are recorded as unsent
     #[arg(long, env = "HCP_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
@@ -224,7 +227,12 @@ fn web_config(args: &ServeArgs) -> WebConfig {
 
 fn notifier(args: &ServeArgs) -> anyhow::Result<notify::Notifier> {
     let sms: Option<std::sync::Arc<dyn notify::Transport>> = match &args.sms_url {
-        Some(url) => Some(std::sync::Arc::new(notify::SmsGateway::new(url.clone(), args.sms_template.clone(), args.sms_token.clone())?)),
+        Some(url) => Some(std::sync::Arc::new(notify::SmsGateway::with_ca(
+            url.clone(),
+            args.sms_template.clone(),
+            args.sms_token.clone(),
+            args.sms_ca_file.as_deref(),
+        )?)),
         None => None,
     };
     let email: Option<std::sync::Arc<dyn notify::Transport>> = match &args.smtp_url {

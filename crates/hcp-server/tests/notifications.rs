@@ -115,7 +115,7 @@ both!(the_loop_tells_raters_and_staff_and_the_rater_answers_by_link, |app| {
     assert!(list.iter().all(|x| x["state"] == "sent" && x["attempts"][0]["ok"] == true), "{list:?}");
     let rater = list.iter().find(|x| x["recipient"] == "rater").unwrap();
     assert_eq!(rater["address"], "137****1234");
-    assert!(rater["attempts"][0]["result"].as_str().unwrap().starts_with("HTTP 200"));
+    assert_eq!(rater["attempts"][0]["result"], "HTTP 200", "only the status is kept: gateways echo numbers and texts");
     let mail = list.iter().find(|x| x["channel"] == "email").unwrap();
     assert_eq!(mail["address"], "s***@longxian.example");
     assert!(mail["attempts"][0]["result"].as_str().unwrap().starts_with("SMTP 250"), "{mail}");
@@ -441,4 +441,94 @@ mod limits {
     async fn clock_stops_postgres() {
         clock_stops(common::Engine::Postgres).await;
     }
+}
+
+/// A county's SMS gateway over https with a certificate from its own CA: trusted with `--sms-ca-file`, refused
+/// without it (a real TLS handshake with a real server, made with openssl and Python's ssl module).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_over_https_trusts_the_configured_ca_only() {
+    let dir = common::tempdir::Dir::new();
+    let p = |f: &str| dir.0.join(f).display().to_string();
+    std::fs::write(dir.0.join("leaf.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        .unwrap();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &p("ca.key"),
+            "-out",
+            &p("ca.pem"),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Longxian test CA",
+        ],
+        vec!["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &p("leaf.key"), "-out", &p("leaf.csr"), "-subj", "/CN=127.0.0.1"],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            &p("leaf.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-CAcreateserial",
+            "-out",
+            &p("leaf.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            &p("leaf.ext"),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl").args(&args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let script = r#"
+import http.server, ssl, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('content-length', 0)))
+        with open(sys.argv[3], 'ab') as f:
+            f.write(body + b'\n')
+        self.send_response(200)
+        self.send_header('content-type', 'application/json')
+        self.end_headers()
+        self.wfile.write(b'{"code":0}')
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(('127.0.0.1', 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+s.socket = ctx.wrap_socket(s.socket, server_side=True)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"#;
+    let mut server = std::process::Command::new("python3")
+        .args(["-c", script, &p("leaf.pem"), &p("leaf.key"), &p("received")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
+    let url = format!("https://127.0.0.1:{}/sms", line.trim());
+    let msg = notify::Outgoing { id: "n-1", to: "13700001234", subject: "s", body: "【陇县政务服务】您好" };
+    let trusted = notify::SmsGateway::with_ca(url.clone(), None, None, Some(&dir.0.join("ca.pem"))).unwrap();
+    use notify::Transport;
+    let ok = trusted.send(&msg).await;
+    let untrusted = notify::SmsGateway::new(url, None, None).unwrap().send(&msg).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(ok.as_deref(), Ok("HTTP 200"));
+    let err = untrusted.unwrap_err();
+    assert!(err.contains("证书"), "{err}");
+    let received = std::fs::read_to_string(dir.0.join("received")).unwrap();
+    assert_eq!(received.lines().count(), 1, "only the trusted connection got through");
+    let v: Value = serde_json::from_str(received.lines().next().unwrap()).unwrap();
+    assert_eq!((v["phone"].as_str(), v["text"].as_str()), (Some("13700001234"), Some("【陇县政务服务】您好")));
 }
