@@ -61,6 +61,27 @@ pub struct RatingIn {
     pub device_id: Option<String>,
 }
 
+impl RatingIn {
+    /// A rating of `matter_no` at `level` through `channel`, with nothing else given yet: what the pages (paper
+    /// forms, the window device, the rating page) start from before filling in what they collected.
+    pub fn new(matter_no: String, channel: &str, level: i64) -> Self {
+        RatingIn {
+            matter_no,
+            service_no: None,
+            channel: channel.to_string(),
+            level,
+            indicators: BTreeMap::new(),
+            reasons: Vec::new(),
+            text: None,
+            anonymous: false,
+            rater: None,
+            rated_at: None,
+            token: None,
+            device_id: None,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RatingCreated {
     pub id: String,

@@ -764,19 +764,13 @@ pub async fn paper_submit(
     if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
         return paper_page(&state, &caller, &user, &headers, Some("页面已过期，请重新录入".into()), None);
     }
+    let level = get("level").and_then(|l| l.parse().ok()).unwrap_or(0);
     let input = crate::api::ratings::RatingIn {
-        matter_no: get("matter_no").unwrap_or_default(),
         service_no: get("service_no"),
-        channel: "paper".into(),
-        level: get("level").and_then(|l| l.parse().ok()).unwrap_or(0),
-        indicators: Default::default(),
         reasons: form.iter().filter(|(k, _)| k == "reasons").map(|(_, v)| v.clone()).take(30).collect(),
         text: get("text"),
         anonymous: get("anonymous").as_deref() == Some("1"),
-        rater: None,
-        rated_at: None,
-        token: None,
-        device_id: None,
+        ..crate::api::ratings::RatingIn::new(get("matter_no").unwrap_or_default(), "paper", level)
     };
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
     match crate::api::ratings::rate(&state, &caller, &headers, peer, input, digest).await {

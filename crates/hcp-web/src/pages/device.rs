@@ -257,20 +257,8 @@ pub async fn rate_json(
         return ApiError::unauthorized().into_response();
     };
     let d = body.value;
-    let input = RatingIn {
-        matter_no: d.matter_no,
-        service_no: Some(d.service_no),
-        channel: "pad".into(),
-        level: d.level,
-        indicators: Default::default(),
-        reasons: d.reasons,
-        text: None,
-        anonymous: false,
-        rater: None,
-        rated_at: d.rated_at,
-        token: None,
-        device_id: None,
-    };
+    let input =
+        RatingIn { service_no: Some(d.service_no), reasons: d.reasons, rated_at: d.rated_at, ..RatingIn::new(d.matter_no, "pad", d.level) };
     match rate(&state, &Caller::Key(key), &headers, peer, input, body.digest).await {
         Ok(r) => (StatusCode::CREATED, axum::Json(serde_json::json!({ "id": r.id, "case_id": r.case_id }))).into_response(),
         Err(e) => e.into_response(),
@@ -293,20 +281,7 @@ pub async fn rate_form(State(state): State<AppState>, headers: HeaderMap, PeerAd
     if (1..=2).contains(&level) && reasons.is_empty() {
         return device_page(&state, &headers, &key, None, Some(level)).await;
     }
-    let input = RatingIn {
-        matter_no: get("matter_no").unwrap_or_default(),
-        service_no: get("service_no"),
-        channel: "pad".into(),
-        level,
-        indicators: Default::default(),
-        reasons,
-        text: None,
-        anonymous: false,
-        rater: None,
-        rated_at: None,
-        token: None,
-        device_id: None,
-    };
+    let input = RatingIn { service_no: get("service_no"), reasons, ..RatingIn::new(get("matter_no").unwrap_or_default(), "pad", level) };
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
     let msg = match rate(&state, &Caller::Key(key.clone()), &headers, peer, input, digest).await {
         Ok(_) => "感谢您的评价！".to_string(),

@@ -212,18 +212,11 @@ pub async fn submit_page(
     };
     let matter_no = raw.split('.').next().unwrap_or_default().to_string();
     let input = RatingIn {
-        matter_no,
-        service_no: None,
-        channel: page_channel(get("c").as_deref()).code().to_string(),
-        level,
-        indicators: Default::default(),
         reasons: form.iter().filter(|(k, _)| k == "reasons").map(|(_, v)| v.clone()).take(30).collect(),
         text: get("text").filter(|t| !t.trim().is_empty()),
         anonymous: get("anonymous").as_deref() == Some("1"),
-        rater: None,
-        rated_at: None,
         token: Some(raw.clone()),
-        device_id: None,
+        ..RatingIn::new(matter_no, page_channel(get("c").as_deref()).code(), level)
     };
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
     match rate(&state, &Caller::Anonymous { bearer: None }, &headers, peer, input, digest).await {
