@@ -110,18 +110,8 @@ async fn act(app: &common::TestApp, id: &str, body: Value) -> (u16, Value) {
     app.post(&format!("/cases/{id}/actions"), Some(&app.system_key), &body).await
 }
 
-async fn bad_review(app: &common::TestApp, no: &str, anonymous: bool) -> String {
-    app.matter(no, true).await;
-    let svc = app.service(no, "ZX-01").await;
-    let (s, v) = app
-        .post("/ratings", Some(&app.device_key), &json!({"matter_no": no, "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"], "anonymous": anonymous}))
-        .await;
-    assert_eq!(s, 201, "{v}");
-    v["case_id"].as_str().unwrap().to_string()
-}
-
 both!(a_case_walks_the_loop_through_every_step, |app| {
-    let id = bad_review(&app, "LOOP-1", false).await;
+    let id = app.bad_review("LOOP-1", false).await;
     // Out of order: nothing changes.
     for (body, want) in [
         (json!({"action": "reply", "text": "已整改"}), "outcome_required"),
@@ -191,7 +181,7 @@ both!(a_case_walks_the_loop_through_every_step, |app| {
     assert_eq!(closed.as_array().unwrap().len(), 1);
 
     // An anonymous bad review needs no callback; a town's key cannot touch the county's case.
-    let anon = bad_review(&app, "LOOP-2", true).await;
+    let anon = app.bad_review("LOOP-2", true).await;
     act(&app, &anon, json!({"action": "respond", "note": "收到"})).await;
     let (s, v) = act(&app, &anon, json!({"action": "decide", "outcome": "invalid", "evidence": "叫号记录显示当日等候 3 分钟"})).await;
     assert_eq!(s, 200, "{v}");
@@ -214,7 +204,7 @@ both!(no_extension_after_the_deadline, |app| {
 
 both!(loop_metrics_count_open_overdue_work, |app| {
     // One real-name bad review handled on time, one old case never touched.
-    let on_time = bad_review(&app, "MET-1", false).await;
+    let on_time = app.bad_review("MET-1", false).await;
     for body in [
         json!({"action": "respond", "note": "已安排核实"}),
         json!({"action": "callback", "method": "电话", "reached": true, "summary": "已致歉"}),
@@ -249,7 +239,7 @@ both!(loop_metrics_count_open_overdue_work, |app| {
 
 both!(appeal_on_the_hall_route_upheld_takes_the_rating_out_of_statistics, |app| {
     // 市场监管局 is stationed in the county hall: its approver's opinion, then the county bureau's decision.
-    let id = bad_review(&app, "APL-1", false).await;
+    let id = app.bad_review("APL-1", false).await;
     let level2 = |v: &Value| v["groups"][0]["counts"]["level2"].as_i64().unwrap_or(0);
     assert_eq!(level2(&app.stats("by=unit&key=LX-SCJ").await), 1);
     let path = format!("/cases/{id}/appeal");

@@ -60,16 +60,7 @@ both!(forms_need_their_token, |app| {
     let session = set_cookie(&r, "hcp_session");
     let cookies = format!("{session}; {csrf_cookie}");
     // A case of the unit, and a forged step on it (another site's page would have no token): nothing changes.
-    app.matter("PG-1", true).await;
-    let svc = app.service("PG-1", "ZX-01").await;
-    let (_, r) = app
-        .post(
-            "/ratings",
-            Some(&app.device_key),
-            &json!({"matter_no": "PG-1", "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"]}),
-        )
-        .await;
-    let case = r["case_id"].as_str().unwrap().to_string();
+    let case = app.bad_review("PG-1", false).await;
     let r = c
         .post(format!("{}/staff/cases/{case}", app.base))
         .header("cookie", &cookies)
@@ -384,16 +375,7 @@ async fn page_session(app: &common::TestApp, c: &reqwest::Client, user: &str) ->
 
 both!(appeal_through_the_case_page_on_the_hall_route, |app| {
     let c = client();
-    app.matter("APG-1", true).await;
-    let svc = app.service("APG-1", "ZX-01").await;
-    let (_, r) = app
-        .post(
-            "/ratings",
-            Some(&app.device_key),
-            &json!({"matter_no": "APG-1", "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"]}),
-        )
-        .await;
-    let case = r["case_id"].as_str().unwrap().to_string();
+    let case = app.bad_review("APG-1", false).await;
     let path = format!("/staff/cases/{case}");
     let step = |cookies: String, fields: Vec<(&'static str, &'static str)>| {
         let (app, c, path) = (&app, c.clone(), path.clone());

@@ -144,31 +144,13 @@ both!(contact_details_only_for_the_callback_and_every_view_recorded, |app| {
     assert_eq!(views.len(), 1);
     assert_eq!(views[0].entry.target, format!("case:{case}"));
     // An applicant who rated as themselves: the matter's contact.
-    app.matter("SEC-2", true).await;
-    let s2 = app.service("SEC-2", "ZX-01").await;
-    let (_, r2) = app
-        .post(
-            "/ratings",
-            Some(&app.device_key),
-            &json!({"matter_no": "SEC-2", "service_no": s2["service_no"], "channel": "pad", "level": 2, "reasons": ["208"]}),
-        )
-        .await;
-    let resp = app
-        .client
-        .get(format!("{}/cases/{}/contact", app.url, r2["case_id"].as_str().unwrap()))
-        .header("cookie", &handler)
-        .send()
-        .await
-        .unwrap();
+    let case2 = app.bad_review("SEC-2", false).await;
+    let resp = app.client.get(format!("{}/cases/{case2}/contact", app.url)).header("cookie", &handler).send().await.unwrap();
     let c2: Value = resp.json().await.unwrap();
     assert_eq!((c2["phone"].as_str(), c2["source"].as_str()), (Some("13800138000"), Some("applicant")), "{c2}");
     // Anonymous: nothing kept, nothing shown.
-    app.matter("SEC-3", true).await;
-    let s3 = app.service("SEC-3", "ZX-01").await;
-    let (_, r3) = app
-        .post("/ratings", Some(&app.device_key), &json!({"matter_no": "SEC-3", "service_no": s3["service_no"], "channel": "pad", "level": 2, "reasons": ["208"], "anonymous": true}))
-        .await;
-    let (s, v) = get_as(&app, &handler, &format!("/cases/{}/contact", r3["case_id"].as_str().unwrap())).await;
+    let case3 = app.bad_review("SEC-3", true).await;
+    let (s, v) = get_as(&app, &handler, &format!("/cases/{case3}/contact")).await;
     assert_eq!((s, code(&v)), (422, "no_contact"));
     // Closed: no longer.
     for body in [

@@ -254,6 +254,22 @@ impl TestApp {
         v
     }
 
+    /// A new 市场监管局 matter served at ZX-01 and rated 不满意 by its device (reason 208), as the applicant or
+    /// anonymously: the case it opened.
+    pub async fn bad_review(&self, no: &str, anonymous: bool) -> String {
+        self.matter(no, true).await;
+        let svc = self.service(no, "ZX-01").await;
+        let (s, v) = self
+            .post(
+                "/ratings",
+                Some(&self.device_key),
+                &json!({"matter_no": no, "service_no": svc["service_no"], "channel": "pad", "level": 2, "reasons": ["208"], "anonymous": anonymous}),
+            )
+            .await;
+        assert_eq!(s, 201, "{v}");
+        v["case_id"].as_str().unwrap().to_string()
+    }
+
     /// A case that arrived long ago, written through the storage writer with its old deadlines.
     pub async fn old_case(&self, no: &str) -> String {
         self.written_case(no, 20260105, 20260106, 20260112).await
