@@ -5,7 +5,8 @@
 use crate::error::DomainError;
 use crate::ids::parse_text;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Route {
     /// 驻厅单位: unit's preliminary opinion → county bureau decides
     Hall,
@@ -23,9 +24,14 @@ impl Route {
             Route::Unit => "unit",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Route::Hall, Route::Unit].into_iter().find(|r| r.code() == s)
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AppealState {
     /// waiting for the unit (its preliminary opinion on the hall route, its decision otherwise)
     PendingUnit,
@@ -44,6 +50,11 @@ impl AppealState {
             AppealState::Rejected => "rejected",
         }
     }
+    /// Waiting for the unit's or the bureau's decision.
+    pub fn is_pending(self) -> bool {
+        matches!(self, AppealState::PendingUnit | AppealState::PendingBureau)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         [AppealState::PendingUnit, AppealState::PendingBureau, AppealState::Upheld, AppealState::Rejected]
             .into_iter()
@@ -123,6 +134,12 @@ pub fn apply(current: Option<AppealState>, route: Route, actor: Actor, action: &
         (None, _) => Err(DomainError::new("appeal_not_found", "action", "该差评尚未申请复核")),
         (Some(_), _) => Err(DomainError::new("appeal_wrong_step", "action", "复核已处于其他环节或已办结")),
     }
+}
+
+/// Working days a pending application stood the reply clock still: after the day it was made, up to today.
+pub fn days_pending(cal: &crate::work_calendar::WorkCalendar, applied_on: time::Date, today: time::Date) -> i64 {
+    let from = applied_on.next_day().unwrap_or(today);
+    cal.working_days_between(from, today)
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use time::Date;
 use crate::error::DomainError;
 use crate::ids::parse_text;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CaseState {
     /// arrived, waiting for the unit's response (1 working day)
     Open,
@@ -40,6 +41,38 @@ impl CaseState {
     }
 
     pub const CODES: [&'static str; 5] = ["open", "responded", "decided", "replied", "closed"];
+
+    /// A state asked for in a query (`?state=`).
+    pub fn parse_query(s: &str, field: &str) -> Result<Self, DomainError> {
+        Self::parse(s).ok_or_else(|| DomainError::new("invalid_state", field, format!("state 应为 {}", Self::CODES.join("、"))))
+    }
+
+    /// How staff see it in their queue.
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseState::Open => "待响应",
+            CaseState::Responded => "核实整改中",
+            CaseState::Decided => "待答复",
+            CaseState::Replied => "待评价人反馈",
+            CaseState::Closed => "已办结",
+        }
+    }
+
+    /// How the rater sees it on their feedback page.
+    pub fn rater_label(self) -> &'static str {
+        match self {
+            CaseState::Open => "已受理，待响应",
+            CaseState::Responded => "核实整改中",
+            CaseState::Decided => "已有处理结果，待答复",
+            CaseState::Replied => "已答复，请您评价处理结果",
+            CaseState::Closed => "已办结",
+        }
+    }
+
+    /// Whether the unit still owes a reply (the reply deadline runs).
+    pub fn awaits_reply(self) -> bool {
+        matches!(self, CaseState::Open | CaseState::Responded | CaseState::Decided)
+    }
 }
 
 /// The four outcomes of S-12.
@@ -56,17 +89,66 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn code(&self) -> &'static str {
+    pub fn kind(&self) -> OutcomeKind {
         match self {
-            Outcome::FixedAtOnce { .. } => "fixed_at_once",
-            Outcome::Ledger { .. } => "ledger",
-            Outcome::Explained { .. } => "explained",
-            Outcome::Invalid { .. } => "invalid",
+            Outcome::FixedAtOnce { .. } => OutcomeKind::FixedAtOnce,
+            Outcome::Ledger { .. } => OutcomeKind::Ledger,
+            Outcome::Explained { .. } => OutcomeKind::Explained,
+            Outcome::Invalid { .. } => OutcomeKind::Invalid,
         }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The four outcomes, without their details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    FixedAtOnce,
+    Ledger,
+    Explained,
+    Invalid,
+}
+
+impl OutcomeKind {
+    pub const ALL: [OutcomeKind; 4] = [OutcomeKind::FixedAtOnce, OutcomeKind::Ledger, OutcomeKind::Explained, OutcomeKind::Invalid];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            OutcomeKind::FixedAtOnce => "fixed_at_once",
+            OutcomeKind::Ledger => "ledger",
+            OutcomeKind::Explained => "explained",
+            OutcomeKind::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(s: &str, field: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.code() == s)
+            .ok_or_else(|| DomainError::new("invalid_outcome", field, "outcome 应为 fixed_at_once、ledger、explained 或 invalid"))
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OutcomeKind::FixedAtOnce => "立行立改",
+            OutcomeKind::Ledger => "建立台账、限期整改",
+            OutcomeKind::Explained => "解释说明",
+            OutcomeKind::Invalid => "经核实不予采纳",
+        }
+    }
+
+    /// 立行立改 and 台账 count as rectified.
+    pub fn rectifies(self) -> bool {
+        matches!(self, OutcomeKind::FixedAtOnce | OutcomeKind::Ledger)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Satisfied,
     BasicallySatisfied,
@@ -74,6 +156,22 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    pub fn code(self) -> &'static str {
+        match self {
+            Verdict::Satisfied => "satisfied",
+            Verdict::BasicallySatisfied => "basically_satisfied",
+            Verdict::Unsatisfied => "unsatisfied",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Satisfied => "满意",
+            Verdict::BasicallySatisfied => "基本满意",
+            Verdict::Unsatisfied => "不满意",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         match s {
             "satisfied" => Ok(Verdict::Satisfied),
@@ -157,13 +255,7 @@ impl Default for LoopLimits {
 pub const MAX_REOPEN: u32 = 1;
 
 fn wrong(action: &Action, state: CaseState) -> DomainError {
-    let now = match state {
-        CaseState::Open => "待响应",
-        CaseState::Responded => "核实整改中",
-        CaseState::Decided => "待答复",
-        CaseState::Replied => "待评价人反馈",
-        CaseState::Closed => "已办结",
-    };
+    let now = state.label();
     DomainError::new("transition_not_allowed", "action", format!("工单当前状态为“{now}”，不能进行“{}”", action.code()))
 }
 
@@ -250,6 +342,79 @@ pub fn apply(state: CaseState, facts: CaseFacts, limits: LoopLimits, action: &Ac
             Verdict::Unsatisfied => Ok(Closed),
         },
         (s, a) => Err(wrong(a, s)),
+    }
+}
+
+/// What [`apply`] needs to know of a case: from its record, its reply deadline as it stands, its history, the
+/// calendar and the jurisdiction's limits.
+pub fn facts(
+    case: &crate::records::Case,
+    reply_by: crate::bizday::BizDay,
+    events: &[crate::records::CaseEvent],
+    cal: &crate::work_calendar::WorkCalendar,
+    limits: LoopLimits,
+) -> CaseFacts {
+    use crate::case_event::{EventDetail, EventKind};
+    // Callbacks count from the last reopening: a reopened real-name case needs a new one.
+    let since_reopen = events.iter().rposition(|e| e.is_reopening()).map(|i| i + 1).unwrap_or(0);
+    // Extensions are capped counting from arrival, or from the reopening that restarted the clock.
+    let restarted = match since_reopen {
+        0 => case.arrival_day.date(),
+        i => crate::Timestamp(events[i - 1].at).biz_date(),
+    };
+    let rule = crate::cases::DeadlineRule { respond_days: 0, reply_days: i64::from(limits.max_reply_days) };
+    let mut cap = crate::cases::deadlines(cal, restarted, rule).reply_by;
+    // Working days given back by rejected 复核 applications (clock stopped) move the cap as well.
+    let paused: i64 = events
+        .iter()
+        .filter_map(|e| match e.detail() {
+            Ok(EventDetail::AppealDecided { clock_stopped_working_days: Some(n), .. }) => Some(n),
+            _ => None,
+        })
+        .sum();
+    if paused > 0 {
+        cap = cal.add_working_days(cap, paused, "reply_by").map(|r| r.date).unwrap_or(cap);
+    }
+    CaseFacts {
+        real_name: case.real_name,
+        callbacks: events[since_reopen..].iter().filter(|e| e.kind == EventKind::Callback).count() as u32,
+        reopened: events.iter().filter(|e| e.is_reopening()).count() as u32,
+        extensions: events.iter().filter(|e| e.kind == EventKind::Extended).count() as u32,
+        reply_by: reply_by.date(),
+        latest_reply_by: cap.max(reply_by.date()),
+    }
+}
+
+/// The reply deadline after a step, when the step moves it: an extension to its new date; a reopening to the
+/// normal period counted from today.
+pub fn moved_reply_by(
+    action: &Action,
+    next: CaseState,
+    cal: &crate::work_calendar::WorkCalendar,
+    today: Date,
+    rule: crate::cases::DeadlineRule,
+) -> Option<Date> {
+    match action {
+        Action::Extend { new_reply_by, .. } => Some(*new_reply_by),
+        Action::Verdict(_) if next == CaseState::Responded => Some(crate::cases::deadlines(cal, today, rule).reply_by),
+        _ => None,
+    }
+}
+
+/// The details an event records for a step.
+pub fn detail_of(action: &Action, conveyed_by_staff: bool, comment: Option<String>) -> crate::case_event::EventDetail {
+    use crate::case_event::EventDetail;
+    match action {
+        Action::Respond { note } => EventDetail::Responded { note: note.clone() },
+        Action::Callback { method, reached, summary } => {
+            EventDetail::Callback { method: method.clone(), reached: *reached, summary: summary.clone() }
+        }
+        Action::Decide(o) => EventDetail::Outcome { outcome: o.into() },
+        Action::Extend { new_reply_by, reason } => {
+            EventDetail::Extended { new_reply_by: (*new_reply_by).into(), reason: reason.clone(), notify_rater: true }
+        }
+        Action::Reply { text } => EventDetail::Replied { text: text.clone(), filed: true },
+        Action::Verdict(v) => EventDetail::Verdict { verdict: *v, comment, conveyed_by_staff },
     }
 }
 

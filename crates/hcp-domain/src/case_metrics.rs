@@ -7,6 +7,9 @@
 
 use time::Date;
 
+use crate::case_event::{EventDetail, EventKind};
+use crate::case_flow::OutcomeKind;
+use crate::records::{Case, CaseEvent};
 use crate::stats::rate;
 
 /// What the metrics need to know about one case.
@@ -21,8 +24,31 @@ pub struct CaseFactsForMetrics {
     pub reply_by: Date,
     /// the day of the first reply, if any
     pub replied_on: Option<Date>,
-    /// the latest outcome code, if any
-    pub outcome: Option<String>,
+    /// the latest outcome, if any
+    pub outcome: Option<OutcomeKind>,
+}
+
+/// What the metrics count of one case, from its record, its reply deadline as extended and its history; `None`
+/// for a bad review found untrue by 复核, which was no work the unit owed.
+pub fn facts(case: &Case, reply_by: crate::bizday::BizDay, events: &[CaseEvent]) -> Option<CaseFactsForMetrics> {
+    let details: Vec<(&CaseEvent, Option<EventDetail>)> = events.iter().map(|e| (e, e.detail().ok())).collect();
+    if details.iter().any(|(_, d)| matches!(d, Some(EventDetail::AppealDecided { upheld: true, .. }))) {
+        return None;
+    }
+    let first = |kind: EventKind| events.iter().find(|e| e.kind == kind).map(|e| crate::Timestamp(e.at).biz_date());
+    let outcome = details.iter().rev().find_map(|(_, d)| match d {
+        Some(EventDetail::Outcome { outcome }) => Some(outcome.kind()),
+        _ => None,
+    });
+    Some(CaseFactsForMetrics {
+        real_name: case.real_name,
+        callbacks: events.iter().filter(|e| e.kind == EventKind::Callback).count() as u32,
+        respond_by: case.respond_by.date(),
+        responded_on: first(EventKind::Responded),
+        reply_by: reply_by.date(),
+        replied_on: first(EventKind::Replied),
+        outcome,
+    })
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -68,11 +94,11 @@ pub fn loop_metrics<'a>(cases: impl IntoIterator<Item = &'a CaseFactsForMetrics>
             None if today > c.reply_by => m.unreplied_overdue += 1,
             None => {}
         }
-        match c.outcome.as_deref() {
-            Some("fixed_at_once" | "ledger") => m.rectified += 1,
-            Some("explained") => m.explained += 1,
-            Some("invalid") => m.invalid += 1,
-            _ => {}
+        match c.outcome {
+            Some(OutcomeKind::FixedAtOnce | OutcomeKind::Ledger) => m.rectified += 1,
+            Some(OutcomeKind::Explained) => m.explained += 1,
+            Some(OutcomeKind::Invalid) => m.invalid += 1,
+            None => {}
         }
     }
     m.callback_rate = rate(m.real_name_called_back, m.real_name);
@@ -100,12 +126,12 @@ mod tests {
             responded_on: Some(d("2026-11-02")),
             reply_by: d("2026-11-06"),
             replied_on: Some(d("2026-11-05")),
-            outcome: Some("fixed_at_once".into()),
+            outcome: Some(OutcomeKind::FixedAtOnce),
         };
         let late = CaseFactsForMetrics {
             responded_on: Some(d("2026-11-03")),
             replied_on: Some(d("2026-11-09")),
-            outcome: Some("explained".into()),
+            outcome: Some(OutcomeKind::Explained),
             ..base.clone()
         };
         let forgotten = CaseFactsForMetrics { callbacks: 0, responded_on: None, replied_on: None, outcome: None, ..base.clone() };
@@ -118,7 +144,7 @@ mod tests {
             outcome: None,
             ..base.clone()
         };
-        let invalid = CaseFactsForMetrics { outcome: Some("invalid".into()), ..base.clone() };
+        let invalid = CaseFactsForMetrics { outcome: Some(OutcomeKind::Invalid), ..base.clone() };
         let m = loop_metrics([&base, &late, &forgotten, &fresh, &invalid], d("2026-11-30"));
         assert_eq!(m.cases, 5);
         assert_eq!((m.real_name, m.real_name_called_back, m.callback_rate), (4, 3, Some(0.75)));

@@ -55,8 +55,108 @@ pub fn deadlines(cal: &WorkCalendar, arrival: Date, rule: DeadlineRule) -> Deadl
 }
 
 /// Classification for routing (分类交办): alleged misconduct also goes to the competent authority.
-pub fn category(referral: bool) -> &'static str {
-    if referral { "misconduct" } else { "service_quality" }
+/// What a case came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// a bad review (差评)
+    BadReview,
+    /// a complaint (投诉)
+    Complaint,
+    /// a suggestion (意见建议)
+    Suggestion,
+    /// a supervision inspection's finding (监督查评)
+    Inspection,
+}
+
+impl CaseKind {
+    pub const ALL: [CaseKind; 4] = [CaseKind::BadReview, CaseKind::Complaint, CaseKind::Suggestion, CaseKind::Inspection];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            CaseKind::BadReview => "bad_review",
+            CaseKind::Complaint => "complaint",
+            CaseKind::Suggestion => "suggestion",
+            CaseKind::Inspection => "inspection",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == s)
+    }
+
+    /// A complaint's or suggestion's kind as a client gives it.
+    pub fn parse_submission(s: &str, field: &str) -> Result<Self, crate::DomainError> {
+        match s {
+            "complaint" => Ok(CaseKind::Complaint),
+            "suggestion" => Ok(CaseKind::Suggestion),
+            _ => Err(crate::DomainError::new("invalid_kind", field, "kind 应为 complaint（投诉）或 suggestion（意见建议）")),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseKind::BadReview => "差评",
+            CaseKind::Complaint => "投诉",
+            CaseKind::Suggestion => "意见建议",
+            CaseKind::Inspection => "整改任务",
+        }
+    }
+}
+
+/// How a case is classified: a bad review alleging misconduct is also referred to the competent authority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseCategory {
+    ServiceQuality,
+    Misconduct,
+    Complaint,
+    Suggestion,
+    Supervision,
+}
+
+impl CaseCategory {
+    pub const ALL: [CaseCategory; 5] =
+        [CaseCategory::ServiceQuality, CaseCategory::Misconduct, CaseCategory::Complaint, CaseCategory::Suggestion, CaseCategory::Supervision];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            CaseCategory::ServiceQuality => "service_quality",
+            CaseCategory::Misconduct => "misconduct",
+            CaseCategory::Complaint => "complaint",
+            CaseCategory::Suggestion => "suggestion",
+            CaseCategory::Supervision => "supervision",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == s)
+    }
+
+    /// A bad review: misconduct when one of its reasons alleges it.
+    pub fn of_review(referral: bool) -> Self {
+        if referral { CaseCategory::Misconduct } else { CaseCategory::ServiceQuality }
+    }
+
+    /// A case not opened by a rating.
+    pub fn of_kind(kind: CaseKind) -> Self {
+        match kind {
+            CaseKind::BadReview => CaseCategory::ServiceQuality,
+            CaseKind::Complaint => CaseCategory::Complaint,
+            CaseKind::Suggestion => CaseCategory::Suggestion,
+            CaseKind::Inspection => CaseCategory::Supervision,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CaseCategory::ServiceQuality => "服务质量",
+            CaseCategory::Misconduct => "涉嫌违规（须移送）",
+            CaseCategory::Complaint => "投诉",
+            CaseCategory::Suggestion => "意见建议",
+            CaseCategory::Supervision => "监督查评",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +180,6 @@ mod tests {
         let empty =
             deadlines(&WorkCalendar::default(), parse_date("2026-11-27", "d").unwrap(), DeadlineRule { respond_days: 1, reply_days: 5 });
         assert_eq!(format_date(empty.respond_by), "2026-11-30", "Friday + 1 is Monday");
-        assert_eq!(category(true), "misconduct");
+        assert_eq!(CaseCategory::of_review(true), CaseCategory::Misconduct);
     }
 }

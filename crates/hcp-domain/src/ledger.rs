@@ -78,6 +78,56 @@ pub fn chain_hash(prev: &Hash, seq: i64, content: &Hash) -> Hash {
     h.finalize().into()
 }
 
+/// What a verification of a chain found wrong, naming the record so that an operator can find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Break {
+    /// sequence numbers are not contiguous
+    Gap { seq: i64, kind: String, ref_id: String, expected: i64 },
+    /// a stored hash is not 32 bytes
+    BadHash { seq: i64, kind: String, ref_id: String },
+    UnknownKind { seq: i64, kind: String, ref_id: String },
+    /// the entry's record is gone
+    Missing { seq: i64, kind: String, ref_id: String },
+    /// the record no longer hashes to its entry
+    Altered { seq: i64, kind: String, ref_id: String },
+    /// the entry's chain hash does not follow from its predecessor
+    Chain { seq: i64, kind: String, ref_id: String },
+    /// a record that is on no entry (written past the ledger)
+    NotOnChain { what: &'static str, id: String },
+    /// the head does not point at the last entry (entries at the end removed or altered)
+    Head { head_seq: i64, last_seq: i64 },
+    /// the audit trail: an entry altered, or its sequence broken
+    AuditGap { seq: i64, expected: i64 },
+    AuditAltered { seq: i64, actor: String, action: String },
+    AuditHead { head_seq: i64, last_seq: i64 },
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Break::Gap { seq, kind, ref_id, expected } => write!(f, "账本第 {seq} 条（{kind} {ref_id}）：序号不连续，应为 {expected}"),
+            Break::BadHash { seq, kind, ref_id } => write!(f, "账本第 {seq} 条（{kind} {ref_id}）：哈希长度错误"),
+            Break::UnknownKind { seq, kind, ref_id } => write!(f, "账本第 {seq} 条（{kind} {ref_id}）：未知的记录类型"),
+            Break::Missing { seq, kind, ref_id } => write!(f, "账本第 {seq} 条（{kind} {ref_id}）：对应的记录已不存在"),
+            Break::Altered { seq, kind, ref_id } => {
+                write!(f, "账本第 {seq} 条（{kind} {ref_id}）：记录的内容与账本不符（记录被改动）")
+            }
+            Break::Chain { seq, kind, ref_id } => write!(f, "账本第 {seq} 条（{kind} {ref_id}）：链哈希不符（账本被改动）"),
+            Break::NotOnChain { what, id } => write!(f, "{what} {id} 不在账本中（绕过账本写入）"),
+            Break::Head { head_seq, last_seq } => {
+                write!(f, "链头（第 {head_seq} 条）与账本末尾（第 {last_seq} 条）不符：账本末尾的记录被删除或改动")
+            }
+            Break::AuditGap { seq, expected } => write!(f, "审计日志第 {seq} 条：序号不连续，应为 {expected}"),
+            Break::AuditAltered { seq, actor, action } => {
+                write!(f, "审计日志第 {seq} 条（{actor} {action}）：内容或链哈希不符（记录被改动）")
+            }
+            Break::AuditHead { head_seq, last_seq } => {
+                write!(f, "审计日志链头（第 {head_seq} 条）与日志末尾（第 {last_seq} 条）不符：有记录被删除或截断")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

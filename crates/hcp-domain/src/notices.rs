@@ -34,7 +34,8 @@ pub enum Happening {
     AppealDecided { upheld: bool },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     Respond,
     Reply,
@@ -49,7 +50,14 @@ impl Step {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn code(self) -> &'static str {
+        match self {
+            Step::Respond => "respond",
+            Step::Reply => "reply",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
         match self {
             Step::Respond => "响应",
             Step::Reply => "整改答复",

@@ -7,6 +7,86 @@
 //!
 //! Ratings found untrue (不属实) through 复核 are not counted anywhere.
 
+use crate::error::DomainError;
+use crate::records::Rating;
+
+/// The groups statistics are kept by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    All,
+    Unit,
+    Item,
+    Window,
+    Staff,
+    Channel,
+}
+
+impl Dim {
+    pub const ALL: [Dim; 6] = [Dim::Unit, Dim::Item, Dim::Window, Dim::Staff, Dim::Channel, Dim::All];
+
+    /// As stored in the rollups' `dim` column and asked for in `?by=`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Dim::All => "all",
+            Dim::Unit => "unit",
+            Dim::Item => "item",
+            Dim::Window => "window",
+            Dim::Staff => "staff",
+            Dim::Channel => "channel",
+        }
+    }
+
+    pub fn parse(s: &str, field: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|d| d.code() == s)
+            .ok_or_else(|| DomainError::new("invalid_dimension", field, "by 应为 unit、item、window、staff、channel 或 all"))
+    }
+
+    /// Results by window or person are for the units' own staff (结果公开 covers units, items and channels).
+    pub fn is_personal(self) -> bool {
+        matches!(self, Dim::Window | Dim::Staff)
+    }
+
+    /// Whether participation (参评率) is defined: a matter belongs to one unit and one item; a visit may see
+    /// several windows and people.
+    pub fn has_participation(self) -> bool {
+        matches!(self, Dim::All | Dim::Unit | Dim::Item)
+    }
+}
+
+/// The key of the one group of `Dim::All`.
+pub const ALL_KEY: &str = "*";
+
+/// Every rollup group a rating is counted in: the one list used both to count a rating and to take it back out
+/// when a 复核 finds it untrue, so the two can never disagree.
+pub fn rollup_keys(r: &Rating) -> Vec<(Dim, &str)> {
+    let mut keys = vec![(Dim::All, ALL_KEY), (Dim::Unit, r.unit_code.as_str()), (Dim::Item, r.item_code.as_str()), (Dim::Channel, r.channel.code())];
+    if let Some(w) = &r.window_code {
+        keys.push((Dim::Window, w.as_str()));
+    }
+    if let Some(s) = &r.staff_code {
+        keys.push((Dim::Staff, s.as_str()));
+    }
+    keys
+}
+
+/// Every group a matter's completion and first rating are counted in (participation).
+pub fn matter_rollup_keys<'a>(unit: &'a str, item: &'a str) -> [(Dim, &'a str); 3] {
+    [(Dim::All, ALL_KEY), (Dim::Unit, unit), (Dim::Item, item)]
+}
+
+/// The column of a level in `rollup_ratings` (`n1` … `n5`).
+pub fn level_column(level: i64) -> &'static str {
+    match level {
+        ..=1 => "n1",
+        2 => "n2",
+        3 => "n3",
+        4 => "n4",
+        _ => "n5",
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LevelCounts {
     /// index 0 = level 1 (非常不满意) … index 4 = level 5 (非常满意)

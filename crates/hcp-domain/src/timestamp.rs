@@ -43,18 +43,14 @@ impl Timestamp {
         self.to_datetime().to_offset(SHANGHAI).date()
     }
 
-    /// The business day as an integer `YYYYMMDD`, the grouping key of the rollups.
-    pub fn biz_day(self) -> i64 {
-        date_key(self.biz_date())
+    /// The business day (Asia/Shanghai) this instant falls on.
+    pub fn biz_day(self) -> crate::bizday::BizDay {
+        crate::bizday::BizDay::from_date(self.biz_date())
     }
 
     pub fn plus_seconds(self, s: i64) -> Self {
         Timestamp(self.0.saturating_add(s.saturating_mul(1_000_000)))
     }
-}
-
-pub fn date_key(d: Date) -> i64 {
-    i64::from(d.year()) * 10_000 + i64::from(u8::from(d.month())) * 100 + i64::from(d.day())
 }
 
 /// Parses `YYYY-MM-DD`.
@@ -76,10 +72,10 @@ mod tests {
     fn shanghai_day_boundaries() {
         // 2026-11-29T16:30Z is 2026-11-30 00:30 in Shanghai.
         let t = Timestamp::parse_rfc3339("2026-11-29T16:30:00Z", "t").unwrap();
-        assert_eq!(t.biz_day(), 20261130);
+        assert_eq!(t.biz_day().key(), 20261130);
         assert_eq!(t.to_rfc3339(), "2026-11-30T00:30:00+08:00");
         let t = Timestamp::parse_rfc3339("2026-11-29T15:59:59Z", "t").unwrap();
-        assert_eq!(t.biz_day(), 20261129);
+        assert_eq!(t.biz_day().key(), 20261129);
         assert!(Timestamp::parse_rfc3339("2026-11-29 15:59", "t").is_err());
         assert_eq!(format_date(parse_date("2026-02-28", "d").unwrap()), "2026-02-28");
         assert!(parse_date("2026-02-30", "d").is_err());
