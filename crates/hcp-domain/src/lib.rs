@@ -19,6 +19,7 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod level;
+pub mod master;
 pub mod notices;
 pub mod person;
 pub mod rating;

@@ -78,7 +78,8 @@ impl WorkCalendar {
     /// Parses the CSV of `data/cn-official-calendar-*.csv`: `date,kind,holiday`, `#` comments. Every year that
     /// appears is taken as loaded. Errors name the line.
     pub fn parse_csv(text: &str) -> Result<Vec<CalendarDay>, DomainError> {
-        let mut out = Vec::new();
+        let mut out: Vec<CalendarDay> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') || line.starts_with("date,") {
@@ -96,6 +97,9 @@ impl WorkCalendar {
             let weekend = matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday);
             if kind == DayKind::Workday && !weekend {
                 return Err(DomainError::new("invalid_calendar", field, format!("第 {} 行：调休上班日必须是周末", i + 1)));
+            }
+            if !seen.insert(date) {
+                return Err(DomainError::new("invalid_calendar", "date", format!("日期 {} 重复出现", crate::timestamp::format_date(date))));
             }
             out.push(CalendarDay { date, kind, name: parts.next().unwrap_or("").trim().to_string() });
         }

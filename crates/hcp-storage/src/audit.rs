@@ -2,29 +2,14 @@
 //! Hash-chained like the ledger (each entry's hash covers the previous hash, its sequence number and its
 //! content), append-only in the database, checked by `haochaping verify`.
 
-use hcp_domain::ledger::{GENESIS, Hash, Record, chain_hash};
+use hcp_domain::ledger::{Break, GENESIS, Hash, chain_hash};
 use sqlx::Row;
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::on_db;
 
-/// One thing to put on record. No personal data goes in here: actors are usernames or key labels, targets
-/// are ids and paths, the source is a keyed hash of the address.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// `staff:<username>`, `key:<label>`, `cli`, `anonymous`
-    pub actor: String,
-    /// `sign_in`, `sign_in_failed`, `sign_in_locked`, `sign_out`, `sign_out_everywhere`, `change`, `denied`,
-    /// `contact_view`, `key_created`, `key_revoked`, `user_created`, `keys_rotated` …
-    pub action: String,
-    pub target: String,
-    /// an HTTP status or `ok`
-    pub outcome: String,
-    /// JSON
-    pub detail: Option<String>,
-    pub source_hash: Option<String>,
-}
+pub use hcp_domain::audit::AuditEntry;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRow {
@@ -32,17 +17,6 @@ pub struct AuditRow {
     pub at: i64,
     pub entry: AuditEntry,
     pub hash: String,
-}
-
-fn record(at: i64, e: &AuditEntry) -> Record {
-    Record::new("audit")
-        .int("at", at)
-        .str("actor", &e.actor)
-        .str("action", &e.action)
-        .str("target", &e.target)
-        .str("outcome", &e.outcome)
-        .opt_str("detail", e.detail.as_deref())
-        .opt_str("source_hash", e.source_hash.as_deref())
 }
 
 fn parse_hash(s: &str) -> Option<Hash> {
@@ -87,9 +61,9 @@ impl Db {
             let head = sqlx::query(head_sql).fetch_one(&mut *tx).await?;
             let prev_seq: i64 = head.try_get("seq")?;
             let prev: String = head.try_get("hash")?;
-            let prev = parse_hash(&prev).ok_or_else(|| StoreError::Internal("审计日志链头损坏".into()))?;
+            let prev = parse_hash(&prev).ok_or_else(|| StoreError::corrupt("the audit head's hash is not 32 bytes"))?;
             let seq = prev_seq + 1;
-            let hash = hex::encode(chain_hash(&prev, seq, &record(at, e).content_hash()));
+            let hash = hex::encode(chain_hash(&prev, seq, &e.record(at).content_hash()));
             sqlx::query("INSERT INTO audit_log (seq, at, actor, action, target, outcome, detail, source_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(seq).bind(at).bind(&e.actor).bind(&e.action).bind(&e.target).bind(&e.outcome).bind(&e.detail).bind(&e.source_hash).bind(&hash)
                 .execute(&mut *tx).await?;
@@ -114,7 +88,7 @@ impl Db {
 
     /// Recomputes the audit chain up to its head as read first (entries appended meanwhile are left for the
     /// next check): `(entries, first problem)`.
-    pub async fn verify_audit(&self) -> Result<(i64, Option<String>)> {
+    pub async fn verify_audit(&self) -> Result<(i64, Option<Break>)> {
         let (head_seq, head_hash): (i64, String) = on_db!(self, pool => {
             let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await?;
             (head.try_get("seq")?, head.try_get("hash")?)
@@ -131,20 +105,20 @@ impl Db {
                 let row = row_of(&r)?;
                 n += 1;
                 if row.seq != expected {
-                    broken = Some(format!("审计日志第 {} 条：序号不连续，应为 {expected}", row.seq));
+                    broken = Some(Break::AuditGap { seq: row.seq, expected });
                     break;
                 }
                 expected += 1;
-                let want = chain_hash(&prev, row.seq, &record(row.at, &row.entry).content_hash());
+                let want = chain_hash(&prev, row.seq, &row.entry.record(row.at).content_hash());
                 if parse_hash(&row.hash) != Some(want) {
-                    broken = Some(format!("审计日志第 {} 条（{} {}）：内容或链哈希不符（记录被改动）", row.seq, row.entry.actor, row.entry.action));
+                    broken = Some(Break::AuditAltered { seq: row.seq, actor: row.entry.actor.clone(), action: row.entry.action.clone() });
                     break;
                 }
                 prev = want;
             }
         });
         if broken.is_none() && (head_seq != expected - 1 || parse_hash(&head_hash) != Some(prev)) {
-            broken = Some(format!("审计日志链头（第 {head_seq} 条）与日志末尾（第 {} 条）不符：有记录被删除或截断", expected - 1));
+            broken = Some(Break::AuditHead { head_seq, last_seq: expected - 1 });
         }
         Ok((n, broken))
     }

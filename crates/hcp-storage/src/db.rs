@@ -94,7 +94,7 @@ impl Db {
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
             Ok(Db::Sqlite(pool))
         } else {
-            Err(StoreError::Internal(format!("不支持的数据库地址：{url}（应为 sqlite://路径 或 postgres://…）")))
+            Err(StoreError::Database(sqlx::Error::Configuration("unsupported database URL: use sqlite://PATH or postgres://USER@HOST/DB".into())))
         }
     }
 

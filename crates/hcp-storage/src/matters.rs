@@ -1,14 +1,14 @@
 //! Matters (办件) and their service occasions (服务, the unit of 一次一评).
 
-use hcp_domain::person::{IdNumber, PersonName, Phone};
-use hcp_domain::{DomainError, Timestamp};
+use hcp_domain::Timestamp;
 use sqlx::Row;
 
 use crate::db::Db;
-use crate::error::{Result, StoreError};
+use crate::error::{Conflict, Result, StoreError};
 use crate::on_db;
-use crate::pii::Secrets;
+use crate::tx::{Tx, on_tx};
 
+/// A matter to register, its applicant's data already encrypted.
 #[derive(Debug, Clone)]
 pub struct NewMatter {
     pub matter_no: String,
@@ -16,9 +16,11 @@ pub struct NewMatter {
     pub unit_code: String,
     /// `person` (自然人) or `legal` (法人/其他组织)
     pub applicant_kind: String,
-    pub applicant_name: PersonName,
-    pub applicant_phone: Option<Phone>,
-    pub applicant_id_number: Option<IdNumber>,
+    pub applicant_name: Vec<u8>,
+    pub applicant_phone: Option<Vec<u8>>,
+    /// the phone's blind index
+    pub applicant_phone_ix: Option<String>,
+    pub applicant_id: Option<Vec<u8>>,
     pub accepted_at: Timestamp,
     pub completed_at: Option<Timestamp>,
     pub source_kind: String,
@@ -84,90 +86,59 @@ where
     })
 }
 
-/// Upserts the completed/rated counts of a matter into `rollup_matters` for its dimensions.
-macro_rules! bump_matters {
-    ($tx:expr, $day:expr, $unit:expr, $item:expr, $completed:expr, $rated:expr) => {{
-        for (dim, key) in [("all", "*"), ("unit", $unit), ("item", $item)] {
-            sqlx::query(
-                "INSERT INTO rollup_matters (dim, dim_key, biz_day, completed, rated) VALUES ($1,$2,$3,$4,$5) \
-                 ON CONFLICT (dim, dim_key, biz_day) DO UPDATE SET completed = rollup_matters.completed + excluded.completed, rated = rollup_matters.rated + excluded.rated",
-            )
-            .bind(dim)
-            .bind(key)
-            .bind($day)
-            .bind($completed)
-            .bind($rated)
-            .execute(&mut *$tx)
-            .await?;
-        }
-    }};
-}
-pub(crate) use bump_matters;
-
 impl Db {
-    pub async fn register_matter(&self, m: &NewMatter, secrets: &Secrets) -> Result<Registered> {
-        if let Some(done) = m.completed_at
-            && done < m.accepted_at
-        {
-            return Err(DomainError::new("invalid_timestamp", "completed_at", "办结时间不能早于受理时间").into());
-        }
+    /// Registers a matter, idempotently on `matter_no`: a second registration that `is_same` as the stored one
+    /// returns it, and records its completion if this one brings it; anything else is a conflict.
+    #[tracing::instrument(skip_all)]
+    pub async fn register_matter(&self, m: &NewMatter, is_same: impl Fn(&Matter) -> bool) -> Result<Registered> {
         let id = uuid::Uuid::now_v7().to_string();
-        let name = secrets.encrypt(m.applicant_name.as_str())?;
-        let phone = m.applicant_phone.as_ref().map(|p| secrets.encrypt(p.as_str())).transpose()?;
-        let phone_ix = m.applicant_phone.as_ref().map(|p| secrets.phone_index(p.as_str()));
-        let idn = m.applicant_id_number.as_ref().map(|i| secrets.encrypt(i.as_str())).transpose()?;
         let now = Timestamp::now().micros();
-        let result = on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
+        let mut tx = Tx::plain(self).await?;
+        let (inserted, existing) = on_tx!(&mut tx, t => {
             let inserted = sqlx::query(
                 "INSERT INTO matters (id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, applicant_phone_ix, accepted_at, completed_at, source_kind, source_id, created_at) \
                  VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (matter_no) DO NOTHING RETURNING id")
                 .bind(&id).bind(&m.matter_no).bind(&m.item_code).bind(&m.unit_code).bind(&m.applicant_kind)
-                .bind(name).bind(phone).bind(idn).bind(phone_ix).bind(m.accepted_at.micros()).bind(m.completed_at.map(|t| t.micros()))
+                .bind(&m.applicant_name).bind(&m.applicant_phone).bind(&m.applicant_id).bind(&m.applicant_phone_ix)
+                .bind(m.accepted_at.micros()).bind(m.completed_at.map(|t| t.micros()))
                 .bind(&m.source_kind).bind(&m.source_id).bind(now)
-                .fetch_optional(&mut *tx).await
-                .map_err(|e| match &e {
-                    sqlx::Error::Database(d) if d.is_foreign_key_violation() =>
-                        StoreError::Rule(DomainError::new("unknown_reference", "item_code", "事项编码或单位编码不存在（item_code / unit_code）")),
-                    _ => StoreError::Database(e),
-                })?;
+                .fetch_optional(&mut **t).await
+                .map_err(|e| crate::error::on_insert(e, "matters", &m.matter_no, "item_code"))?;
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MATTER_COLS} FROM matters WHERE matter_no = $1")))
-                .bind(&m.matter_no).fetch_one(&mut *tx).await?;
-            let existing = matter_from_row(&row)?;
-            let outcome = if inserted.is_some() {
-                if let Some(done) = m.completed_at {
-                    bump_matters!(tx, done.biz_day(), &m.unit_code, &m.item_code, 1_i64, 0_i64);
-                }
-                Registered::Created(existing)
-            } else {
-                let same_core = existing.item_code == m.item_code && existing.unit_code == m.unit_code
-                    && existing.accepted_at == m.accepted_at && existing.applicant_kind == m.applicant_kind
-                    && secrets.decrypt(&existing.applicant_name).ok().as_deref() == Some(m.applicant_name.as_str());
-                if !same_core {
-                    return Err(StoreError::conflict("matter_conflict", format!("办件编号 {} 已登记，且内容与本次不同", m.matter_no), None));
-                }
-                match (existing.completed_at, m.completed_at) {
-                    (None, Some(done)) => {
-                        // The row lock orders this against the rating writer: whichever comes second sees the
-                        // other's change, so a matter is counted completed once and rated once.
-                        let updated = sqlx::query("UPDATE matters SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL RETURNING first_rated_at")
-                            .bind(done.micros()).bind(&existing.id).fetch_optional(&mut *tx).await?;
-                        if let Some(row) = updated {
-                            let rated = if row.try_get::<Option<i64>, _>("first_rated_at")?.is_some() { 1_i64 } else { 0 };
-                            bump_matters!(tx, done.biz_day(), &m.unit_code, &m.item_code, 1_i64, rated);
-                        }
-                        let mut matter = existing;
-                        matter.completed_at = Some(done);
-                        Registered::Existing { matter, completed_now: true }
-                    }
-                    (a, b) if b.is_none() || a == b => Registered::Existing { matter: existing, completed_now: false },
-                    _ => return Err(StoreError::conflict("matter_conflict", format!("办件编号 {} 已记录了不同的办结时间", m.matter_no), None)),
-                }
-            };
-            tx.commit().await?;
-            outcome
+                .bind(&m.matter_no).fetch_one(&mut **t).await?;
+            (inserted.is_some(), matter_from_row(&row)?)
         });
-        Ok(result)
+        let outcome = if inserted {
+            if let Some(done) = m.completed_at {
+                tx.bump_matters(done.biz_day(), &m.unit_code, &m.item_code, 1, 0).await?;
+            }
+            Registered::Created(existing)
+        } else {
+            if !is_same(&existing) {
+                return Err(StoreError::Conflict(Conflict::MatterDiffers));
+            }
+            match (existing.completed_at, m.completed_at) {
+                (None, Some(done)) => {
+                    // The row lock orders this against the rating writer: whichever comes second sees the
+                    // other's change, so a matter is counted completed once and rated once.
+                    let updated = on_tx!(&mut tx, t => sqlx::query(
+                        "UPDATE matters SET completed_at = $1 WHERE id = $2 AND completed_at IS NULL RETURNING first_rated_at")
+                        .bind(done.micros()).bind(&existing.id).fetch_optional(&mut **t).await?
+                        .map(|row| row.try_get::<Option<i64>, _>("first_rated_at")).transpose()?);
+                    if let Some(first_rated) = updated {
+                        let rated = i64::from(first_rated.is_some());
+                        tx.bump_matters(done.biz_day(), &m.unit_code, &m.item_code, 1, rated).await?;
+                    }
+                    let mut matter = existing;
+                    matter.completed_at = Some(done);
+                    Registered::Existing { matter, completed_now: true }
+                }
+                (a, b) if b.is_none() || a == b => Registered::Existing { matter: existing, completed_now: false },
+                _ => return Err(StoreError::Conflict(Conflict::CompletionDiffers)),
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     pub async fn find_matter(&self, matter_no: &str) -> Result<Option<Matter>> {
@@ -204,10 +175,10 @@ impl Db {
                     });
                 }
                 Err(sqlx::Error::Database(d)) if d.is_unique_violation() => continue,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(crate::error::on_insert(e, "services", matter_id, "window_code")),
             }
         }
-        Err(StoreError::Internal("并发登记服务次数冲突，请重试".into()))
+        Err(StoreError::Conflict(Conflict::ServiceSeqContended))
     }
 
     /// A matter with the service occasion a rating is about, in one query: occasion `seq` when given, else the

@@ -299,7 +299,7 @@ impl Db {
     }
 
     /// Staff of `units` with one of `roles`: `(username, email, encrypted mobile)`.
-    pub async fn staff_contacts(&self, units: &[String], roles: &[&str]) -> Result<Vec<(String, Option<String>, Option<Vec<u8>>)>> {
+    pub async fn staff_contacts(&self, units: &[String], roles: &[hcp_domain::access::Role]) -> Result<Vec<(String, Option<String>, Option<Vec<u8>>)>> {
         let mut out = Vec::new();
         for unit in units {
             on_db!(self, pool => {
@@ -307,7 +307,7 @@ impl Db {
                 for r in sqlx::query("SELECT username, role, email, mobile FROM users WHERE unit_code = $1 AND (email IS NOT NULL OR mobile IS NOT NULL) ORDER BY username")
                     .bind(unit).fetch_all(pool).await? {
                     let role: String = r.try_get("role")?;
-                    if roles.contains(&role.as_str()) {
+                    if hcp_domain::access::Role::parse(&role).is_some_and(|r| roles.contains(&r)) {
                         out.push((r.try_get("username")?, r.try_get("email")?, r.try_get("mobile")?));
                     }
                 }

@@ -53,7 +53,7 @@ impl Secrets {
     /// Current master first, then earlier ones, newest to oldest (the last is the instance's first).
     pub fn from_masters(masters: &[Vec<u8>]) -> Result<Self> {
         if masters.is_empty() || masters.iter().any(|m| m.len() < 32) {
-            return Err(StoreError::Internal("主密钥长度不足 32 字节".into()));
+            return Err(StoreError::Crypto("a master key is shorter than 32 bytes"));
         }
         let pii = |m: &[u8]| (hex::encode(&derive(m, "hcp key id v1")[..4]), derive(m, "hcp pii aes-256-gcm v1"));
         let (pii_key_id, pii_key) = pii(&masters[0]);
@@ -88,9 +88,9 @@ impl Secrets {
     }
 
     pub fn encrypt(&self, plaintext: &str) -> Result<Vec<u8>> {
-        let cipher = Aes256Gcm::new_from_slice(&self.pii_key).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let cipher = Aes256Gcm::new_from_slice(&self.pii_key).map_err(|_| StoreError::Crypto("encryption failed"))?;
         let nonce = Nonce::generate();
-        let ct = cipher.encrypt(&nonce, plaintext.as_bytes()).map_err(|e| StoreError::Internal(e.to_string()))?;
+        let ct = cipher.encrypt(&nonce, plaintext.as_bytes()).map_err(|_| StoreError::Crypto("encryption failed"))?;
         let kid = self.pii_key_id.as_bytes();
         let mut out = Vec::with_capacity(3 + kid.len() + 12 + ct.len());
         out.push(FORMAT);
@@ -103,7 +103,7 @@ impl Secrets {
     }
 
     pub fn decrypt(&self, envelope: &[u8]) -> Result<String> {
-        let bad = || StoreError::Internal("个人信息密文无法解密".into());
+        let bad = || StoreError::Crypto("an envelope cannot be opened");
         let [format, alg, kid_len, rest @ ..] = envelope else { return Err(bad()) };
         if *format != FORMAT || *alg != ALG_AES256GCM || rest.len() < usize::from(*kid_len) + 12 {
             return Err(bad());
@@ -114,7 +114,7 @@ impl Secrets {
         } else {
             match self.older_pii.iter().find(|(id, _)| id.as_bytes() == kid) {
                 Some((_, k)) => k,
-                None => return Err(StoreError::Internal("个人信息由另一把密钥加密，请先导入该密钥".into())),
+                None => return Err(StoreError::Crypto("an envelope was made with a key this instance does not hold")),
             }
         };
         let (nonce, ct) = rest.split_at(12);

@@ -1,13 +1,12 @@
 //! Satisfaction statistics read from the rollups (never a scan of the ratings table).
 
-use hcp_domain::stats::LevelCounts;
+use hcp_domain::BizDay;
+use hcp_domain::stats::{Dim, LevelCounts};
 use sqlx::Row;
 
 use crate::db::Db;
 use crate::error::Result;
 use crate::on_db;
-
-pub const DIMENSIONS: &[&str] = &["unit", "item", "window", "staff", "channel", "all"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupStats {
@@ -19,8 +18,10 @@ pub struct GroupStats {
 }
 
 impl Db {
-    /// Counts per group of `dim` for business days `from..=to` (YYYYMMDD), optionally for one key only.
-    pub async fn satisfaction(&self, dim: &str, from: i64, to: i64, key: Option<&str>) -> Result<Vec<GroupStats>> {
+    /// Counts per group of `dim` for business days `from..=to`, optionally for one key only.
+    #[tracing::instrument(skip_all, fields(dim = dim.code()))]
+    pub async fn satisfaction(&self, dim: Dim, from: BizDay, to: BizDay, key: Option<&str>) -> Result<Vec<GroupStats>> {
+        let (from, to) = (from.key(), to.key());
         let key_filter = key.is_some();
         let sql = if key_filter {
             "SELECT dim_key, CAST(SUM(n1) AS BIGINT) AS n1, CAST(SUM(n2) AS BIGINT) AS n2, CAST(SUM(n3) AS BIGINT) AS n3, CAST(SUM(n4) AS BIGINT) AS n4, CAST(SUM(n5) AS BIGINT) AS n5 \
@@ -32,7 +33,7 @@ impl Db {
         let mut out: Vec<GroupStats> = Vec::new();
         let k = key.unwrap_or("");
         on_db!(self, pool => {
-            for r in sqlx::query(sql).bind(dim).bind(from).bind(to).bind(k).fetch_all(pool).await? {
+            for r in sqlx::query(sql).bind(dim.code()).bind(from).bind(to).bind(k).fetch_all(pool).await? {
                 out.push(GroupStats {
                     key: r.try_get("dim_key")?,
                     counts: LevelCounts { by_level: [r.try_get("n1")?, r.try_get("n2")?, r.try_get("n3")?, r.try_get("n4")?, r.try_get("n5")?] },
@@ -41,12 +42,12 @@ impl Db {
                 });
             }
         });
-        if matches!(dim, "unit" | "item" | "all") {
+        if dim.has_participation() {
             let msql = "SELECT dim_key, CAST(SUM(completed) AS BIGINT) AS completed, CAST(SUM(rated) AS BIGINT) AS rated FROM rollup_matters \
                         WHERE dim = $1 AND biz_day >= $2 AND biz_day <= $3 AND ($4 = '' OR dim_key = $4) GROUP BY dim_key";
             let mut matters: Vec<(String, i64, i64)> = Vec::new();
             on_db!(self, pool => {
-                for r in sqlx::query(msql).bind(dim).bind(from).bind(to).bind(k).fetch_all(pool).await? {
+                for r in sqlx::query(msql).bind(dim.code()).bind(from).bind(to).bind(k).fetch_all(pool).await? {
                     matters.push((r.try_get("dim_key")?, r.try_get("completed")?, r.try_get("rated")?));
                 }
             });

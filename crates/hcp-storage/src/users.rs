@@ -1,6 +1,7 @@
 //! Staff accounts (minimal here: roles and scopes are a later issue) and their sessions.
 
 use hcp_domain::Timestamp;
+use hcp_domain::access::Role;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -13,33 +14,40 @@ pub struct User {
     pub id: String,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub unit_code: String,
     /// the second factor's secret, encrypted (an envelope of `pii::Secrets`)
     pub totp_secret: Option<Vec<u8>>,
 }
 
-pub const ROLES: &[&str] = &["bureau_admin", "oversight", "unit_handler", "unit_approver", "town_admin", "window_staff", "assessor"];
+fn user_from_row<R: Row>(r: &R) -> Result<User>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let role: String = r.try_get("role")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        password_hash: r.try_get("password_hash")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::corrupt(format!("unknown role {role}")))?,
+        unit_code: r.try_get("unit_code")?,
+        totp_secret: r.try_get("totp_secret")?,
+    })
+}
 
 fn session_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 impl Db {
-    pub async fn insert_user(&self, username: &str, password_hash: &str, role: &str, unit_code: &str) -> Result<String> {
-        if !ROLES.contains(&role) {
-            return Err(hcp_domain::DomainError::new("invalid_role", "role", format!("角色无效，可选：{}", ROLES.join("、"))).into());
-        }
+    pub async fn insert_user(&self, username: &str, password_hash: &str, role: Role, unit_code: &str) -> Result<String> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = Timestamp::now().micros();
         on_db!(self, pool => sqlx::query("INSERT INTO users (id, username, password_hash, role, unit_code, created_at) VALUES ($1,$2,$3,$4,$5,$6)")
-            .bind(&id).bind(username).bind(password_hash).bind(role).bind(unit_code).bind(now)
-            .execute(pool).await.map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::conflict("already_exists", format!("用户名 {username} 已存在"), None),
-                sqlx::Error::Database(d) if d.is_foreign_key_violation() =>
-                    StoreError::Rule(hcp_domain::DomainError::new("unknown_reference", "unit", "单位不存在")),
-                _ => StoreError::Database(e),
-            })?.rows_affected());
+            .bind(&id).bind(username).bind(password_hash).bind(role.code()).bind(unit_code).bind(now)
+            .execute(pool).await.map_err(|e| crate::error::on_insert(e, "users", username, "unit"))?.rows_affected());
         Ok(id)
     }
 
@@ -47,8 +55,7 @@ impl Db {
         Ok(on_db!(self, pool => {
             match sqlx::query("SELECT id, username, password_hash, role, unit_code, totp_secret FROM users WHERE username = $1")
                 .bind(username).fetch_optional(pool).await? {
-                Some(r) => Some(User { id: r.try_get("id")?, username: r.try_get("username")?, password_hash: r.try_get("password_hash")?,
-                    role: r.try_get("role")?, unit_code: r.try_get("unit_code")?, totp_secret: r.try_get("totp_secret")? }),
+                Some(r) => Some(user_from_row(&r)?),
                 None => None,
             }
         }))
@@ -77,8 +84,7 @@ impl Db {
                     if last_seen < now.plus_seconds(-60).micros() {
                         sqlx::query("UPDATE sessions SET last_seen = $1 WHERE id_hash = $2").bind(now.micros()).bind(&id_hash).execute(pool).await?;
                     }
-                    Some(User { id: r.try_get("id")?, username: r.try_get("username")?, password_hash: r.try_get("password_hash")?,
-                        role: r.try_get("role")?, unit_code: r.try_get("unit_code")?, totp_secret: r.try_get("totp_secret")? })
+                    Some(user_from_row(&r)?)
                 }
                 None => None,
             }
