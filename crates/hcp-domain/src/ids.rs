@@ -29,6 +29,22 @@ pub fn parse_text(raw: &str, field: &str, max: usize) -> Result<String, DomainEr
     Ok(s.to_string())
 }
 
+/// The number of a matter's service occasion (一次一评): `MATTERNO-S3`.
+pub fn service_no(matter_no: &str, seq: i64) -> String {
+    format!("{matter_no}-S{seq}")
+}
+
+/// Parses `MATTERNO-S3` into the matter number and 3.
+pub fn parse_service_no(raw: &str) -> Result<(String, i64), DomainError> {
+    let bad = || DomainError::new("invalid_service_no", "service_no", "服务编号格式不正确，应为“办件编号-S序号”");
+    let (m, seq) = raw.rsplit_once("-S").ok_or_else(bad)?;
+    let seq: i64 = seq.parse().map_err(|_| bad())?;
+    if seq < 1 {
+        return Err(bad());
+    }
+    Ok((m.to_string(), seq))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

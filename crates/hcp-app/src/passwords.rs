@@ -5,8 +5,11 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash}
 
 pub const MIN_LEN: usize = 10;
 
-pub fn hash(password: &str) -> anyhow::Result<String> {
-    Ok(Argon2::default().hash_password(password.as_bytes()).map_err(|e| anyhow::anyhow!("密码哈希失败：{e}"))?.to_string())
+/// A hash of no one's password: checked against for unknown users, so timing does not tell which names exist.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3nK8rW1bVn0wDzj6s1ZlQj3mWlq2cP8yQkXnH3pYbqY";
+
+pub fn hash(password: &str) -> Result<String, crate::AppError> {
+    Ok(Argon2::default().hash_password(password.as_bytes()).map_err(crate::AppError::internal)?.to_string())
 }
 
 pub fn verify(password: &str, phc: &str) -> bool {

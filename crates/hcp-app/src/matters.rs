@@ -1,0 +1,316 @@
+//! Matters (办件) and their service occasions (服务, the unit of 一次一评), registered by business systems and by
+//! staff, and the receipt that carries a matter's rating QR code.
+
+use hcp_domain::access::{Act, Target};
+use hcp_domain::ids::{parse_code, service_no};
+use hcp_domain::person::{IdNumber, PersonName, Phone, mask_name, mask_phone};
+use hcp_domain::{DomainError, Timestamp};
+use hcp_storage::matters::{Matter, NewMatter, Registered};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::caller::Caller;
+use crate::error::{AppError, AppResult};
+use crate::App;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantIn {
+    /// `person` (自然人) or `legal` (法人或其他组织)
+    pub kind: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub id_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatterIn {
+    /// 办件编号, unique; registering the same matter again is idempotent.
+    pub matter_no: String,
+    pub item_code: String,
+    pub unit_code: String,
+    pub applicant: ApplicantIn,
+    /// RFC 3339
+    pub accepted_at: String,
+    /// RFC 3339; may be sent later by registering the matter again with it.
+    pub completed_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MatterOut {
+    pub id: String,
+    pub matter_no: String,
+    pub item_code: String,
+    pub unit_code: String,
+    pub applicant_kind: String,
+    /// masked, e.g. 张*
+    pub applicant_name: String,
+    /// masked, e.g. 138****8000
+    pub applicant_phone: Option<String>,
+    pub accepted_at: String,
+    pub completed_at: Option<String>,
+    /// Link to the unified rating page for the matter as a whole (一事一评), once it is completed.
+    pub rating_url: Option<String>,
+    /// true when this call created the matter
+    pub created: bool,
+}
+
+fn matter_out(app: &App, m: &Matter, created: bool) -> MatterOut {
+    MatterOut {
+        id: m.id.clone(),
+        matter_no: m.matter_no.clone(),
+        item_code: m.item_code.clone(),
+        unit_code: m.unit_code.clone(),
+        applicant_kind: m.applicant_kind.clone(),
+        applicant_name: mask_name(&app.reveal(&m.applicant_name)),
+        applicant_phone: m.applicant_phone.as_ref().map(|p| mask_phone(&app.reveal(p))),
+        accepted_at: m.accepted_at.to_rfc3339(),
+        completed_at: m.completed_at.map(|t| t.to_rfc3339()),
+        rating_url: m.completed_at.map(|done| app.rating_url(&m.matter_no, 0, done)),
+        created,
+    }
+}
+
+/// Registers a matter (or its completion, when it is registered again with `completed_at`): for a system key or
+/// staff session of the matter's unit or a unit above it.
+#[tracing::instrument(skip_all)]
+pub async fn register_matter(app: &App, caller: &Caller, input: MatterIn) -> AppResult<MatterOut> {
+    let matter_no = parse_code(&input.matter_no, "matter_no", 50)?;
+    let item_code = parse_code(&input.item_code, "item_code", 40)?;
+    let unit_code = parse_code(&input.unit_code, "unit_code", 40)?;
+    app.authorize(caller, Act::RegisterMatter)?;
+    let master = app.master_with_unit(&unit_code).await?;
+    if !master.units.contains_key(&unit_code) {
+        return Err(AppError::invalid("unknown_reference", "unit_code", format!("单位编码 {unit_code} 不存在")));
+    }
+    if !master.items.contains_key(&item_code) && !app.reload_master().await?.items.contains_key(&item_code) {
+        return Err(AppError::invalid("unknown_reference", "item_code", format!("事项编码 {item_code} 不存在")));
+    }
+    app.authorize_in(caller, Act::RegisterMatter, &unit_code)?;
+    let kind = match input.applicant.kind.as_str() {
+        "person" | "legal" => input.applicant.kind.clone(),
+        _ => {
+            return Err(AppError::invalid(
+                "invalid_applicant_kind",
+                "applicant.kind",
+                "申请人类型应为 person（自然人）或 legal（法人或其他组织）",
+            ));
+        }
+    };
+    let name = PersonName::parse(&input.applicant.name, "applicant.name")?;
+    let phone = input.applicant.phone.as_deref().map(|p| Phone::parse(p, "applicant.phone")).transpose()?;
+    let id_number = input.applicant.id_number.as_deref().map(|i| IdNumber::parse(i, "applicant.id_number")).transpose()?;
+    let accepted_at = Timestamp::parse_rfc3339(&input.accepted_at, "accepted_at")?;
+    let completed_at = input.completed_at.as_deref().map(|c| Timestamp::parse_rfc3339(c, "completed_at")).transpose()?;
+    let now = Timestamp::now();
+    let skew = app.config.max_clock_skew_secs;
+    if accepted_at > now.plus_seconds(skew) {
+        return Err(AppError::invalid("timestamp_in_future", "accepted_at", "受理时间不能晚于当前时间"));
+    }
+    if let Some(c) = completed_at {
+        if c > now.plus_seconds(skew) {
+            return Err(AppError::invalid("timestamp_in_future", "completed_at", "办结时间不能晚于当前时间"));
+        }
+        if c < accepted_at {
+            return Err(AppError::invalid("invalid_timestamp", "completed_at", "办结时间不能早于受理时间"));
+        }
+    }
+    let new = NewMatter {
+        matter_no,
+        item_code,
+        unit_code,
+        applicant_kind: kind,
+        applicant_name: app.secrets.encrypt(name.as_str())?,
+        applicant_phone: phone.as_ref().map(|p| app.secrets.encrypt(p.as_str())).transpose()?,
+        applicant_phone_ix: phone.as_ref().map(|p| app.secrets.phone_index(p.as_str())),
+        applicant_id: id_number.as_ref().map(|i| app.secrets.encrypt(i.as_str())).transpose()?,
+        accepted_at,
+        completed_at,
+        source_kind: if matches!(caller, Caller::Key(_)) { "key" } else { "staff" }.into(),
+        source_id: caller.id().map(str::to_string),
+    };
+    // The same matter again: the same unit, item, acceptance, applicant.
+    let same = |m: &Matter| {
+        m.item_code == new.item_code
+            && m.unit_code == new.unit_code
+            && m.accepted_at == new.accepted_at
+            && m.applicant_kind == new.applicant_kind
+            && app.secrets.decrypt(&m.applicant_name).ok().as_deref() == Some(name.as_str())
+    };
+    Ok(match app.db.register_matter(&new, same).await.map_err(|e| matter_conflict(e, &new.matter_no))? {
+        Registered::Created(m) => matter_out(app, &m, true),
+        Registered::Existing { matter, .. } => matter_out(app, &matter, false),
+    })
+}
+
+fn matter_conflict(e: hcp_storage::StoreError, matter_no: &str) -> AppError {
+    match e {
+        hcp_storage::StoreError::Conflict(hcp_storage::Conflict::MatterDiffers) => {
+            AppError::conflict("matter_conflict", format!("办件编号 {matter_no} 已登记，且内容与本次不同"), None)
+        }
+        hcp_storage::StoreError::Conflict(hcp_storage::Conflict::CompletionDiffers) => {
+            AppError::conflict("matter_conflict", format!("办件编号 {matter_no} 已记录了不同的办结时间"), None)
+        }
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceIn {
+    pub window_code: Option<String>,
+    pub staff_code: Option<String>,
+    /// RFC 3339; defaults to now.
+    pub served_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ServiceOut {
+    pub service_no: String,
+    pub matter_no: String,
+    pub seq: i64,
+    pub window_code: Option<String>,
+    pub staff_code: Option<String>,
+    pub served_at: String,
+    /// Signed, single-purpose link to rate exactly this service occasion (一次一评).
+    pub rating_url: String,
+}
+
+/// Records one service occasion of a matter (for 一次一评). A rating device or the hotline records none: each
+/// service yields a rating token.
+#[tracing::instrument(skip_all)]
+pub async fn add_service(app: &App, caller: &Caller, matter_no: &str, input: ServiceIn) -> AppResult<ServiceOut> {
+    let matter_no = parse_code(matter_no, "matter_no", 50)?;
+    app.authorize(caller, Act::RegisterMatter)?;
+    let matter = app.db.find_matter(&matter_no).await?.ok_or(AppError::NotFound("办件"))?;
+    app.authorize_in(caller, Act::RegisterMatter, &matter.unit_code)?;
+    let master = app.master();
+    let window = input.window_code.as_deref().map(|w| parse_code(w, "window_code", 40)).transpose()?;
+    let staff = input.staff_code.as_deref().map(|s| parse_code(s, "staff_code", 40)).transpose()?;
+    if let Some(w) = &window {
+        let win = master.windows.get(w).ok_or_else(|| AppError::invalid("unknown_reference", "window_code", format!("窗口 {w} 不存在")))?;
+        app.authorize_in(caller, Act::RegisterMatter, &win.unit_code)?;
+    }
+    if let Some(s) = &staff {
+        let member =
+            master.staff.get(s).ok_or_else(|| AppError::invalid("unknown_reference", "staff_code", format!("工作人员 {s} 不存在")))?;
+        // A service is put on the record of staff of the caller's own tree only (their statistics and cases follow).
+        app.authorize_in(caller, Act::RegisterMatter, &member.unit_code)?;
+    }
+    let now = Timestamp::now();
+    let served_at = match &input.served_at {
+        Some(s) => Timestamp::parse_rfc3339(s, "served_at")?,
+        None => now,
+    };
+    if served_at > now.plus_seconds(app.config.max_clock_skew_secs) {
+        return Err(AppError::invalid("timestamp_in_future", "served_at", "服务时间不能晚于当前时间"));
+    }
+    let svc = app.db.add_service(&matter.id, window.as_deref(), staff.as_deref(), served_at).await?;
+    Ok(ServiceOut {
+        service_no: service_no(&matter.matter_no, svc.seq),
+        matter_no: matter.matter_no.clone(),
+        seq: svc.seq,
+        window_code: svc.window_code,
+        staff_code: svc.staff_code,
+        served_at: svc.served_at.to_rfc3339(),
+        rating_url: app.rating_url(&matter.matter_no, svc.seq, svc.served_at),
+    })
+}
+
+/// What a receipt (办件回执) shows: the matter, and the rating link its QR code carries (the latest service
+/// occasion if there is one, else the matter as a whole).
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub matter_no: String,
+    pub item_name: String,
+    pub unit_name: String,
+    /// masked
+    pub applicant_name: String,
+    pub accepted_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+    pub rating_url: String,
+}
+
+/// The receipt of a matter, for whoever may register the unit's matters.
+#[tracing::instrument(skip_all)]
+pub async fn receipt(app: &App, caller: &Caller, matter_no: &str) -> AppResult<Receipt> {
+    let matter_no = parse_code(matter_no, "matter_no", 50)?;
+    app.authorize(caller, Act::RegisterMatter)?;
+    let matter = app.db.find_matter(&matter_no).await?.ok_or(AppError::NotFound("办件"))?;
+    app.authorize_found(caller, Act::RegisterMatter, &Target::unit(&matter.unit_code), "办件")?;
+    let url = latest_rating_url(app, &matter).await?;
+    let master = app.master();
+    Ok(Receipt {
+        item_name: master.item_name(&matter.item_code).unwrap_or_default(),
+        unit_name: master.unit_name(&matter.unit_code).unwrap_or_default(),
+        applicant_name: mask_name(&app.reveal(&matter.applicant_name)),
+        accepted_at: matter.accepted_at,
+        completed_at: matter.completed_at,
+        rating_url: url,
+        matter_no: matter.matter_no,
+    })
+}
+
+/// The rating link of a matter's latest service occasion, or of the matter as a whole.
+pub(crate) async fn latest_rating_url(app: &App, matter: &Matter) -> AppResult<String> {
+    let (seq, from) = match app.db.latest_service(&matter.id).await? {
+        Some(s) => (s.seq, s.served_at),
+        None => (0, matter.completed_at.unwrap_or_else(Timestamp::now)),
+    };
+    Ok(app.rating_url(&matter.matter_no, seq, from))
+}
+
+/// How the rating page describes the matter and service a token names (no personal data).
+#[derive(Debug, Clone)]
+pub struct RatedService {
+    pub matter_no: String,
+    pub item_name: String,
+    pub unit_name: String,
+    pub window_name: Option<String>,
+    pub when: Timestamp,
+}
+
+/// The matter and service a valid rating token names, for the rating page.
+pub async fn describe_token(app: &App, raw_token: &str) -> AppResult<(hcp_domain::token::RatingToken, RatedService)> {
+    let token = hcp_domain::token::RatingToken::verify(raw_token, app.secrets.token_key(), Timestamp::now().micros() / 1_000_000)
+        .map_err(AppError::Forbidden)?;
+    let seq = (token.service_seq > 0).then_some(token.service_seq);
+    let (matter, service) = app.db.matter_for_rating(&token.matter_no, seq).await?.ok_or(AppError::NotFound("办件"))?;
+    let service = if token.service_seq == 0 { None } else { service };
+    let m = app.master();
+    let described = RatedService {
+        item_name: m.item_name(&matter.item_code).unwrap_or_default(),
+        unit_name: m.unit_name(&matter.unit_code).unwrap_or_default(),
+        window_name: service.as_ref().and_then(|s| s.window_code.as_deref()).and_then(|w| m.window_name(w)),
+        when: service.as_ref().map(|s| s.served_at).or(matter.completed_at).unwrap_or(matter.accepted_at),
+        matter_no: matter.matter_no,
+    };
+    Ok((token, described))
+}
+
+/// The self-service terminal (自助评价专区): a citizen types the matter number from the receipt and the last
+/// four digits of the phone registered with it, and gets the same rating link as the QR code. Four digits are
+/// few: a handful of tries a minute per matter on this node, five wrong ones a day per matter on all nodes
+/// together (counted in the database, whether the matter exists or not).
+#[tracing::instrument(skip_all)]
+pub async fn kiosk_link(app: &App, matter_no: &str, phone4: &str) -> AppResult<String> {
+    let not_found = || AppError::invalid("no_such_matter", "matter_no", "办件编号或手机号码后四位不对，请核对回执；也可以扫描回执上的二维码评价");
+    let matter_no = matter_no.trim();
+    if matter_no.is_empty() || matter_no.len() > 50 || phone4.len() != 4 || !phone4.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not_found());
+    }
+    let lock_key = format!("kiosk:{matter_no}");
+    if app.db.login_locked_until(&lock_key).await?.is_some() || !app.kiosk_limiter.allow(matter_no) {
+        return Err(AppError::TooMany(DomainError::general("rate_limited", "尝试次数过多，请稍后再试，或扫描回执上的二维码评价")));
+    }
+    let matter = app.db.find_matter(matter_no).await?;
+    let phone = matter.as_ref().and_then(|m| m.applicant_phone.as_ref()).and_then(|p| app.secrets.decrypt(p).ok());
+    match (matter, phone) {
+        (Some(m), Some(p)) if p.ends_with(phone4) => latest_rating_url(app, &m).await,
+        _ => {
+            app.db.record_login_failure(&lock_key, 5, 86_400, 86_400).await?;
+            Err(not_found())
+        }
+    }
+}

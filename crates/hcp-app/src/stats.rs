@@ -1,0 +1,188 @@
+//! Statistics, read from the rollups kept at write time: satisfaction by unit, item, window, staff member,
+//! channel or all (S-15); the public results by unit (结果公开, S-22); and the staff dashboard, which puts the
+//! loop's figures beside them.
+
+use hcp_domain::access::Act;
+use hcp_domain::bizday::Period;
+use hcp_domain::case_metrics::{CaseFactsForMetrics, LoopMetrics, loop_metrics};
+use hcp_domain::case_flow::CaseState;
+use hcp_domain::stats::{Dim, LevelCounts, rate};
+use hcp_domain::{BizDay, Channel};
+use hcp_storage::cases::CaseSummary;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::caller::Caller;
+use crate::error::AppResult;
+use crate::App;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct LevelCountsOut {
+    pub level5: i64,
+    pub level4: i64,
+    pub level3: i64,
+    pub level2: i64,
+    pub level1: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupOut {
+    pub key: String,
+    pub name: Option<String>,
+    pub total: i64,
+    pub counts: LevelCountsOut,
+    pub bad_reviews: i64,
+    /// levels 3–5 / all
+    pub satisfaction_rate: Option<f64>,
+    /// levels 4–5 / all
+    pub good_rate: Option<f64>,
+    pub completed_matters: Option<i64>,
+    pub rated_matters: Option<i64>,
+    /// rated matters / completed matters (unit, item and all only)
+    pub participation_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StatsOut {
+    pub by: String,
+    pub from: String,
+    pub to: String,
+    pub groups: Vec<GroupOut>,
+}
+
+/// The name of a group's key.
+pub fn group_name(app: &App, dim: Dim, key: &str) -> Option<String> {
+    let m = app.master();
+    match dim {
+        Dim::Unit => m.unit_name(key),
+        Dim::Item => m.item_name(key),
+        Dim::Window => m.window_name(key),
+        Dim::Staff => m.staff_name(key),
+        Dim::Channel => Channel::parse(key, "key").ok().map(|c| c.label().to_string()),
+        Dim::All => Some("全部".into()),
+    }
+}
+
+/// Satisfaction per group of `by` for a period. By unit, item and channel the results are public (结果公开); by
+/// window or person they are for the units' own staff and the county, each seeing only its tree.
+#[tracing::instrument(skip_all)]
+pub async fn satisfaction(app: &App, caller: &Caller, by: Option<&str>, period: Period, key: Option<&str>) -> AppResult<StatsOut> {
+    let dim = Dim::parse(by.unwrap_or("unit"), "by")?;
+    if dim.is_personal() {
+        app.authorize(caller, Act::ReadStaffStats)?;
+    }
+    if let Some(k) = key {
+        hcp_domain::ids::parse_code(k, "key", 40)?;
+    }
+    let groups = app.db.satisfaction(dim, period.from, period.to, key).await?;
+    let m = app.master();
+    let in_scope = |key: &str| {
+        let unit = match dim {
+            Dim::Window => m.windows.get(key).map(|w| w.unit_code.as_str()),
+            _ => m.staff.get(key).map(|s| s.unit_code.as_str()),
+        };
+        unit.is_some_and(|u| app.may(caller, Act::ReadStaffStats, u))
+    };
+    let groups = groups
+        .into_iter()
+        .filter(|g| !dim.is_personal() || in_scope(&g.key))
+        .map(|g| {
+            let c = g.counts;
+            GroupOut {
+                name: group_name(app, dim, &g.key),
+                key: g.key,
+                total: c.total(),
+                counts: LevelCountsOut {
+                    level5: c.by_level[4],
+                    level4: c.by_level[3],
+                    level3: c.by_level[2],
+                    level2: c.by_level[1],
+                    level1: c.by_level[0],
+                },
+                bad_reviews: c.bad(),
+                satisfaction_rate: c.satisfaction_rate(),
+                good_rate: c.good_rate(),
+                completed_matters: g.completed,
+                rated_matters: g.rated_matters,
+                participation_rate: match (g.rated_matters, g.completed) {
+                    (Some(r), Some(c)) => rate(r, c),
+                    _ => None,
+                },
+            }
+        })
+        .collect();
+    Ok(StatsOut { by: dim.code().into(), from: period.from.to_string(), to: period.to.to_string(), groups })
+}
+
+/// One group's figures with the loop's, where the loop is defined for the group.
+#[derive(Debug, Clone)]
+pub struct GroupResult {
+    pub key: String,
+    pub name: String,
+    pub counts: LevelCounts,
+    /// cases of the group closed so far
+    pub closed: i64,
+    /// the loop's figures (none for channels: a case belongs to a unit and an item, not a channel)
+    pub loop_metrics: Option<LoopMetrics>,
+}
+
+fn results_of(
+    app: &App,
+    dim: Dim,
+    groups: Vec<hcp_storage::stats::GroupStats>,
+    cases: &[(CaseSummary, Option<CaseFactsForMetrics>)],
+    keep: impl Fn(&str) -> bool,
+) -> Vec<GroupResult> {
+    let today = BizDay::today().date();
+    groups
+        .into_iter()
+        .filter(|g| g.counts.total() > 0 && keep(&g.key))
+        .map(|g| {
+            let of_group = |s: &CaseSummary| match dim {
+                Dim::Unit => s.case.unit_code == g.key,
+                Dim::Item => s.case.item_code == g.key,
+                _ => false,
+            };
+            let mine: Vec<&(CaseSummary, Option<CaseFactsForMetrics>)> = cases.iter().filter(|(s, _)| of_group(s)).collect();
+            let facts: Vec<CaseFactsForMetrics> = mine.iter().filter_map(|(_, f)| f.clone()).collect();
+            GroupResult {
+                name: group_name(app, dim, &g.key).unwrap_or_else(|| g.key.clone()),
+                closed: mine.iter().filter(|(s, _)| s.state == CaseState::Closed).count() as i64,
+                loop_metrics: matches!(dim, Dim::Unit | Dim::Item).then(|| loop_metrics(facts.iter(), today)),
+                counts: g.counts,
+                key: g.key,
+            }
+        })
+        .collect()
+}
+
+/// The public results of every unit for a period: ratings, satisfaction, bad reviews and how they were handled.
+/// Never any rater's identity.
+#[tracing::instrument(skip_all)]
+pub async fn public_results(app: &App, period: Period) -> AppResult<Vec<GroupResult>> {
+    let groups = app.db.satisfaction(Dim::Unit, period.from, period.to, None).await?;
+    let units: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
+    let cases = crate::cases::loop_facts(app, &units, period).await?;
+    Ok(results_of(app, Dim::Unit, groups, &cases, |_| true))
+}
+
+/// The staff dashboard: by unit, item and channel, what lies in the caller's tree (channels are the county's).
+#[tracing::instrument(skip_all)]
+pub async fn dashboard(app: &App, caller: &Caller, period: Period) -> AppResult<Vec<(Dim, Vec<GroupResult>)>> {
+    app.authorize(caller, Act::ReadLoopStats)?;
+    let units = app.units_for(caller, Act::ReadLoopStats);
+    let cases = crate::cases::loop_facts(app, &units, period).await?;
+    let master = app.master();
+    let county = caller.unit().map(|u| master.top_of(u)).is_some_and(|top| app.may(caller, Act::ReadLoopStats, &top));
+    let mut out = Vec::new();
+    for dim in [Dim::Unit, Dim::Item, Dim::Channel] {
+        let groups = app.db.satisfaction(dim, period.from, period.to, None).await?;
+        let keep = |key: &str| match dim {
+            Dim::Unit => units.iter().any(|u| u == key),
+            Dim::Item => master.items.get(key).is_some_and(|i| units.contains(&i.owner_unit_code)),
+            _ => county,
+        };
+        out.push((dim, results_of(app, dim, groups, &cases, keep)));
+    }
+    Ok(out)
+}
