@@ -12,10 +12,10 @@ use hcp_domain::{BizDay, Timestamp};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::cases::{CaseDetail, case_file, get_case};
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -80,9 +80,8 @@ pub async fn appeal_step(app: &App, caller: &Caller, id: &str, input: &AppealIn)
         unit_approver: matches!(&principal, Principal::Staff { role: hcp_domain::access::Role::UnitApprover, .. }),
         bureau,
     };
-    let next = hcp_domain::appeal::apply(current, route, actor, &input.action()).map_err(|e| {
-        if e.code == "appeal_forbidden" { AppError::Forbidden(e) } else { AppError::Invalid(e) }
-    })?;
+    let next = hcp_domain::appeal::apply(current, route, actor, &input.action())
+        .map_err(|e| if e.code == "appeal_forbidden" { AppError::Forbidden(e) } else { AppError::Invalid(e) })?;
     // Where configuration says a pending 复核 stops the clock, a rejection gives back the working days it was
     // pending (after the day of application, up to today) by moving the reply deadline.
     let now = Timestamp::now();
@@ -118,12 +117,12 @@ pub async fn appeal_step(app: &App, caller: &Caller, id: &str, input: &AppealIn)
     let upheld = next == AppealState::Upheld;
     let state_after = if upheld { CaseState::Closed } else { summary.state };
     let event = CaseEvent::new(&summary.case.id, caller.actor(), now, state_after, &detail);
-    let invalidation = summary
-        .case
-        .rating_id
-        .as_ref()
-        .filter(|_| upheld)
-        .map(|r| Invalidation { rating_id: r.clone(), case_id: summary.case.id.clone(), decided_by: event.actor.clone(), at: event.at });
+    let invalidation = summary.case.rating_id.as_ref().filter(|_| upheld).map(|r| Invalidation {
+        rating_id: r.clone(),
+        case_id: summary.case.id.clone(),
+        decided_by: event.actor.clone(),
+        at: event.at,
+    });
     app.db.appeal_step(&event, route, current, next, invalidation.as_ref(), reply_change).await?;
     get_case(app, caller, id).await
 }

@@ -10,9 +10,9 @@ use hcp_domain::case_flow::CaseState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ContactOut {
@@ -81,7 +81,13 @@ pub struct AuditOut {
 }
 
 /// The audit trail, newest first (the county's administrators and the oversight office).
-pub async fn list_audit(app: &App, caller: &Caller, actor: Option<&str>, action: Option<&str>, limit: Option<i64>) -> AppResult<Vec<AuditOut>> {
+pub async fn list_audit(
+    app: &App,
+    caller: &Caller,
+    actor: Option<&str>,
+    action: Option<&str>,
+    limit: Option<i64>,
+) -> AppResult<Vec<AuditOut>> {
     app.authorize(caller, Act::ReadAudit)?;
     for (v, field) in [(actor, "actor"), (action, "action")] {
         if v.is_some_and(|s| s.len() > 100) {

@@ -90,8 +90,7 @@ impl App {
     pub fn units_for(&self, caller: &Caller, act: Act) -> Vec<String> {
         let p = caller.principal();
         let master = self.master();
-        let mut v: Vec<String> =
-            master.units.keys().filter(|u| can(&p, act, Some(&Target::unit(u)), &*master).is_ok()).cloned().collect();
+        let mut v: Vec<String> = master.units.keys().filter(|u| can(&p, act, Some(&Target::unit(u)), &*master).is_ok()).cloned().collect();
         v.sort();
         v
     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use hcp_domain::access::{Act, Principal, Target};
+use hcp_domain::bizday::Period;
 use hcp_domain::case_event::{EventDetail, EventKind};
 use hcp_domain::case_flow::{Action, CaseState, Outcome, OutcomeKind, Verdict, apply, detail_of, facts, moved_reply_by};
 use hcp_domain::case_metrics::{CaseFactsForMetrics, loop_metrics};
@@ -11,14 +12,13 @@ use hcp_domain::person::{mask_name, mask_phone};
 use hcp_domain::records::{AppealRow, CaseEvent, Complaint, Rating};
 use hcp_domain::work_calendar::overdue_from;
 use hcp_domain::{BizDay, DomainError, Timestamp};
-use hcp_domain::bizday::Period;
 use hcp_storage::cases::CaseSummary;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CaseOut {
@@ -204,7 +204,13 @@ pub async fn get_case(app: &App, caller: &Caller, id: &str) -> AppResult<CaseDet
 
 /// Cases of the caller's unit and the units below it (or of one of them), newest first.
 #[tracing::instrument(skip_all)]
-pub async fn list_cases(app: &App, caller: &Caller, state: Option<&str>, unit: Option<&str>, limit: Option<i64>) -> AppResult<Vec<CaseOut>> {
+pub async fn list_cases(
+    app: &App,
+    caller: &Caller,
+    state: Option<&str>,
+    unit: Option<&str>,
+    limit: Option<i64>,
+) -> AppResult<Vec<CaseOut>> {
     let units = app.scoped_units(caller, Act::ReadCases, unit)?;
     let state = state.map(|s| CaseState::parse_query(s, "state")).transpose()?;
     let cases = app.db.list_cases(&units, state, limit.unwrap_or(100).clamp(1, 1000)).await?;
@@ -244,7 +250,9 @@ pub enum StepIn {
 }
 
 fn required(v: &Option<String>, field: &str) -> Result<String, DomainError> {
-    v.clone().filter(|s| !s.trim().is_empty()).ok_or_else(|| DomainError::new("missing_field", field, format!("请填写{}", field_label(field))))
+    v.clone()
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| DomainError::new("missing_field", field, format!("请填写{}", field_label(field))))
 }
 
 /// How a form names a field in a message.
@@ -280,9 +288,10 @@ impl StepIn {
                         reason: required(reason, "reason")?,
                         rectify_by: BizDay::parse(&required(rectify_by, "rectify_by")?, "rectify_by")?.date(),
                     },
-                    OutcomeKind::Explained => {
-                        Outcome::Explained { explanation: required(explanation, "explanation")?, legal_basis: required(legal_basis, "legal_basis")? }
-                    }
+                    OutcomeKind::Explained => Outcome::Explained {
+                        explanation: required(explanation, "explanation")?,
+                        legal_basis: required(legal_basis, "legal_basis")?,
+                    },
                     OutcomeKind::Invalid => Outcome::Invalid { evidence: required(evidence, "evidence")? },
                 })
             }
@@ -360,8 +369,7 @@ pub fn possible(app: &App, caller: &Caller, file: &CaseFile) -> Possible {
     let st = file.summary.state;
     let overdue = case_out(app, &file.summary).reply_overdue;
     let bad_review = file.summary.case.kind == hcp_domain::cases::CaseKind::BadReview && file.summary.case.rating_id.is_some();
-    let approver_here =
-        may(Act::ReviewAppeal) && matches!(&p, Principal::Staff { unit, .. } if *unit == file.summary.case.unit_code);
+    let approver_here = may(Act::ReviewAppeal) && matches!(&p, Principal::Staff { unit, .. } if *unit == file.summary.case.unit_code);
     let (opinion, decide) = match file.appeal {
         Some(AppealRow { route: Route::Hall, state: AppealState::PendingUnit }) => (approver_here, false),
         Some(AppealRow { state: AppealState::PendingUnit, .. }) => (false, approver_here),

@@ -14,9 +14,9 @@ use hcp_domain::{BizDay, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -132,7 +132,8 @@ pub async fn submit_complaint(app: &App, caller: &Caller, input: ComplaintIn) ->
         ComplaintSource::SuggestionBox => "意见箱",
     };
     let unit_name = master.unit_name(&unit_code).unwrap_or_else(|| unit_code.clone());
-    let detail = EventDetail::Opened { note: format!("{}（来源：{source_label}），交由{unit_name}办理", kind.label()), findings: None };
+    let detail =
+        EventDetail::Opened { note: format!("{}（来源：{source_label}），交由{unit_name}办理", kind.label()), findings: None };
     let event = CaseEvent::new(&case.id, entered_by.unwrap_or_else(|| "public".into()), now, CaseState::Open, &detail);
     app.db.open_complaint(&complaint, &case, &event).await?;
     Ok(ComplaintCreated {

@@ -6,8 +6,8 @@ use hcp_domain::access::KeyKind;
 use hcp_domain::ids::service_no;
 use hcp_storage::keys::ApiKey;
 
-use crate::error::AppResult;
 use crate::App;
+use crate::error::AppResult;
 
 /// A service waiting at a window to be rated.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

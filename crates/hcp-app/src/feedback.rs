@@ -18,9 +18,9 @@ use hcp_storage::ratings::{NewRating, RatingOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::error::{AppError, AppResult};
 use crate::ratings::already_rated;
-use crate::App;
 
 /// A case as its rater reaches it, through a valid feedback link.
 pub struct RaterCase {

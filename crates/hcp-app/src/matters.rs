@@ -1,17 +1,18 @@
 //! Matters (办件) and their service occasions (服务, the unit of 一次一评), registered by business systems and by
 //! staff, and the receipt that carries a matter's rating QR code.
 
-use hcp_domain::access::{Act, Target};
+use hcp_domain::access::Act;
 use hcp_domain::ids::{parse_code, service_no};
 use hcp_domain::person::{IdNumber, PersonName, Phone, mask_name, mask_phone};
 use hcp_domain::{DomainError, Timestamp};
 use hcp_storage::matters::{Matter, NewMatter, Registered};
+use hcp_storage::pii::Secrets;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -98,9 +99,6 @@ pub async fn register_matter(app: &App, caller: &Caller, input: MatterIn) -> App
             ));
         }
     };
-    let name = PersonName::parse(&input.applicant.name, "applicant.name")?;
-    let phone = input.applicant.phone.as_deref().map(|p| Phone::parse(p, "applicant.phone")).transpose()?;
-    let id_number = input.applicant.id_number.as_deref().map(|i| IdNumber::parse(i, "applicant.id_number")).transpose()?;
     let accepted_at = Timestamp::parse_rfc3339(&input.accepted_at, "accepted_at")?;
     let completed_at = input.completed_at.as_deref().map(|c| Timestamp::parse_rfc3339(c, "completed_at")).transpose()?;
     let now = Timestamp::now();
@@ -108,40 +106,74 @@ pub async fn register_matter(app: &App, caller: &Caller, input: MatterIn) -> App
     if accepted_at > now.plus_seconds(skew) {
         return Err(AppError::invalid("timestamp_in_future", "accepted_at", "受理时间不能晚于当前时间"));
     }
-    if let Some(c) = completed_at {
-        if c > now.plus_seconds(skew) {
-            return Err(AppError::invalid("timestamp_in_future", "completed_at", "办结时间不能晚于当前时间"));
-        }
-        if c < accepted_at {
-            return Err(AppError::invalid("invalid_timestamp", "completed_at", "办结时间不能早于受理时间"));
-        }
+    if completed_at.is_some_and(|c| c > now.plus_seconds(skew)) {
+        return Err(AppError::invalid("timestamp_in_future", "completed_at", "办结时间不能晚于当前时间"));
     }
-    let new = NewMatter {
-        matter_no,
-        item_code,
-        unit_code,
-        applicant_kind: kind,
-        applicant_name: app.secrets.encrypt(name.as_str())?,
-        applicant_phone: phone.as_ref().map(|p| app.secrets.encrypt(p.as_str())).transpose()?,
-        applicant_phone_ix: phone.as_ref().map(|p| app.secrets.phone_index(p.as_str())),
-        applicant_id: id_number.as_ref().map(|i| app.secrets.encrypt(i.as_str())).transpose()?,
-        accepted_at,
-        completed_at,
-        source_kind: if matches!(caller, Caller::Key(_)) { "key" } else { "staff" }.into(),
-        source_id: caller.id().map(str::to_string),
-    };
-    // The same matter again: the same unit, item, acceptance, applicant.
+    let a = &input.applicant;
+    let applicant = Applicant { kind: &kind, name: &a.name, phone: a.phone.as_deref(), id_number: a.id_number.as_deref() };
+    let source = (if matches!(caller, Caller::Key(_)) { "key" } else { "staff" }, caller.id().map(str::to_string));
+    let new = seal(&app.secrets, MatterRecord { matter_no, item_code, unit_code, applicant, accepted_at, completed_at }, source)?;
+    Ok(match store(&app.db, &app.secrets, &new, &a.name).await? {
+        Registered::Created(m) => matter_out(app, &m, true),
+        Registered::Existing { matter, .. } => matter_out(app, &matter, false),
+    })
+}
+
+/// A matter's applicant as given.
+pub struct Applicant<'a> {
+    /// `person` or `legal`
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub phone: Option<&'a str>,
+    pub id_number: Option<&'a str>,
+}
+
+/// A matter as given, codes checked.
+pub struct MatterRecord<'a> {
+    pub matter_no: String,
+    pub item_code: String,
+    pub unit_code: String,
+    pub applicant: Applicant<'a>,
+    pub accepted_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+}
+
+/// Checks a matter's applicant and times, and encrypts the applicant's data for storage. `source` is who
+/// registered it: `(kind, id)`.
+pub fn seal(secrets: &Secrets, m: MatterRecord, source: (&str, Option<String>)) -> AppResult<NewMatter> {
+    let name = PersonName::parse(m.applicant.name, "applicant.name")?;
+    let phone = m.applicant.phone.map(|p| Phone::parse(p, "applicant.phone")).transpose()?;
+    let id_number = m.applicant.id_number.map(|i| IdNumber::parse(i, "applicant.id_number")).transpose()?;
+    if m.completed_at.is_some_and(|c| c < m.accepted_at) {
+        return Err(AppError::invalid("invalid_timestamp", "completed_at", "办结时间不能早于受理时间"));
+    }
+    Ok(NewMatter {
+        matter_no: m.matter_no,
+        item_code: m.item_code,
+        unit_code: m.unit_code,
+        applicant_kind: m.applicant.kind.to_string(),
+        applicant_name: secrets.encrypt(name.as_str())?,
+        applicant_phone: phone.as_ref().map(|p| secrets.encrypt(p.as_str())).transpose()?,
+        applicant_phone_ix: phone.as_ref().map(|p| secrets.phone_index(p.as_str())),
+        applicant_id: id_number.as_ref().map(|i| secrets.encrypt(i.as_str())).transpose()?,
+        accepted_at: m.accepted_at,
+        completed_at: m.completed_at,
+        source_kind: source.0.to_string(),
+        source_id: source.1,
+    })
+}
+
+/// Stores a sealed matter, idempotently: the same matter again (same unit, item, acceptance and applicant)
+/// returns the stored one, and records its completion if this registration brings it.
+pub async fn store(db: &hcp_storage::Db, secrets: &Secrets, new: &NewMatter, applicant_name: &str) -> AppResult<Registered> {
     let same = |m: &Matter| {
         m.item_code == new.item_code
             && m.unit_code == new.unit_code
             && m.accepted_at == new.accepted_at
             && m.applicant_kind == new.applicant_kind
-            && app.secrets.decrypt(&m.applicant_name).ok().as_deref() == Some(name.as_str())
+            && secrets.decrypt(&m.applicant_name).ok().as_deref() == Some(applicant_name.trim())
     };
-    Ok(match app.db.register_matter(&new, same).await.map_err(|e| matter_conflict(e, &new.matter_no))? {
-        Registered::Created(m) => matter_out(app, &m, true),
-        Registered::Existing { matter, .. } => matter_out(app, &matter, false),
-    })
+    db.register_matter(new, same).await.map_err(|e| matter_conflict(e, &new.matter_no))
 }
 
 fn matter_conflict(e: hcp_storage::StoreError, matter_no: &str) -> AppError {
@@ -238,7 +270,7 @@ pub async fn receipt(app: &App, caller: &Caller, matter_no: &str) -> AppResult<R
     let matter_no = parse_code(matter_no, "matter_no", 50)?;
     app.authorize(caller, Act::RegisterMatter)?;
     let matter = app.db.find_matter(&matter_no).await?.ok_or(AppError::NotFound("办件"))?;
-    app.authorize_found(caller, Act::RegisterMatter, &Target::unit(&matter.unit_code), "办件")?;
+    app.authorize_in(caller, Act::RegisterMatter, &matter.unit_code)?;
     let url = latest_rating_url(app, &matter).await?;
     let master = app.master();
     Ok(Receipt {
@@ -295,7 +327,8 @@ pub async fn describe_token(app: &App, raw_token: &str) -> AppResult<(hcp_domain
 /// together (counted in the database, whether the matter exists or not).
 #[tracing::instrument(skip_all)]
 pub async fn kiosk_link(app: &App, matter_no: &str, phone4: &str) -> AppResult<String> {
-    let not_found = || AppError::invalid("no_such_matter", "matter_no", "办件编号或手机号码后四位不对，请核对回执；也可以扫描回执上的二维码评价");
+    let not_found =
+        || AppError::invalid("no_such_matter", "matter_no", "办件编号或手机号码后四位不对，请核对回执；也可以扫描回执上的二维码评价");
     let matter_no = matter_no.trim();
     if matter_no.is_empty() || matter_no.len() > 50 || phone4.len() != 4 || !phone4.bytes().all(|b| b.is_ascii_digit()) {
         return Err(not_found());

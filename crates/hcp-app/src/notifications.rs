@@ -17,9 +17,9 @@ use hcp_storage::notifications::{ClaimedJob, JobOutcome, NewNotification, Notifi
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// Where the rater's personal link goes in a stored text: it is made only when the message is sent.
 pub const FEEDBACK_PLACEHOLDER: &str = "{feedback_url}";
@@ -234,7 +234,8 @@ async fn rows_for(app: &App, source: &str, s: &CaseSummary, h: &Happening) -> Ap
                     if let Some(env) = mobile {
                         // An SMS has no subject line: it leads the text.
                         let masked = mask_phone(&app.secrets.decrypt(&env)?);
-                        let sms = Notice { body: format!("{}：{}", n.subject, n.body.replace("\n\n", " ").replace('\n', " ")), ..n.clone() };
+                        let sms =
+                            Notice { body: format!("{}：{}", n.subject, n.body.replace("\n\n", " ").replace('\n', " ")), ..n.clone() };
                         add(format!("staff:{user}"), "sms", env, masked, &sms);
                     }
                 }
@@ -367,4 +368,3 @@ async fn send_one(app: &App, notifier: &Notifier, job: &ClaimedJob) -> AppResult
 pub async fn skip_history(app: &App) -> AppResult<()> {
     Ok(app.db.skip_notifications_to_head().await?)
 }
-

@@ -17,9 +17,9 @@ use hcp_storage::ratings::{Idempotency, NewRating, RatingOutcome};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -300,7 +300,7 @@ pub async fn rate(app: &App, caller: &Caller, input: RatingIn, origin: Origin) -
         ledger_seq: 0,
     };
     // A bad review opens a case at once, in the same transaction, with deadlines counted from today.
-    let case = if checked.level.is_bad() { Some(open_case(app, &row).await?) } else { None };
+    let case = if checked.level.is_bad() { Some(case_for(app, &row).await?) } else { None };
     let case_id = case.as_ref().map(|(c, _)| c.id.clone());
     let channel = row.channel;
     match app.writer.submit(NewRating { row, idempotency, case }).await? {
@@ -319,13 +319,14 @@ pub async fn rate(app: &App, caller: &Caller, input: RatingIn, origin: Origin) -
 
 /// The case a bad review opens: routed to the unit that handled the matter (谁办理、谁负责), deadlines counted in
 /// working days from the day it arrives.
-async fn open_case(app: &App, r: &Rating) -> AppResult<(Case, CaseEvent)> {
+pub async fn case_for(app: &App, r: &Rating) -> AppResult<(Case, CaseEvent)> {
     let cal = app.calendar().await?;
     let arrived = Timestamp(r.received_at);
     let d = hcp_domain::cases::deadlines(&cal, arrived.biz_date(), app.config.deadline_rule);
     let case = Case::for_bad_review(uuid::Uuid::now_v7().to_string(), r, &d);
     let unit = app.master().unit_name(&r.unit_code).unwrap_or_else(|| r.unit_code.clone());
-    let detail = EventDetail::Opened { note: format!("差评自动立案，按“谁办理、谁负责”交由{unit}办理"), findings: None };
+    let detail =
+        EventDetail::Opened { note: format!("差评自动立案，按“谁办理、谁负责”交由{unit}办理"), findings: None };
     let event = CaseEvent::new(&case.id, "system", arrived, CaseState::Open, &detail);
     Ok((case, event))
 }

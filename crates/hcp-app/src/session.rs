@@ -65,7 +65,15 @@ fn credentials(code: &'static str, message: &str) -> AppError {
 }
 
 /// Writes an audit entry; a failure to write is logged, not the caller's problem.
-pub async fn audit(app: &App, actor: String, action: &str, target: &str, outcome: &str, detail: Option<serde_json::Value>, peer: Option<IpAddr>) {
+pub async fn audit(
+    app: &App,
+    actor: String,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    detail: Option<serde_json::Value>,
+    peer: Option<IpAddr>,
+) {
     let entry = AuditEntry {
         actor,
         action: action.into(),
@@ -203,7 +211,15 @@ pub async fn sign_out(app: &App, user: Option<&User>, token: Option<&str>, peer:
 /// Ends every session of the signed-in account, on every device; returns how many.
 pub async fn sign_out_everywhere(app: &App, user: &User, peer: Option<IpAddr>) -> AppResult<u64> {
     let ended = app.db.delete_user_sessions(&user.id).await?;
-    audit(app, format!("staff:{}", user.username), "sign_out_everywhere", "session", "200", Some(serde_json::json!({ "sessions": ended })), peer)
-        .await;
+    audit(
+        app,
+        format!("staff:{}", user.username),
+        "sign_out_everywhere",
+        "session",
+        "200",
+        Some(serde_json::json!({ "sessions": ended })),
+        peer,
+    )
+    .await;
     Ok(ended)
 }

@@ -11,9 +11,9 @@ use hcp_storage::keys::ApiKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
-use crate::App;
 
 /// The default catalogue, version 1 (`data/catalogue-v1.toml`).
 pub const DEFAULT_CATALOGUE: &str = include_str!("../../../data/catalogue-v1.toml");
@@ -124,7 +124,11 @@ fn flag(raw: &str) -> Result<bool, DomainError> {
     match raw.trim() {
         "1" | "true" | "是" | "yes" => Ok(true),
         "0" | "false" | "否" | "no" | "" => Ok(false),
-        other => Err(DomainError::new("invalid_flag", "hall_stationed", format!("hall_stationed 应为 1/0、true/false 或 是/否，而不是“{other}”"))),
+        other => Err(DomainError::new(
+            "invalid_flag",
+            "hall_stationed",
+            format!("hall_stationed 应为 1/0、true/false 或 是/否，而不是“{other}”"),
+        )),
     }
 }
 
@@ -135,12 +139,20 @@ pub const IMPORT_KINDS: [&str; 4] = ["units", "windows", "items", "staff"];
 /// (parents before children). The first bad row stops the import, naming its line; rows before it stay.
 #[tracing::instrument(skip_all, fields(kind))]
 pub async fn import_master(app: &App, kind: &str, bytes: &[u8]) -> AppResult<usize> {
+    let n = import_master_into(&app.db, kind, bytes).await;
+    app.reload_master().await?;
+    n
+}
+
+/// As `import_master`, into a database no application serves yet (seeding, the command line).
+pub async fn import_master_into(db: &Db, kind: &str, bytes: &[u8]) -> AppResult<usize> {
     let text = decode_text(bytes);
     let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
-    let db = &app.db;
     let at = |line: usize, e: AppError| match e {
         AppError::Invalid(d) => AppError::Invalid(DomainError { message: format!("第 {line} 行：{}", d.message), ..d }),
-        AppError::Conflict { code, message, existing_id } => AppError::Conflict { code, message: format!("第 {line} 行：{message}"), existing_id },
+        AppError::Conflict { code, message, existing_id } => {
+            AppError::Conflict { code, message: format!("第 {line} 行：{message}"), existing_id }
+        }
         other => other,
     };
     let bad_row = |line: usize| AppError::invalid("invalid_csv", "csv", format!("第 {line} 行格式错误（列名见 README）"));
@@ -170,7 +182,11 @@ pub async fn import_master(app: &App, kind: &str, bytes: &[u8]) -> AppResult<usi
             Ok(db.insert_unit(&unit).await?)
         }),
         "windows" => rows!(WindowRow, |r| {
-            let w = Window { code: parse_code(&r.code, "code", 40)?, name: name(&r.name)?, unit_code: parse_code(&r.unit_code, "unit_code", 40)? };
+            let w = Window {
+                code: parse_code(&r.code, "code", 40)?,
+                name: name(&r.name)?,
+                unit_code: parse_code(&r.unit_code, "unit_code", 40)?,
+            };
             Ok(db.insert_window(&w).await?)
         }),
         "items" => rows!(ItemRow, |r| {
@@ -195,7 +211,6 @@ pub async fn import_master(app: &App, kind: &str, bytes: &[u8]) -> AppResult<usi
             return Err(AppError::invalid("invalid_kind", "kind", format!("未知的导入类型 {other}（可选 units、windows、items、staff）")));
         }
     }
-    app.reload_master().await?;
     Ok(n)
 }
 
@@ -351,7 +366,11 @@ pub async fn calendar_year(app: &App, year: Option<i32>) -> AppResult<CalendarOu
         return Err(AppError::invalid("calendar_not_loaded", "year", "尚未导入任何年度的节假日安排"));
     };
     if year < first || year > last + PROVISIONAL_YEARS {
-        return Err(AppError::invalid("calendar_not_loaded", "year", format!("{year} 年不在已导入的节假日安排范围内（{first}–{last} 年）")));
+        return Err(AppError::invalid(
+            "calendar_not_loaded",
+            "year",
+            format!("{year} 年不在已导入的节假日安排范围内（{first}–{last} 年）"),
+        ));
     }
     let bad_year = || DomainError::new("invalid_date", "year", "年份无效");
     let start = time::Date::from_calendar_date(year, time::Month::January, 1).map_err(|_| bad_year())?;

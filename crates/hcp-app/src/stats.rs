@@ -4,17 +4,17 @@
 
 use hcp_domain::access::Act;
 use hcp_domain::bizday::Period;
-use hcp_domain::case_metrics::{CaseFactsForMetrics, LoopMetrics, loop_metrics};
 use hcp_domain::case_flow::CaseState;
+use hcp_domain::case_metrics::{CaseFactsForMetrics, LoopMetrics, loop_metrics};
 use hcp_domain::stats::{Dim, LevelCounts, rate};
 use hcp_domain::{BizDay, Channel};
 use hcp_storage::cases::CaseSummary;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::App;
 use crate::caller::Caller;
 use crate::error::AppResult;
-use crate::App;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct LevelCountsOut {
@@ -185,4 +185,18 @@ pub async fn dashboard(app: &App, caller: &Caller, period: Period) -> AppResult<
         out.push((dim, results_of(app, dim, groups, &cases, keep)));
     }
     Ok(out)
+}
+
+/// Sets the gauges a scrape reads: the outbox's depth by kind, cases open and overdue.
+pub async fn refresh_gauges(app: &App) -> AppResult<()> {
+    let mut depth: std::collections::BTreeMap<String, i64> =
+        hcp_domain::records::RecordKind::ALL.iter().map(|k| (k.report_job().to_string(), 0)).chain([("notify".to_string(), 0)]).collect();
+    depth.extend(app.db.outbox_depth().await?);
+    for (kind, n) in depth {
+        metrics::gauge!("hcp_outbox_depth", "kind" => kind).set(n as f64);
+    }
+    let (open, overdue) = app.db.case_counts(BizDay::today()).await?;
+    metrics::gauge!("hcp_cases_open").set(open as f64);
+    metrics::gauge!("hcp_cases_overdue").set(overdue as f64);
+    Ok(())
 }

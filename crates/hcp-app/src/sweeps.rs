@@ -6,8 +6,8 @@ use hcp_domain::case_event::EventDetail;
 use hcp_domain::records::CaseEvent;
 use hcp_storage::cases::{Due, sweep_flag};
 
-use crate::error::AppResult;
 use crate::App;
+use crate::error::AppResult;
 
 /// Whether a pending 复核 stands the clock still for this case.
 fn paused(app: &App, d: &Due) -> bool {
@@ -47,7 +47,9 @@ pub async fn warn_due_today(app: &App) -> AppResult<usize> {
     let mut warned = 0;
     for d in app.db.due_today_candidates(now.biz_day()).await?.iter().filter(|d| !paused(app, d)) {
         let detail =
-            EventDetail::DueWarning { step: d.step, deadline: d.deadline, note: format!("{}期限为今天，已提醒承办单位", d.step.label()) };
+            EventDetail::DueWarning {
+                step: d.step, deadline: d.deadline, note: format!("{}期限为今天，已提醒承办单位", d.step.label())
+            };
         let event = CaseEvent::new(&d.case_id, "system", now, d.state, &detail);
         match app.db.append_case_event_once(&event, d.state, None, Some(&sweep_flag("due", d.step, d.deadline))).await {
             Ok(Some(_)) => warned += 1,

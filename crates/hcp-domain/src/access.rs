@@ -114,13 +114,23 @@ impl KeyKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    Staff { username: String, role: Role, unit: String },
+    Staff {
+        username: String,
+        role: Role,
+        unit: String,
+    },
     /// a machine key; a device key is bound to a window
-    Key { kind: KeyKind, unit: String, window: Option<String> },
+    Key {
+        kind: KeyKind,
+        unit: String,
+        window: Option<String>,
+    },
     /// whoever holds a rating token (the QR code on a receipt, a push link): rates the matter it names
     RatingToken,
     /// the rater, through the feedback link of their own case
-    Rater { case_id: String },
+    Rater {
+        case_id: String,
+    },
     Public,
 }
 
@@ -391,9 +401,8 @@ pub fn can(p: &Principal, act: Act, target: Option<&Target>, tree: &impl UnitTre
     let own = p.unit().unwrap_or_default();
     // The county's own acts need its top unit, not just the role; a system key speaks for the rater only when
     // it is the county's (the platform's app, the hotline's system), not a department's.
-    let county_only =
-        matches!(act, Act::DecideAppealAsBureau | Act::ManageNotifications | Act::ReadAudit | Act::ManageSettings)
-            || (act == Act::GiveVerdict && matches!(p, Principal::Key { .. }));
+    let county_only = matches!(act, Act::DecideAppealAsBureau | Act::ManageNotifications | Act::ReadAudit | Act::ManageSettings)
+        || (act == Act::GiveVerdict && matches!(p, Principal::Key { .. }));
     if county_only && !tree.is_top(own) {
         return Err(match act {
             Act::GiveVerdict => Denied::WrongRole(DomainError::new(

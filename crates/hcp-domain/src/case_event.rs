@@ -187,7 +187,9 @@ impl From<&Outcome> for OutcomeDetail {
     fn from(o: &Outcome) -> Self {
         match o {
             Outcome::FixedAtOnce { fixed } => OutcomeDetail::FixedAtOnce { fixed: fixed.clone() },
-            Outcome::Ledger { reason, rectify_by } => OutcomeDetail::Ledger { reason: reason.clone(), rectify_by: BizDay::from(*rectify_by) },
+            Outcome::Ledger { reason, rectify_by } => {
+                OutcomeDetail::Ledger { reason: reason.clone(), rectify_by: BizDay::from(*rectify_by) }
+            }
             Outcome::Explained { explanation, legal_basis } => {
                 OutcomeDetail::Explained { explanation: explanation.clone(), legal_basis: legal_basis.clone() }
             }
@@ -346,7 +348,10 @@ mod tests {
             EventDetail::Verdict { verdict: Verdict::Unsatisfied, conveyed_by_staff: false, .. }
         ));
         let overdue = r#"{"step":"reply","deadline":"2026-01-12","unit":"LX-GAJ","escalated_to":"LX","note":"答复已超期"}"#;
-        assert!(matches!(EventDetail::from_note(EventKind::Overdue, Some(overdue)).unwrap(), EventDetail::Overdue { step: Step::Reply, .. }));
+        assert!(matches!(
+            EventDetail::from_note(EventKind::Overdue, Some(overdue)).unwrap(),
+            EventDetail::Overdue { step: Step::Reply, .. }
+        ));
         assert_eq!(EventDetail::from_note(EventKind::Replied, Some("not json")).unwrap_err().code, "corrupt_event");
     }
 

@@ -116,8 +116,13 @@ pub enum CaseCategory {
 }
 
 impl CaseCategory {
-    pub const ALL: [CaseCategory; 5] =
-        [CaseCategory::ServiceQuality, CaseCategory::Misconduct, CaseCategory::Complaint, CaseCategory::Suggestion, CaseCategory::Supervision];
+    pub const ALL: [CaseCategory; 5] = [
+        CaseCategory::ServiceQuality,
+        CaseCategory::Misconduct,
+        CaseCategory::Complaint,
+        CaseCategory::Suggestion,
+        CaseCategory::Supervision,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {

@@ -82,24 +82,65 @@ pub fn chain_hash(prev: &Hash, seq: i64, content: &Hash) -> Hash {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Break {
     /// sequence numbers are not contiguous
-    Gap { seq: i64, kind: String, ref_id: String, expected: i64 },
+    Gap {
+        seq: i64,
+        kind: String,
+        ref_id: String,
+        expected: i64,
+    },
     /// a stored hash is not 32 bytes
-    BadHash { seq: i64, kind: String, ref_id: String },
-    UnknownKind { seq: i64, kind: String, ref_id: String },
+    BadHash {
+        seq: i64,
+        kind: String,
+        ref_id: String,
+    },
+    UnknownKind {
+        seq: i64,
+        kind: String,
+        ref_id: String,
+    },
     /// the entry's record is gone
-    Missing { seq: i64, kind: String, ref_id: String },
+    Missing {
+        seq: i64,
+        kind: String,
+        ref_id: String,
+    },
     /// the record no longer hashes to its entry
-    Altered { seq: i64, kind: String, ref_id: String },
+    Altered {
+        seq: i64,
+        kind: String,
+        ref_id: String,
+    },
     /// the entry's chain hash does not follow from its predecessor
-    Chain { seq: i64, kind: String, ref_id: String },
+    Chain {
+        seq: i64,
+        kind: String,
+        ref_id: String,
+    },
     /// a record that is on no entry (written past the ledger)
-    NotOnChain { what: &'static str, id: String },
+    NotOnChain {
+        what: &'static str,
+        id: String,
+    },
     /// the head does not point at the last entry (entries at the end removed or altered)
-    Head { head_seq: i64, last_seq: i64 },
+    Head {
+        head_seq: i64,
+        last_seq: i64,
+    },
     /// the audit trail: an entry altered, or its sequence broken
-    AuditGap { seq: i64, expected: i64 },
-    AuditAltered { seq: i64, actor: String, action: String },
-    AuditHead { head_seq: i64, last_seq: i64 },
+    AuditGap {
+        seq: i64,
+        expected: i64,
+    },
+    AuditAltered {
+        seq: i64,
+        actor: String,
+        action: String,
+    },
+    AuditHead {
+        head_seq: i64,
+        last_seq: i64,
+    },
 }
 
 impl std::fmt::Display for Break {

@@ -61,7 +61,8 @@ pub const ALL_KEY: &str = "*";
 /// Every rollup group a rating is counted in: the one list used both to count a rating and to take it back out
 /// when a 复核 finds it untrue, so the two can never disagree.
 pub fn rollup_keys(r: &Rating) -> Vec<(Dim, &str)> {
-    let mut keys = vec![(Dim::All, ALL_KEY), (Dim::Unit, r.unit_code.as_str()), (Dim::Item, r.item_code.as_str()), (Dim::Channel, r.channel.code())];
+    let mut keys =
+        vec![(Dim::All, ALL_KEY), (Dim::Unit, r.unit_code.as_str()), (Dim::Item, r.item_code.as_str()), (Dim::Channel, r.channel.code())];
     if let Some(w) = &r.window_code {
         keys.push((Dim::Window, w.as_str()));
     }

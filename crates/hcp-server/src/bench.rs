@@ -12,12 +12,15 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use hcp_app::matters::{Applicant, MatterRecord, seal, store};
+use hcp_domain::Channel;
 use hcp_domain::Timestamp;
-use hcp_domain::person::{PersonName, Phone};
+use hcp_domain::access::KeyKind;
+use hcp_domain::records::Rating;
 use hcp_storage::Db;
-use hcp_storage::matters::{NewMatter, Registered};
+use hcp_storage::matters::Registered;
 use hcp_storage::pii::Secrets;
-use hcp_storage::ratings::{NewRating, StoredRating};
+use hcp_storage::ratings::NewRating;
 use serde_json::json;
 
 use crate::demo;
@@ -152,10 +155,10 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
 
     let db = Db::connect(&url).await?;
     db.migrate().await?;
-    db.ensure_catalogue().await?;
+    hcp_app::settings::ensure_catalogue(&db).await?;
     demo::seed_master(&db).await?;
-    let key = demo::new_key("system");
-    db.insert_api_key("system", "LX", None, "bench", &key).await?;
+    let key = hcp_app::settings::new_key(KeyKind::System);
+    db.insert_api_key(KeyKind::System, "LX", None, "bench", &key).await?;
     let master = db.load_master().await?;
     let mut items: Vec<_> = master.items.values().cloned().collect();
     items.sort_by(|a, b| a.code.cmp(&b.code));
@@ -165,20 +168,16 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
     let now = Timestamp::now();
     for i in 0..args.ratings {
         let item = &items[i % items.len()];
-        let m = NewMatter {
+        let tel = format!("139{:08}", i);
+        let m = MatterRecord {
             matter_no: format!("B{i:08}"),
             item_code: item.code.clone(),
             unit_code: item.owner_unit_code.clone(),
-            applicant_kind: "person".into(),
-            applicant_name: PersonName::parse("测试人", "name")?,
-            applicant_phone: Some(Phone::parse(&format!("139{:08}", i), "phone")?),
-            applicant_id_number: None,
+            applicant: Applicant { kind: "person", name: "测试人", phone: Some(&tel), id_number: None },
             accepted_at: now.plus_seconds(-7200),
             completed_at: Some(now.plus_seconds(-3600)),
-            source_kind: "bench".into(),
-            source_id: None,
         };
-        if !matches!(db.register_matter(&m, &secrets).await?, Registered::Created(_)) {
+        if !matches!(store(&db, &secrets, &seal(&secrets, m, ("bench", None))?, "测试人").await?, Registered::Created(_)) {
             bail!("matter {i} existed");
         }
     }
@@ -299,20 +298,15 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
     for m in 0..matters {
         let unit = &units[m % units.len()];
         let item = &items[m % items.len()];
-        let reg = NewMatter {
+        let reg = MatterRecord {
             matter_no: format!("S{m:08}"),
             item_code: item.code.clone(),
             unit_code: unit.clone(),
-            applicant_kind: "legal".into(),
-            applicant_name: PersonName::parse("测试企业", "name")?,
-            applicant_phone: None,
-            applicant_id_number: None,
+            applicant: Applicant { kind: "legal", name: "测试企业", phone: None, id_number: None },
             accepted_at: year_ago,
             completed_at: None,
-            source_kind: "bench".into(),
-            source_id: None,
         };
-        let matter = match db.register_matter(&reg, &secrets).await? {
+        let matter = match store(&db, &secrets, &seal(&secrets, reg, ("bench", None))?, "测试企业").await? {
             Registered::Created(x) | Registered::Existing { matter: x, .. } => x,
         };
         let n = per_matter.min(args.stats_ratings - written);
@@ -321,14 +315,14 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
             let at = year_ago.plus_seconds((rnd() % (365 * 86_400)) as i64);
             let level = [5, 5, 5, 5, 5, 5, 5, 4, 4, 3, 2, 1][(rnd() % 12) as usize];
             batch.push(NewRating {
-                row: StoredRating {
+                row: Rating {
                     id: uuid::Uuid::now_v7().to_string(),
                     matter_id: matter.id.clone(),
                     matter_no: matter.matter_no.clone(),
                     service_seq: s as i64 + 1,
                     assess_number: 1,
                     follows_id: None,
-                    channel: ["pad", "qr", "mobile", "pc"][s % 4].into(),
+                    channel: [Channel::Pad, Channel::Qr, Channel::Mobile, Channel::Pc][s % 4],
                     level,
                     indicators: String::new(),
                     reasons: String::new(),
@@ -362,7 +356,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
         }
         for chunk in batch.chunks(500) {
             for r in db.write_ratings(chunk).await? {
-                r?;
+                r.map_err(anyhow::Error::from)?;
             }
         }
         written += n;

@@ -2,20 +2,25 @@
 //! windows, service items and staff (from `data/demo/*.csv`), staff logins, keys, and a few thousand matters
 //! and ratings over the past months with a realistic mix of channels and levels.
 //!
-//! Matters and ratings go through the same storage functions as the API (the ratings through the batch
-//! writer, so each is on the ledger and in the rollups). Raters' contact data is fictional and encrypted.
+//! The history is backdated, so it is written below the rating use case (which dates a rating when it
+//! arrives): matters are sealed and stored as registration does (`hcp_app::matters`), ratings go through the
+//! batch writer with the case each bad review opens (`hcp_app::ratings::case_for`), so everything is on the
+//! ledger and in the rollups; the cases are then walked through typed steps. Raters' data is fictional and
+//! encrypted.
 
 use anyhow::Context;
-use hcp_domain::person::{IdNumber, PersonName, Phone};
-use hcp_domain::{Channel, Level, Timestamp};
+use hcp_app::App;
+use hcp_app::matters::{Applicant, MatterRecord, seal, store};
+use hcp_app::passwords;
+use hcp_domain::access::{KeyKind, Role};
+use hcp_domain::case_event::EventDetail;
+use hcp_domain::case_flow::{Action, CaseState, Outcome, Verdict, detail_of};
+use hcp_domain::master::MasterData;
+use hcp_domain::records::{CaseEvent, Rating};
+use hcp_domain::{BizDay, Channel, Level, Timestamp};
 use hcp_storage::Db;
-use hcp_storage::master::MasterData;
-use hcp_storage::matters::{NewMatter, Registered};
-use hcp_storage::pii::Secrets;
-use hcp_storage::ratings::{NewRating, StoredRating};
-
-use crate::import::import_text;
-use crate::passwords;
+use hcp_storage::matters::Registered;
+use hcp_storage::ratings::NewRating;
 
 pub const DEMO_PASSWORD: &str = "Longxian-2026";
 
@@ -86,35 +91,35 @@ fn id_number(g: &mut Gen) -> Option<String> {
 
 /// Imports the master data of Long County from the CSV files shipped with the program.
 pub async fn seed_master(db: &Db) -> anyhow::Result<()> {
-    import_text(db, "units", include_str!("../../../data/demo/units.csv")).await.context("导入单位")?;
-    import_text(db, "windows", include_str!("../../../data/demo/windows.csv")).await.context("导入窗口")?;
-    import_text(db, "items", include_str!("../../../data/demo/items.csv")).await.context("导入事项")?;
-    import_text(db, "staff", include_str!("../../../data/demo/staff.csv")).await.context("导入工作人员")?;
+    use hcp_app::settings::import_master_into;
+    import_master_into(db, "units", include_bytes!("../../../data/demo/units.csv")).await.context("导入单位")?;
+    import_master_into(db, "windows", include_bytes!("../../../data/demo/windows.csv")).await.context("导入窗口")?;
+    import_master_into(db, "items", include_bytes!("../../../data/demo/items.csv")).await.context("导入事项")?;
+    import_master_into(db, "staff", include_bytes!("../../../data/demo/staff.csv")).await.context("导入工作人员")?;
     Ok(())
 }
 
-pub fn new_key(kind: &str) -> String {
-    let mut bytes = [0u8; 24];
-    rand::fill(&mut bytes);
-    format!("hcp_{kind}_{}", hex::encode(bytes))
-}
-
-/// Seeds everything into an empty database. `matters` is how many matters to spread over the past 120 days.
-pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<DemoInfo> {
+/// Seeds everything into the application's empty database. `matters` is how many matters to spread over the
+/// past 120 days.
+pub async fn seed(app: &App, matters: usize) -> anyhow::Result<DemoInfo> {
+    let db = &app.db;
+    let secrets = &app.secrets;
     anyhow::ensure!(db.is_empty().await?, "数据库不是空的：演示数据只写入空数据库");
     seed_master(db).await?;
-    let catalogue = db.ensure_catalogue().await?;
-    let master = db.load_master().await?;
+    let master = app.reload_master().await?;
 
     let hash = passwords::hash(DEMO_PASSWORD)?;
-    let users = vec![
-        ("admin".to_string(), "bureau_admin".to_string(), "LX".to_string()),
-        ("duban".to_string(), "oversight".to_string(), "LX".to_string()),
-        ("gaj_handler".to_string(), "unit_handler".to_string(), "LX-GAJ".to_string()),
-        ("chengguan".to_string(), "town_admin".to_string(), "LX-CG".to_string()),
-    ];
+    let users: Vec<(String, String, String)> = [
+        ("admin", Role::BureauAdmin, "LX"),
+        ("duban", Role::Oversight, "LX"),
+        ("gaj_handler", Role::UnitHandler, "LX-GAJ"),
+        ("chengguan", Role::TownAdmin, "LX-CG"),
+    ]
+    .into_iter()
+    .map(|(u, r, unit)| (u.to_string(), r.code().to_string(), unit.to_string()))
+    .collect();
     for (u, role, unit) in &users {
-        db.insert_user(u, &hash, role, unit).await?;
+        db.insert_user(u, &hash, Role::parse(role).unwrap_or(Role::UnitHandler), unit).await?;
         // Work addresses for notifications (recorded as unsent until a mail server is configured).
         db.set_user_contact(u, Some(&format!("{u}@longxian.example")), None).await?;
     }
@@ -125,128 +130,101 @@ pub async fn seed(db: &Db, secrets: &Secrets, matters: usize) -> anyhow::Result<
     let admin_totp = (b32, hcp_domain::totp::otpauth_uri("陇县好差评", "admin", &raw));
     let mut keys = Vec::new();
     for (kind, unit, window, label) in [
-        ("system", "LX", None, "县一体化政务服务平台（部门办事系统）"),
-        ("device", "LX-ZWZX", Some("ZX-01"), "综合受理1号窗口评价器"),
-        ("hotline", "LX", None, "12345 政务服务热线"),
+        (KeyKind::System, "LX", None, "县一体化政务服务平台（部门办事系统）"),
+        (KeyKind::Device, "LX-ZWZX", Some("ZX-01"), "综合受理1号窗口评价器"),
+        (KeyKind::Hotline, "LX", None, "12345 政务服务热线"),
     ] {
-        let key = new_key(kind);
-        db.insert_api_key(kind, unit, window, label, &key).await?;
-        keys.push((kind.to_string(), label.to_string(), key));
+        let (_, key) = hcp_app::settings::issue_key(app, kind, unit, window, label).await?;
+        keys.push((kind.code().to_string(), label.to_string(), key));
     }
 
-    let ratings = seed_activity(db, secrets, &master, catalogue.version, &catalogue, matters).await?;
+    let ratings = seed_activity(app, &master, matters).await?;
     walk_cases(db).await?;
     // One matter to try the rating page with, served a moment ago and not yet rated.
     let now = hcp_domain::Timestamp::now();
-    let try_it = NewMatter {
+    let applicant = Applicant { kind: "person", name: "试用申请人", phone: Some("13800001234"), id_number: None };
+    let try_it = MatterRecord {
         matter_no: "LX-DEMO-0001".into(),
         item_code: "61032707009".into(),
         unit_code: "LX-GAJ".into(),
-        applicant_kind: "person".into(),
-        applicant_name: PersonName::parse("试用申请人", "name")?,
-        applicant_phone: Some(Phone::parse("13800001234", "phone")?),
-        applicant_id_number: None,
+        applicant,
         accepted_at: now.plus_seconds(-1_800),
         completed_at: Some(now.plus_seconds(-60)),
-        source_kind: "demo".into(),
-        source_id: None,
     };
-    let m = match db.register_matter(&try_it, secrets).await? {
+    let m = match store(db, secrets, &seal(secrets, try_it, ("demo", None))?, "试用申请人").await? {
         Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
     };
     let served = db.add_service(&m.id, Some("ZX-01"), Some("P001"), now.plus_seconds(-120)).await?;
     // The demo's history is not news to anyone: notify only what happens from now on.
-    db.skip_notifications_to_head().await?;
+    hcp_app::notifications::skip_history(app).await?;
     Ok(DemoInfo { users, keys, matters, ratings, admin_totp, try_matter: (m.matter_no.clone(), served.seq, served.served_at) })
 }
 
 /// Handles the demo's bad reviews as a county would have: most older cases responded to in time, called back,
-/// decided, replied to and closed; a few late; the recent ones still open. Each step goes through the same
-/// storage call as the API, so it is on the ledger.
+/// decided, replied to and closed; a few late; the recent ones still open. Each step is the domain's typed event
+/// through the same storage call as the API, so it is on the ledger.
 async fn walk_cases(db: &Db) -> anyhow::Result<()> {
     let units: Vec<String> = db.load_master().await?.units.keys().cloned().collect();
-    let all = db.cases_with_events(&units, 0, 99_999_999).await?;
+    let first = BizDay::from_key(19_700_101).unwrap_or_else(BizDay::today);
+    let all = db.cases_with_events(&units, first, BizDay::today()).await?;
     let mut g = Gen(0x0c45_e5a1_2026_1130);
-    // `key` is a YYYYMMDD day; `plus` days are added as dates, so month ends roll over correctly.
-    let day_micros = |key: i64, plus: i64, hour: i64| -> i64 {
-        let month = time::Month::try_from(((key / 100) % 100) as u8).unwrap_or(time::Month::January);
-        let date = time::Date::from_calendar_date((key / 10_000) as i32, month, (key % 100) as u8).unwrap_or(time::Date::MIN)
-            + time::Duration::days(plus);
-        Timestamp::from_datetime(date.midnight().assume_offset(hcp_domain::timestamp::SHANGHAI)).micros() + hour * 3_600_000_000
-    };
+    let now = Timestamp::now();
     for (summary, _) in all {
         let c = &summary.case;
         // Cases of the last week stay open for the handlers to work on.
-        if day_micros(c.arrival_day, 7, 0) > Timestamp::now().micros() {
+        if c.arrival_day.plus_days(7).start() > now {
             continue;
         }
         let late = g.chance(8);
-        let respond_at = if late { day_micros(c.respond_by, 1, 10) } else { day_micros(c.arrival_day, 0, 10) };
-        let (reply_key, reply_plus) = if late { (summary.reply_by, 2) } else { (c.respond_by, 0) };
-        let mut steps: Vec<(&str, &str, serde_json::Value, i64)> =
-            vec![("responded", "responded", serde_json::json!({"note": "已安排专人核实"}), respond_at)];
+        let respond_at = if late { c.respond_by.plus_days(1).at_hour(10) } else { c.arrival_day.at_hour(10) };
+        let (reply_day, reply_plus) = if late { (summary.reply_by, 2) } else { (c.respond_by, 0) };
+        let mut steps: Vec<(Action, Timestamp)> = vec![(Action::Respond { note: "已安排专人核实".into() }, respond_at)];
         if c.real_name {
-            steps.push((
-                "callback",
-                "responded",
-                serde_json::json!({"method": "电话", "reached": true, "summary": "已与评价人核实情况并致歉"}),
-                respond_at + 3_600_000_000,
-            ));
+            let callback =
+                Action::Callback { method: "电话".into(), reached: true, summary: "已与评价人核实情况并致歉".into() };
+            steps.push((callback, respond_at.plus_seconds(3_600)));
         }
         let outcome = match g.below(10) {
-            0..=5 => serde_json::json!({"outcome": "fixed_at_once", "fixed": "已对窗口人员进行提醒并优化流程"}),
-            6..=7 => {
-                serde_json::json!({"outcome": "explained", "explanation": "该材料为法定要件，已向评价人解释", "legal_basis": "《中华人民共和国行政许可法》第三十一条"})
-            }
-            8 => serde_json::json!({"outcome": "ledger", "reason": "涉及系统改造", "rectify_by": "2027-03-31"}),
-            _ => serde_json::json!({"outcome": "invalid", "evidence": "叫号记录与监控显示情况不符"}),
+            0..=5 => Outcome::FixedAtOnce { fixed: "已对窗口人员进行提醒并优化流程".into() },
+            6..=7 => Outcome::Explained {
+                explanation: "该材料为法定要件，已向评价人解释".into(),
+                legal_basis: "《中华人民共和国行政许可法》第三十一条".into(),
+            },
+            8 => Outcome::Ledger { reason: "涉及系统改造".into(), rectify_by: reply_day.plus_days(90).date() },
+            _ => Outcome::Invalid { evidence: "叫号记录与监控显示情况不符".into() },
         };
-        steps.push(("outcome", "decided", outcome, day_micros(reply_key, reply_plus, 11)));
-        steps.push((
-            "replied",
-            "replied",
-            serde_json::json!({"text": "您反映的问题已核实处理，感谢您的监督", "filed": true}),
-            day_micros(reply_key, reply_plus, 15),
-        ));
-        if day_micros(c.arrival_day, 14, 0) <= Timestamp::now().micros() {
-            let verdict = if g.chance(85) { "satisfied" } else { "basically_satisfied" };
-            steps.push(("verdict", "closed", serde_json::json!({"verdict": verdict}), day_micros(reply_key, reply_plus + 2, 10)));
+        steps.push((Action::Decide(outcome), reply_day.plus_days(reply_plus).at_hour(11)));
+        steps.push((Action::Reply { text: "您反映的问题已核实处理，感谢您的监督".into() }, reply_day.plus_days(reply_plus).at_hour(15)));
+        if c.arrival_day.plus_days(14).start() <= now {
+            let verdict = if g.chance(85) { Verdict::Satisfied } else { Verdict::BasicallySatisfied };
+            steps.push((Action::Verdict(verdict), reply_day.plus_days(reply_plus + 2).at_hour(10)));
         }
-        let mut state = summary.state.clone();
-        for (kind, after, details, at) in steps {
-            let event = hcp_storage::cases::CaseEvent {
-                id: uuid::Uuid::now_v7().to_string(),
-                case_id: c.id.clone(),
-                kind: kind.into(),
-                actor: "staff:demo".into(),
-                at,
-                state_after: after.into(),
-                note: Some(details.to_string()),
+        let mut state = summary.state;
+        for (action, at) in steps {
+            let after = match &action {
+                Action::Respond { .. } | Action::Callback { .. } => CaseState::Responded,
+                Action::Decide(_) => CaseState::Decided,
+                Action::Reply { .. } => CaseState::Replied,
+                _ => CaseState::Closed,
             };
-            db.append_case_event(&event, &state, None).await?;
-            state = after.to_string();
+            let after = if matches!(action, Action::Callback { .. }) { state } else { after };
+            let detail: EventDetail = detail_of(&action, matches!(action, Action::Verdict(_)), None);
+            let event = CaseEvent::new(&c.id, "staff:demo", at, after, &detail);
+            db.append_case_event(&event, state, None).await?;
+            state = after;
         }
     }
     Ok(())
 }
 
-async fn seed_activity(
-    db: &Db,
-    secrets: &Secrets,
-    master: &MasterData,
-    catalogue_version: i64,
-    catalogue: &hcp_domain::Catalogue,
-    count: usize,
-) -> anyhow::Result<usize> {
-    let calendar = db.ensure_calendar().await?;
+async fn seed_activity(app: &App, master: &MasterData, count: usize) -> anyhow::Result<usize> {
+    let (db, secrets, catalogue) = (&app.db, &app.secrets, &app.catalogue);
+    let catalogue_version = catalogue.version;
     let mut g = Gen(0x6c78_2026_0610_327d);
     let mut items: Vec<_> = master.items.values().collect();
     items.sort_by(|a, b| a.code.cmp(&b.code));
-    let mut town_windows: Vec<_> = master
-        .windows
-        .values()
-        .filter(|w| master.units.get(&w.unit_code).is_some_and(|u| u.kind != "center" && u.kind != "subcenter" && u.kind != "hall"))
-        .collect();
+    let mut town_windows: Vec<_> =
+        master.windows.values().filter(|w| master.units.get(&w.unit_code).is_some_and(|u| !u.kind.is_hall())).collect();
     town_windows.sort_by(|a, b| a.code.cmp(&b.code));
     let staff_at = |window: &str| master.staff.values().find(|s| s.window_code.as_deref() == Some(window)).map(|s| s.code.clone());
     // Department → the hall window that serves it.
@@ -287,20 +265,18 @@ async fn seed_activity(
         let completed = accepted.plus_seconds(if g.chance(40) { 600 + g.below(3_000) as i64 } else { 86_400 * (1 + g.below(5) as i64) });
         let completed = if completed > now { None } else { Some(completed) };
         let name = person(&mut g);
-        let new = NewMatter {
-            matter_no: format!("LX{}{:06}", accepted.biz_day(), n + 1),
+        let kind = if g.chance(15) { "legal" } else { "person" };
+        let tel = phone(&mut g);
+        let id = if g.chance(40) { id_number(&mut g) } else { None };
+        let record = MatterRecord {
+            matter_no: format!("LX{}{:06}", accepted.biz_day().key(), n + 1),
             item_code: item.code.clone(),
             unit_code: unit.clone(),
-            applicant_kind: if g.chance(15) { "legal".into() } else { "person".into() },
-            applicant_name: PersonName::parse(&name, "name")?,
-            applicant_phone: Some(Phone::parse(&phone(&mut g), "phone")?),
-            applicant_id_number: if g.chance(40) { id_number(&mut g).map(|i| IdNumber::parse(&i, "id")).transpose()? } else { None },
+            applicant: Applicant { kind, name: &name, phone: Some(&tel), id_number: id.as_deref() },
             accepted_at: accepted,
             completed_at: completed,
-            source_kind: "demo".into(),
-            source_id: None,
         };
-        let matter = match db.register_matter(&new, secrets).await? {
+        let matter = match store(db, secrets, &seal(secrets, record, ("demo", None))?, &name).await? {
             Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
         };
         let service =
@@ -369,56 +345,43 @@ async fn seed_activity(
             _ => ("rating_token", "browser"),
         };
         reasons.sort();
-        pending.push(NewRating {
-            row: StoredRating {
-                id: uuid::Uuid::now_v7().to_string(),
-                matter_id: matter.id.clone(),
-                matter_no: matter.matter_no.clone(),
-                service_seq: service.as_ref().map(|s| s.seq).unwrap_or(0),
-                assess_number: 1,
-                follows_id: None,
-                channel: channel.code().into(),
-                level: i64::from(level.value()),
-                indicators: String::new(),
-                referral: catalogue.needs_referral(&reasons),
-                reasons: reasons.join(","),
-                text,
-                anonymous,
-                rater_name: rn,
-                rater_phone: rp,
-                rater_id_number: None,
-                rater_phone_ix: ix,
-                rater_from_applicant: !anonymous && !separate,
-                unit_code: matter.unit_code.clone(),
-                item_code: matter.item_code.clone(),
-                window_code: service.as_ref().and_then(|s| s.window_code.clone()),
-                staff_code: service.as_ref().and_then(|s| s.staff_code.clone()),
-                catalogue_version,
-                rated_at: rated_at.micros(),
-                received_at: rated_at.micros(),
-                biz_day: rated_at.biz_day(),
-                credential_kind: credential_kind.into(),
-                credential_id: None,
-                device_id: (channel == Channel::Pad).then(|| format!("PJQ-{window}")),
-                source_hash: None,
-                client_type: client_type.into(),
-                seconds_after_service: Some((rated_at.micros() - reference.micros()) / 1_000_000),
-                ledger_seq: 0,
-            },
-            idempotency: None,
-            case: level.is_bad().then(|| {
-                let d = hcp_domain::cases::deadlines(&calendar, rated_at.biz_date(), hcp_domain::cases::DeadlineRule::default());
-                hcp_storage::cases::NewCase {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    category: hcp_domain::cases::category(catalogue.needs_referral(&reasons)).to_string(),
-                    real_name: !anonymous,
-                    arrival_day: rated_at.biz_day(),
-                    respond_by: hcp_domain::timestamp::date_key(d.respond_by),
-                    reply_by: hcp_domain::timestamp::date_key(d.reply_by),
-                    provisional: d.provisional,
-                }
-            }),
-        });
+        let row = Rating {
+            id: uuid::Uuid::now_v7().to_string(),
+            matter_id: matter.id.clone(),
+            matter_no: matter.matter_no.clone(),
+            service_seq: service.as_ref().map(|s| s.seq).unwrap_or(0),
+            assess_number: 1,
+            follows_id: None,
+            channel,
+            level: i64::from(level.value()),
+            indicators: String::new(),
+            referral: catalogue.needs_referral(&reasons),
+            reasons: reasons.join(","),
+            text,
+            anonymous,
+            rater_name: rn,
+            rater_phone: rp,
+            rater_id_number: None,
+            rater_phone_ix: ix,
+            rater_from_applicant: !anonymous && !separate,
+            unit_code: matter.unit_code.clone(),
+            item_code: matter.item_code.clone(),
+            window_code: service.as_ref().and_then(|s| s.window_code.clone()),
+            staff_code: service.as_ref().and_then(|s| s.staff_code.clone()),
+            catalogue_version,
+            rated_at: rated_at.micros(),
+            received_at: rated_at.micros(),
+            biz_day: rated_at.biz_day(),
+            credential_kind: credential_kind.into(),
+            credential_id: None,
+            device_id: (channel == Channel::Pad).then(|| format!("PJQ-{window}")),
+            source_hash: None,
+            client_type: client_type.into(),
+            seconds_after_service: Some((rated_at.micros() - reference.micros()) / 1_000_000),
+            ledger_seq: 0,
+        };
+        let case = if level.is_bad() { Some(hcp_app::ratings::case_for(app, &row).await?) } else { None };
+        pending.push(NewRating { row, idempotency: None, case });
         if pending.len() >= 256 {
             rated += flush(db, &mut pending).await?;
         }
@@ -432,10 +395,6 @@ async fn flush(db: &Db, pending: &mut Vec<NewRating>) -> anyhow::Result<usize> {
     pending.sort_by_key(|r| r.row.rated_at);
     let results = db.write_ratings(pending).await?;
     pending.clear();
-    let mut ok = 0;
-    for r in results {
-        r?;
-        ok += 1;
-    }
-    Ok(ok)
+    let created = results.into_iter().filter(|r| matches!(r, Ok(hcp_storage::ratings::RatingOutcome::Created { .. }))).count();
+    Ok(created)
 }

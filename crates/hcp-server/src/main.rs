@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use hcp_server::{build_app, demo, import, notify, open, passwords, redact, secrets, serve, workers};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use hcp_app::Config;
+use hcp_domain::access::KeyKind;
+use hcp_server::{build_app, demo, notify, open, open_db, redact, secrets, serve, shutdown_signal, workers};
 use hcp_storage::Db;
-use hcp_web::WebConfig;
 
 #[derive(Parser)]
 #[command(name = "haochaping", version, about = "政务服务“好差评”系统 — the good/bad review system for government services")]
@@ -18,6 +19,13 @@ struct Cli {
     /// File holding the instance's master key (created on first use); or set HCP_MASTER_KEY
     #[arg(long, global = true, env = "HCP_KEY_FILE", default_value = "haochaping-secret.key")]
     key_file: PathBuf,
+    /// Settings file (TOML; keys are the flags' names, e.g. `listen`, `respond_days`); flags and HCP_*
+    /// variables take precedence over it
+    #[arg(long, global = true, env = "HCP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format: `text` for people, `json` (one object a line) for a log collector
+    #[arg(long, global = true, env = "HCP_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -99,6 +107,9 @@ struct ServeArgs {
     /// Presses on a rating device closer together than this many milliseconds count once
     #[arg(long, env = "HCP_DEVICE_MIN_PRESS_MS", default_value_t = 800)]
     device_min_press_ms: u32,
+    /// A bearer token `/metrics` asks for (Prometheus' `authorization` setting); without it `/metrics` is open
+    #[arg(long, env = "HCP_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -199,8 +210,8 @@ enum UsersCommand {
     },
 }
 
-fn web_config(args: &ServeArgs) -> WebConfig {
-    WebConfig {
+fn app_config(args: &ServeArgs) -> Config {
+    Config {
         public_base_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen)),
         rating_window_days: args.rating_window_days,
         deadline_rule: hcp_domain::cases::DeadlineRule {
@@ -221,12 +232,12 @@ fn web_config(args: &ServeArgs) -> WebConfig {
         public_per_minute: args.public_per_minute.max(1),
         device_idle_secs: args.device_idle_secs.clamp(3, 3600),
         device_min_press_ms: args.device_min_press_ms.min(10_000),
-        ..WebConfig::default()
+        ..Config::default()
     }
 }
 
-fn notifier(args: &ServeArgs) -> anyhow::Result<notify::Notifier> {
-    let sms: Option<std::sync::Arc<dyn notify::Transport>> = match &args.sms_url {
+fn notifier(args: &ServeArgs) -> anyhow::Result<hcp_app::notifications::Notifier> {
+    let sms: Option<std::sync::Arc<dyn hcp_app::notifications::Transport>> = match &args.sms_url {
         Some(url) => Some(std::sync::Arc::new(notify::SmsGateway::with_ca(
             url.clone(),
             args.sms_template.clone(),
@@ -235,24 +246,24 @@ fn notifier(args: &ServeArgs) -> anyhow::Result<notify::Notifier> {
         )?)),
         None => None,
     };
-    let email: Option<std::sync::Arc<dyn notify::Transport>> = match &args.smtp_url {
+    let email: Option<std::sync::Arc<dyn hcp_app::notifications::Transport>> = match &args.smtp_url {
         Some(url) => Some(std::sync::Arc::new(notify::Mailer::new(url, &args.mail_from)?)),
         None => None,
     };
-    Ok(notify::Notifier::new(sms, email))
+    Ok(hcp_app::notifications::Notifier::new(sms, email))
 }
 
 /// The background work of every node: deadline sweeps and notifications.
 fn start_workers(state: &hcp_web::AppState, args: &ServeArgs) -> anyhow::Result<()> {
     let n = notifier(args)?;
-    tokio::spawn(workers::run_sweeper(state.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
-    tokio::spawn(notify::run(state.clone(), n, std::time::Duration::from_millis(args.notify_interval_ms.max(100))));
+    tokio::spawn(workers::run_sweeper(state.app.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
+    tokio::spawn(notify::run(state.app.clone(), n, std::time::Duration::from_millis(args.notify_interval_ms.max(100))));
     Ok(())
 }
 
 /// Operator commands go on the audit trail too.
 async fn cli_audit(db: &Db, action: &str, target: &str) {
-    let entry = hcp_storage::audit::AuditEntry {
+    let entry = hcp_domain::audit::AuditEntry {
         actor: "cli".into(),
         action: action.into(),
         target: target.into(),
@@ -265,37 +276,44 @@ async fn cli_audit(db: &Db, action: &str, target: &str) {
     }
 }
 
-async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+/// The application on a database, for the operator commands that need one (the default catalogue and
+/// calendar loaded on first use).
+async fn cli_app(cli: &Cli) -> anyhow::Result<hcp_app::App> {
+    let db = hcp_server::connect(&cli.database).await?;
+    db.migrate().await?;
+    Ok(hcp_app::App::new(db, secrets::load(&cli.key_file)?, Config::default()).await?)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => {
+        Command::Serve(ref args) => {
             let secrets = secrets::load(&cli.key_file)?;
-            let state = open(&cli.database, secrets, web_config(&args)).await?;
+            let mut state = open(&cli.database, secrets, app_config(args)).await?;
+            state.metrics_token = args.metrics_token.clone();
             let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
             let addr = listener.local_addr()?;
             println!("haochaping listening on http://{addr} (database {})", redact(&cli.database));
-            start_workers(&state, &args)?;
+            start_workers(&state, args)?;
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
-        Command::Demo { serve: args, matters } => {
+        Command::Demo { serve: ref args, matters } => {
             let secrets = secrets::load(&cli.key_file)?;
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
-            let seeded = if db.is_empty().await? {
+            let empty = db.is_empty().await?;
+            let mut config = app_config(args);
+            if args.sender_name == "政务服务好差评" {
+                config.sender_name = "陇县政务服务".into();
+            }
+            let mut state = open_db(db, secrets, config).await?;
+            state.metrics_token = args.metrics_token.clone();
+            let seeded = if empty {
                 println!("正在写入陇县演示数据（{matters} 件办件）…");
-                Some(demo::seed(&db, &secrets, matters).await?)
+                Some(demo::seed(&state.app, matters).await?)
             } else {
                 println!("数据库已有数据，直接启动（演示数据只写入空数据库；要重新开始，请删除 haochaping.db 和 haochaping-secret.key）。");
                 None
             };
-            let mut config = web_config(&args);
-            if args.sender_name == "政务服务好差评" {
-                config.sender_name = "陇县政务服务".into();
-            }
-            let state = open(&cli.database, secrets, config).await?;
             let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
             let url = format!("http://{}", listener.local_addr()?);
             println!();
@@ -329,17 +347,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("    public results:                         {url}/results");
             }
             println!("  try:      curl {url}/api/v1/stats/satisfaction?by=unit");
-            start_workers(&state, &args)?;
+            start_workers(&state, args)?;
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
         Command::Migrate => {
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             let applied = db.migrate().await?;
-            db.ensure_catalogue().await?;
+            hcp_app::settings::ensure_catalogue(&db).await?;
             println!("migrations applied: {applied:?}");
         }
         Command::Verify => {
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             let report = db.verify_ledger().await?;
             let (audit_entries, audit_break) = db.verify_audit().await?;
             match (report.first_break, audit_break) {
@@ -348,28 +366,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("audit trail intact: {audit_entries} entries");
                 }
                 (ledger, audit) => {
-                    if let Some(why) = ledger {
+                    if let Some(why) = &ledger {
                         eprintln!("LEDGER BROKEN: {why}");
                     }
-                    if let Some(why) = audit {
+                    if let Some(why) = &audit {
                         eprintln!("AUDIT TRAIL BROKEN: {why}");
                     }
                     return Ok(ExitCode::from(1));
                 }
             }
         }
-        Command::Keys { command: KeysCommand::Create { kind, unit, window, label } } => {
-            let db = Db::connect(&cli.database).await?;
-            db.migrate().await?;
-            let key = demo::new_key(&kind);
-            let label = if label.is_empty() { format!("{kind} key for {unit}") } else { label };
-            let id = db.insert_api_key(&kind, &unit, window.as_deref(), &label, &key).await?;
-            cli_audit(&db, "key_created", &format!("key:{id}")).await;
-            println!("key id: {id} (kind {kind}, unit {unit}{})", window.map(|w| format!(", window {w}")).unwrap_or_default());
+        Command::Keys { command: KeysCommand::Create { ref kind, ref unit, ref window, ref label } } => {
+            let app = cli_app(&cli).await?;
+            let k = KeyKind::parse_field(kind, "kind")?;
+            let (id, key) = hcp_app::settings::issue_key(&app, k, unit, window.as_deref(), label).await?;
+            cli_audit(&app.db, "key_created", &format!("key:{id}")).await;
+            println!("key id: {id} (kind {kind}, unit {unit}{})", window.as_ref().map(|w| format!(", window {w}")).unwrap_or_default());
             println!("{key}");
         }
         Command::Keys { command: KeysCommand::Rotate } => {
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
             let _lock = secrets::RotationLock::take(&cli.key_file)?;
             let secrets = secrets::rotate(&cli.key_file)?;
@@ -380,11 +396,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             cli_audit(&db, "keys_rotated", &format!("pii_key:{}", secrets.pii_key_id)).await;
             let check = db.verify_ledger().await?;
-            anyhow::ensure!(check.first_break.is_none(), "轮换后账本校验失败：{:?}", check.first_break);
+            if let Some(b) = check.first_break {
+                anyhow::bail!("轮换后账本校验失败：{b}");
+            }
             println!("ledger still intact; keep the key file's earlier lines: the blind index and rating tokens use the first");
         }
         Command::Keys { command: KeysCommand::Revoke { id } } => {
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             if db.revoke_api_key(&id).await? {
                 cli_audit(&db, "key_revoked", &format!("key:{id}")).await;
                 println!("revoked {id}");
@@ -393,16 +411,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Users { command: UsersCommand::Create { username, password, role, unit } } => {
-            passwords::check_policy(&password).map_err(anyhow::Error::msg)?;
-            let db = Db::connect(&cli.database).await?;
-            db.migrate().await?;
-            let id = db.insert_user(&username, &passwords::hash(&password)?, &role, &unit).await?;
-            cli_audit(&db, "user_created", &format!("user:{username}")).await;
+        Command::Users { command: UsersCommand::Create { ref username, ref password, ref role, ref unit } } => {
+            let app = cli_app(&cli).await?;
+            let id = hcp_app::settings::create_user(&app, username, password, role, unit).await?;
+            cli_audit(&app.db, "user_created", &format!("user:{username}")).await;
             println!("user {username} created ({role} at {unit}), id {id}");
         }
         Command::Users { command: UsersCommand::Totp { username } } => {
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
             let secrets = secrets::load(&cli.key_file)?;
             let raw: [u8; 20] = rand::random();
@@ -416,7 +432,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", hcp_domain::totp::otpauth_uri("好差评", &username, &raw));
         }
         Command::Users { command: UsersCommand::Contact { username, email, mobile } } => {
-            let db = Db::connect(&cli.database).await?;
+            let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
             if let Some(e) = &email
                 && (!e.contains('@') || e.len() > 200 || e.chars().any(char::is_whitespace))
@@ -436,24 +452,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli_audit(&db, "contact_set", &format!("user:{username}")).await;
             println!("contact of {username} set");
         }
-        Command::Import { kind, file } => {
-            let db = Db::connect(&cli.database).await?;
+        Command::Import { ref kind, ref file } => {
+            let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
-            let n = import::import_csv(&db, &kind, &file).await?;
+            let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let n = hcp_app::settings::import_master_into(&db, kind, &bytes).await?;
+            cli_audit(&db, "master_imported", &format!("{kind}:{n}")).await;
             println!("imported {n} {kind}");
         }
-        Command::Catalogue { file } => {
-            let db = Db::connect(&cli.database).await?;
+        Command::Catalogue { ref file } => {
+            let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("无法读取 {}", file.display()))?;
-            let cat = db.load_catalogue(&text).await?;
+            let text = std::fs::read_to_string(file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let cat = hcp_app::settings::load_catalogue(&db, &text).await?;
+            cli_audit(&db, "catalogue_loaded", &format!("catalogue:{}", cat.version)).await;
             println!("catalogue version {} ({}) in force", cat.version, cat.name);
         }
-        Command::Calendar { command: CalendarCommand::Import { file } } => {
-            let db = Db::connect(&cli.database).await?;
-            db.migrate().await?;
-            let text = std::fs::read_to_string(&file).with_context(|| format!("无法读取 {}", file.display()))?;
-            let years = db.import_calendar(&text, &file.display().to_string()).await?;
+        Command::Calendar { command: CalendarCommand::Import { ref file } } => {
+            let app = cli_app(&cli).await?;
+            let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let years = hcp_app::settings::import_calendar(&app, &bytes, &file.display().to_string()).await?;
+            cli_audit(&app.db, "calendar_imported", &format!("calendar:{years:?}")).await;
             println!("calendar loaded for {years:?} (running servers pick it up within a minute)");
         }
         Command::Bench(args) => {
@@ -463,16 +482,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The command line, with the settings file (`--config`) merged under the flags and the environment.
+fn parse_cli() -> anyhow::Result<Cli> {
+    let cmd = Cli::command();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = cmd.clone().get_matches_from(argv.clone());
+    let argv = match matches.get_one::<PathBuf>("config") {
+        Some(path) => hcp_server::config_file::merge(&cmd, argv, &matches, path)?,
+        None => argv,
+    };
+    let matches = cmd.get_matches_from(argv);
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HCP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,haochaping=info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-    let cli = Cli::parse();
+    let cli = match parse_cli() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("错误 error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    hcp_server::init_logging(cli.log_format == "json");
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

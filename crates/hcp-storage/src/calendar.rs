@@ -1,8 +1,8 @@
 //! The official working-day calendar as data: the State Council notices, one row per exception to
 //! Monday–Friday, and the years whose notice is loaded.
 
-use hcp_domain::{BizDay, Timestamp};
 use hcp_domain::work_calendar::{CalendarDay, DayKind, WorkCalendar};
+use hcp_domain::{BizDay, Timestamp};
 use sqlx::Row;
 
 use crate::db::Db;

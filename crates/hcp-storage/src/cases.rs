@@ -325,6 +325,18 @@ impl Db {
         Ok(out)
     }
 
+    /// Cases not closed, and of them those past a deadline they have not met: `(open, overdue)`.
+    pub async fn case_counts(&self, today: BizDay) -> Result<(i64, i64)> {
+        Ok(on_db!(self, pool => {
+            let r = sqlx::query(
+                "SELECT COUNT(*) AS open, COALESCE(SUM(CASE WHEN (s.state = 'open' AND c.respond_by < $1) \
+                 OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by < $1) THEN 1 ELSE 0 END), 0) AS overdue \
+                 FROM case_status s JOIN cases c ON c.id = s.case_id WHERE s.state <> 'closed'")
+                .bind(today.key()).fetch_one(pool).await?;
+            (r.try_get::<i64, _>("open")?, r.try_get::<i64, _>("overdue")?)
+        }))
+    }
+
     /// Whether a rating was found untrue (不属实) by an upheld 复核.
     pub async fn is_invalidated(&self, rating_id: &str) -> Result<bool> {
         Ok(on_db!(self, pool => sqlx::query("SELECT rating_id FROM rating_invalidations WHERE rating_id = $1").bind(rating_id)

@@ -63,7 +63,8 @@ impl Db {
         let mut tx = Tx::write(self).await?;
         let head = tx.lock_head().await?;
         let [opened, first] = tx.open_case(case, event).await?;
-        let sql = format!("INSERT INTO complaints ({}) VALUES {}", COMPLAINT_COLS.join(", "), placeholders(tx.is_pg(), 1, COMPLAINT_COLS.len()));
+        let sql =
+            format!("INSERT INTO complaints ({}) VALUES {}", COMPLAINT_COLS.join(", "), placeholders(tx.is_pg(), 1, COMPLAINT_COLS.len()));
         on_tx!(&mut tx, t => sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&c.id).bind(&c.case_id).bind(c.kind.code()).bind(c.source.code()).bind(&c.unit_code).bind(&c.matter_no).bind(&c.text)
             .bind(c.anonymous).bind(&c.contact_name).bind(&c.contact_phone).bind(&c.contact_phone_ix).bind(c.submitted_at).bind(&c.entered_by)
@@ -121,7 +122,11 @@ impl Db {
         if let Some((case, event)) = case {
             entries.extend(tx.open_case(case, event).await?);
         }
-        let sql = format!("INSERT INTO inspections ({}) VALUES {}", INSPECTION_COLS.join(", "), placeholders(tx.is_pg(), 1, INSPECTION_COLS.len()));
+        let sql = format!(
+            "INSERT INTO inspections ({}) VALUES {}",
+            INSPECTION_COLS.join(", "),
+            placeholders(tx.is_pg(), 1, INSPECTION_COLS.len())
+        );
         on_tx!(&mut tx, t => sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&i.id).bind(&i.kind).bind(&i.target_kind).bind(&i.target_code).bind(&i.unit_code).bind(i.inspected_on.key())
             .bind(&i.scores).bind(&i.findings).bind(&i.recorded_by).bind(i.recorded_at).bind(&i.case_id)

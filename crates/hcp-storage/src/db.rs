@@ -94,7 +94,9 @@ impl Db {
             let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
             Ok(Db::Sqlite(pool))
         } else {
-            Err(StoreError::Database(sqlx::Error::Configuration("unsupported database URL: use sqlite://PATH or postgres://USER@HOST/DB".into())))
+            Err(StoreError::Database(sqlx::Error::Configuration(
+                "unsupported database URL: use sqlite://PATH or postgres://USER@HOST/DB".into(),
+            )))
         }
     }
 

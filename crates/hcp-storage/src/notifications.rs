@@ -288,6 +288,18 @@ impl Db {
     }
 
     /// Jobs of `kind` by state, for admins and tests.
+    /// Jobs not yet done, by kind (the outbox and the notifier's queue).
+    pub async fn outbox_depth(&self) -> Result<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query("SELECT kind, COUNT(*) AS n FROM jobs WHERE state IN ('pending', 'running') GROUP BY kind ORDER BY kind")
+                .fetch_all(pool).await? {
+                out.push((r.try_get("kind")?, r.try_get("n")?));
+            }
+        });
+        Ok(out)
+    }
+
     pub async fn jobs_by_state(&self, kind: &str) -> Result<Vec<(String, i64)>> {
         let mut out = Vec::new();
         on_db!(self, pool => {
@@ -299,7 +311,11 @@ impl Db {
     }
 
     /// Staff of `units` with one of `roles`: `(username, email, encrypted mobile)`.
-    pub async fn staff_contacts(&self, units: &[String], roles: &[hcp_domain::access::Role]) -> Result<Vec<(String, Option<String>, Option<Vec<u8>>)>> {
+    pub async fn staff_contacts(
+        &self,
+        units: &[String],
+        roles: &[hcp_domain::access::Role],
+    ) -> Result<Vec<(String, Option<String>, Option<Vec<u8>>)>> {
         let mut out = Vec::new();
         for unit in units {
             on_db!(self, pool => {

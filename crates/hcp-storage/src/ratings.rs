@@ -86,13 +86,22 @@ pub struct NewRating {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RatingOutcome {
-    Created { id: String, ledger_seq: i64 },
+    Created {
+        id: String,
+        ledger_seq: i64,
+    },
     /// The same request was accepted before under the same idempotency key.
-    Replayed { id: String },
+    Replayed {
+        id: String,
+    },
     /// The matter (service occasion, assessment number) is rated already: the rating there.
-    AlreadyRated { existing: Option<String> },
+    AlreadyRated {
+        existing: Option<String>,
+    },
     /// The idempotency key was used before for another request (or twice in one batch).
-    KeyReused { existing: Option<String> },
+    KeyReused {
+        existing: Option<String>,
+    },
 }
 
 type Reply = oneshot::Sender<Result<RatingOutcome>>;
@@ -229,11 +238,8 @@ impl Db {
                 }
             });
             if let Some((digest, id)) = seen {
-                results[i] = Some(if digest == k.digest {
-                    RatingOutcome::Replayed { id }
-                } else {
-                    RatingOutcome::KeyReused { existing: Some(id) }
-                });
+                results[i] =
+                    Some(if digest == k.digest { RatingOutcome::Replayed { id } } else { RatingOutcome::KeyReused { existing: Some(id) } });
             }
         }
 
@@ -298,8 +304,12 @@ impl Db {
         for (&i, &j) in &repeat_of {
             let same = items[i].idempotency.as_ref().map(|k| &k.digest) == items[j].idempotency.as_ref().map(|k| &k.digest);
             results[i] = Some(match &results[j] {
-                Some(RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id }) if same => RatingOutcome::Replayed { id: id.clone() },
-                Some(RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id }) => RatingOutcome::KeyReused { existing: Some(id.clone()) },
+                Some(RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id }) if same => {
+                    RatingOutcome::Replayed { id: id.clone() }
+                }
+                Some(RatingOutcome::Created { id, .. } | RatingOutcome::Replayed { id }) => {
+                    RatingOutcome::KeyReused { existing: Some(id.clone()) }
+                }
                 _ => RatingOutcome::KeyReused { existing: None },
             });
         }
@@ -312,7 +322,10 @@ impl Db {
             .filter_map(|i| items[*i].idempotency.as_ref().map(|k| (k, items[*i].row.id.as_str())))
             .collect();
         for chunk in pow2_chunks(&keyed) {
-            let sql = format!("INSERT INTO idempotency_keys (scope, key, digest, rating_id, created_at) VALUES {}", placeholders(is_pg, chunk.len(), 5));
+            let sql = format!(
+                "INSERT INTO idempotency_keys (scope, key, digest, rating_id, created_at) VALUES {}",
+                placeholders(is_pg, chunk.len(), 5)
+            );
             on_tx!(&mut tx, t => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for (k, id) in chunk {

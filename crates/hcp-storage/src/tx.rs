@@ -58,7 +58,11 @@ impl Tx {
     /// Stores a case with its first event and its current state: the one way a case is opened, whatever opens
     /// it. Returns the two ledger entries, for the caller to append in the order of its records.
     pub async fn open_case(&mut self, c: &Case, opened: &CaseEvent) -> Result<[Entry; 2]> {
-        let sql = format!("INSERT INTO cases ({}) VALUES {}", crate::cases::CASE_COLS.join(", "), placeholders(self.is_pg(), 1, crate::cases::CASE_COLS.len()));
+        let sql = format!(
+            "INSERT INTO cases ({}) VALUES {}",
+            crate::cases::CASE_COLS.join(", "),
+            placeholders(self.is_pg(), 1, crate::cases::CASE_COLS.len())
+        );
         on_tx!(self, t => {
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&c.id).bind(c.kind.code()).bind(&c.rating_id).bind(&c.matter_no).bind(&c.unit_code).bind(&c.item_code)

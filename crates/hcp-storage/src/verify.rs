@@ -118,7 +118,10 @@ impl Db {
         }
         // Every record must be on the chain: a row slipped in beside it is a break too.
         for (what, sql) in [
-            (RecordKind::Rating, "SELECT r.id FROM ratings r LEFT JOIN ledger l ON l.ref_id = r.id AND l.kind = 'rating' WHERE l.seq IS NULL LIMIT 1"),
+            (
+                RecordKind::Rating,
+                "SELECT r.id FROM ratings r LEFT JOIN ledger l ON l.ref_id = r.id AND l.kind = 'rating' WHERE l.seq IS NULL LIMIT 1",
+            ),
             (
                 RecordKind::CaseOpened,
                 "SELECT c.id FROM cases c LEFT JOIN ledger l ON l.ref_id = c.id AND l.kind = 'case_opened' WHERE l.seq IS NULL LIMIT 1",

@@ -1,89 +1,83 @@
-//! The one place where errors become HTTP responses: `{"error": {"code", "message", "details"}}`.
+//! The one place where errors become HTTP responses: one match from `AppError` to a status, and the body
+//! `{"error": {"code", "message", "details"}}`. A bug answers 500 with the request's id (its cause is in the log
+//! line of that request), never its cause.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hcp_domain::DomainError;
-use hcp_storage::StoreError;
+use hcp_app::AppError;
 use serde_json::{Value, json};
 
+/// An error on its way to a client: the application's, or the protocol's own (a method the route does not take).
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub details: Value,
-    /// Put at the top level too (e.g. the existing rating's id with a 409).
-    pub id: Option<String>,
+pub enum ApiError {
+    App(AppError),
+    MethodNotAllowed,
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: json!({}), id: None }
-    }
-
-    pub fn field(mut self, field: &str) -> Self {
-        self.details = json!({ "field": field });
-        self
-    }
-
-    pub fn unauthorized() -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "需要有效的凭证（评价凭证、设备密钥、系统密钥或登录会话）")
-    }
-
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::FORBIDDEN, code, message)
-    }
-
-    pub fn not_found(what: &str) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("{what}不存在"))
-    }
+#[allow(non_snake_case)]
+/// Wraps an application error (reads like a tuple struct where it is built).
+pub fn ApiError(e: AppError) -> ApiError {
+    ApiError::App(e)
 }
 
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
-        let mut err = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.code, e.message);
-        if let Some(f) = e.field {
-            err = err.field(&f);
-        }
-        err
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Rule(d) => d.into(),
-            StoreError::NotFound(what) => ApiError::not_found(what),
-            StoreError::Conflict { code, message, existing_id } => {
-                let mut err = ApiError::new(StatusCode::CONFLICT, code, message);
-                if let Some(id) = existing_id {
-                    err.details = json!({ "existing_id": id });
-                    err.id = Some(id);
-                }
-                err
-            }
-            StoreError::Forbidden { code, message } => ApiError::forbidden(code, message),
-            StoreError::Database(err) => {
-                tracing::error!(error = %err, "database error");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "数据库暂时不可用，请稍后重试")
-            }
-            StoreError::Internal(msg) => {
-                tracing::error!(error = %msg, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误，请稍后重试")
-            }
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "code": self.code, "message": self.message, "details": self.details } });
-        if let Some(id) = self.id {
-            body["id"] = Value::String(id);
-        }
-        (self.status, Json(body)).into_response()
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError::App(e.into())
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The status of every error, in one place.
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Malformed(_) => StatusCode::BAD_REQUEST,
+        AppError::Unauthenticated | AppError::Credentials(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The JSON body of an error.
+pub fn body_of(e: &AppError) -> Value {
+    let mut details = json!({});
+    if let Some(f) = e.field() {
+        details["field"] = Value::String(f.to_string());
+    }
+    if let AppError::Internal(_) | AppError::Unavailable(_) = e
+        && let Some(id) = crate::middleware::request_id::current()
+    {
+        details["request_id"] = Value::String(id);
+    }
+    let mut body = json!({ "error": { "code": e.code(), "message": e.message(), "details": details } });
+    if let AppError::Conflict { existing_id: Some(id), .. } = e {
+        body["error"]["details"]["existing_id"] = Value::String(id.clone());
+        body["id"] = Value::String(id.clone());
+    }
+    body
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::App(e) => {
+                if let AppError::Internal(cause) = &e {
+                    tracing::error!(cause = %cause, "internal error");
+                }
+                (status_of(&e), Json(body_of(&e))).into_response()
+            }
+            ApiError::MethodNotAllowed => {
+                let body = json!({ "error": { "code": "method_not_allowed", "message": "该地址不支持此请求方法", "details": {} } });
+                (StatusCode::METHOD_NOT_ALLOWED, Json(body)).into_response()
+            }
+        }
+    }
+}

@@ -2,11 +2,10 @@
 
 use qrcode::{EcLevel, QrCode, render::svg};
 
-use crate::error::ApiError;
+use hcp_app::AppError as ApiError;
 
 fn code(data: &str) -> Result<QrCode, ApiError> {
-    QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M)
-        .map_err(|_| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "二维码生成失败"))
+    QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M).map_err(|_| ApiError::internal("the QR code could not be made"))
 }
 
 pub fn svg(data: &str) -> Result<String, ApiError> {
@@ -35,7 +34,7 @@ pub fn png(data: &str, scale: u32) -> Result<Vec<u8>, ApiError> {
         }
     }
     let mut out = Vec::new();
-    let fail = |_| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "二维码图片编码失败");
+    let fail = |_| ApiError::internal("the QR image could not be encoded");
     {
         let mut enc = png::Encoder::new(&mut out, size, size);
         enc.set_color(png::ColorType::Grayscale);

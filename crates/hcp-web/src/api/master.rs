@@ -1,22 +1,25 @@
+//! Master data as the API lists it: units, windows and items are public; staff are for keys and sessions of
+//! their tree.
+
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use hcp_domain::access::Act;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::api::meta::ErrorBody;
-use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::extract::ApiQuery;
+use crate::extract::caller::Who;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UnitFilter {
-    /// only the direct children of this unit
     pub parent_code: Option<String>,
-    /// `county`, `center`, `subcenter`, `hall`, `department`, `town`, `village`
     pub kind: Option<String>,
     pub hall_stationed: Option<bool>,
-    /// this unit and everything below it in the tree
+    /// units within this one (itself included)
     pub within: Option<String>,
 }
 
@@ -26,30 +29,26 @@ pub struct UnitOut {
     pub name: String,
     pub parent_code: Option<String>,
     pub kind: String,
-    /// 行政区划代码
     pub region_code: String,
-    /// 统一社会信用代码
     pub credit_code: Option<String>,
-    /// stationed in the county hall (驻厅): decides the 复核 route
     pub hall_stationed: bool,
 }
 
-/// The unit tree (public master data), sorted by code.
 #[utoipa::path(get, path = "/api/v1/units", tag = "master", params(UnitFilter), responses((status = 200, body = [UnitOut])))]
-pub async fn list_units(State(state): State<AppState>, Query(f): Query<UnitFilter>) -> Json<Vec<UnitOut>> {
+pub async fn list_units(State(state): State<AppState>, ApiQuery(f): ApiQuery<UnitFilter>) -> Json<Vec<UnitOut>> {
     let m = state.master();
     let out = m
         .sorted_units()
         .into_iter()
         .filter(|u| f.parent_code.as_ref().is_none_or(|p| u.parent_code.as_ref() == Some(p)))
-        .filter(|u| f.kind.as_ref().is_none_or(|k| &u.kind == k))
+        .filter(|u| f.kind.as_ref().is_none_or(|k| u.kind.code() == k))
         .filter(|u| f.hall_stationed.is_none_or(|h| u.hall_stationed == h))
         .filter(|u| f.within.as_ref().is_none_or(|w| m.is_within(&u.code, w)))
         .map(|u| UnitOut {
             code: u.code.clone(),
             name: u.name.clone(),
             parent_code: u.parent_code.clone(),
-            kind: u.kind.clone(),
+            kind: u.kind.code().into(),
             region_code: u.region_code.clone(),
             credit_code: u.credit_code.clone(),
             hall_stationed: u.hall_stationed,
@@ -71,9 +70,8 @@ pub struct WindowOut {
     pub unit_code: String,
 }
 
-/// Service windows (public), optionally of one unit.
 #[utoipa::path(get, path = "/api/v1/windows", tag = "master", params(UnitCodeFilter), responses((status = 200, body = [WindowOut])))]
-pub async fn list_windows(State(state): State<AppState>, Query(f): Query<UnitCodeFilter>) -> Json<Vec<WindowOut>> {
+pub async fn list_windows(State(state): State<AppState>, ApiQuery(f): ApiQuery<UnitCodeFilter>) -> Json<Vec<WindowOut>> {
     let m = state.master();
     let mut out: Vec<WindowOut> = m
         .windows
@@ -93,17 +91,14 @@ pub struct ItemFilter {
 
 #[derive(Serialize, ToSchema)]
 pub struct ItemOut {
-    /// 事项编码
     pub code: String,
     pub name: String,
-    /// 事项类型 (GB/T 39046 A.1 code, e.g. 01 行政许可, 20 公共服务)
     pub item_type: String,
     pub owner_unit_code: String,
 }
 
-/// Service items (public), optionally of one owning department.
 #[utoipa::path(get, path = "/api/v1/items", tag = "master", params(ItemFilter), responses((status = 200, body = [ItemOut])))]
-pub async fn list_items(State(state): State<AppState>, Query(f): Query<ItemFilter>) -> Json<Vec<ItemOut>> {
+pub async fn list_items(State(state): State<AppState>, ApiQuery(f): ApiQuery<ItemFilter>) -> Json<Vec<ItemOut>> {
     let m = state.master();
     let mut out: Vec<ItemOut> = m
         .items
@@ -128,18 +123,20 @@ pub struct StaffOut {
     pub window_code: Option<String>,
 }
 
-/// Staff of the caller's unit and the units below it (needs a key or a staff session).
 #[utoipa::path(get, path = "/api/v1/staff", tag = "master", params(UnitCodeFilter),
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = [StaffOut]), (status = 401, body = ErrorBody)))]
-pub async fn list_staff(State(state): State<AppState>, caller: Caller, Query(f): Query<UnitCodeFilter>) -> ApiResult<Json<Vec<StaffOut>>> {
-    crate::access::authorize(&state, &caller, hcp_domain::access::Act::ReadMaster, None)?;
-    let p = crate::access::principal(&caller);
+pub async fn list_staff(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    ApiQuery(f): ApiQuery<UnitCodeFilter>,
+) -> ApiResult<Json<Vec<StaffOut>>> {
+    state.authorize(&caller, Act::ReadMaster)?;
     let m = state.master();
     let mut out: Vec<StaffOut> = m
         .staff
         .values()
-        .filter(|s| hcp_domain::access::can(&p, hcp_domain::access::Act::ReadMaster, Some(&s.unit_code), &*m).is_ok())
+        .filter(|s| state.may(&caller, Act::ReadMaster, &s.unit_code))
         .filter(|s| f.unit_code.as_ref().is_none_or(|u| &s.unit_code == u))
         .map(|s| StaffOut {
             code: s.code.clone(),

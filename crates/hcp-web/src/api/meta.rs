@@ -1,7 +1,7 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hcp_app::AppError;
 use hcp_domain::Catalogue;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,21 +9,20 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// The shape of every error response.
 #[derive(Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
-    /// With a 409 for a second rating: the id of the rating already stored.
+    /// the existing record's id, with a 409
     pub id: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorDetail {
-    /// Stable snake_case code, e.g. `already_rated`, `invalid_level`, `unknown_field`.
+    /// stable, `snake_case`
     pub code: String,
-    /// Human-readable message in Chinese.
+    /// in Chinese
     pub message: String,
-    /// e.g. `{"field": "level"}` or `{"existing_id": "…"}`
+    /// `field` (the field at fault), `existing_id`, `request_id` (with a 500 or 503)
     #[schema(value_type = Object)]
     pub details: serde_json::Value,
 }
@@ -34,7 +33,6 @@ pub struct Health {
     pub database: String,
 }
 
-/// 200 when the server and its database answer.
 #[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     state.db.ping().await?;
@@ -63,7 +61,7 @@ fn catalogue_view(c: &Catalogue) -> CatalogueView {
     }
 }
 
-/// The indicator and reason catalogue in force (levels, indicators, reasons per level with their codes).
+/// The rating catalogue in force: levels, indicators and the reasons of each level.
 #[utoipa::path(get, path = "/api/v1/catalogue", tag = "meta", responses((status = 200, body = CatalogueView)))]
 pub async fn catalogue(State(state): State<AppState>) -> Json<CatalogueView> {
     Json(catalogue_view(&state.catalogue))
@@ -73,8 +71,7 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// A readable index of the API generated from the OpenAPI document: every path, method and description,
-/// server-rendered with no third-party assets (the full schema is in `/api/openapi.json`).
+/// The docs page: every operation of the OpenAPI document, listed.
 pub fn docs_html(api: &utoipa::openapi::OpenApi) -> String {
     let doc = serde_json::to_value(api).unwrap_or_default();
     let mut rows = String::new();
@@ -97,11 +94,26 @@ pub fn docs_html(api: &utoipa::openapi::OpenApi) -> String {
     include_str!("docs.html").replace("<!-- ROWS -->", &rows)
 }
 
-pub async fn not_found() -> Response {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "请求的地址不存在").into_response()
+/// An address nothing answers at: JSON for the API, a page for a browser.
+pub async fn not_found(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> Response {
+    let browser = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    if browser && !uri.path().starts_with("/api/") {
+        return crate::pages::message_page(
+            axum::http::StatusCode::NOT_FOUND,
+            "页面不存在",
+            "您访问的地址不存在。",
+            Some(("/", "返回首页")),
+        );
+    }
+    ApiError(AppError::NotFound("请求的地址")).into_response()
+}
+
+/// A method the route does not take: the API's JSON error.
+pub async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
 }
 
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "服务器内部错误，请稍后重试").into_response()
+    ApiError(AppError::internal("a request handler panicked")).into_response()
 }

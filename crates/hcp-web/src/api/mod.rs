@@ -1,15 +1,10 @@
-//! The JSON API. Routes and their OpenAPI entries are declared together (utoipa-axum).
+//! The JSON API under `/api/v1`. Each handler extracts, calls one use case of `hcp_app` and renders; routes
+//! and their OpenAPI entries are declared together (utoipa-axum).
 
-use axum::Json;
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::json::MAX_BODY;
 use crate::state::AppState;
 
 pub mod audit;
@@ -62,9 +57,9 @@ impl utoipa::Modify for SecurityAddon {
     }
 }
 
-/// The whole application: API, OpenAPI document and docs page.
-pub fn build_router(state: AppState) -> Router {
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The API's routes with their OpenAPI description.
+pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::catalogue))
         .routes(routes!(matters::register_matter))
@@ -97,43 +92,5 @@ pub fn build_router(state: AppState) -> Router {
         .routes(routes!(session::sign_out_everywhere))
         .routes(routes!(audit::contact))
         .routes(routes!(audit::list_audit))
-        .split_for_parts();
-    let docs = axum::response::Html(meta::docs_html(&api));
-    let api_json = api.clone();
-    router
-        .route("/api/openapi.json", get(move || async move { Json(api_json) }))
-        .route("/docs", get(move || async move { docs }))
-        .route("/r/{token}", get(crate::pages::rating_page).post(crate::pages::submit_page))
-        .route("/f/{token}", get(crate::pages::feedback_page).post(crate::pages::feedback_submit))
-        .route("/assets/app.css", get(crate::pages::stylesheet))
-        .route("/", get(crate::pages::home))
-        .route("/results", get(crate::pages::results::results))
-        .route("/kiosk", get(crate::pages::kiosk::page).post(crate::pages::kiosk::submit))
-        .route("/assets/device.js", get(crate::pages::device_script))
-        .route("/device", get(crate::pages::device::page))
-        .route("/device/setup", get(crate::pages::device::setup_page).post(crate::pages::device::setup_submit))
-        .route("/device/events", get(crate::pages::device::events))
-        .route("/device/rate", axum::routing::post(crate::pages::device::rate_json))
-        .route("/device/rate-form", axum::routing::post(crate::pages::device::rate_form))
-        .route("/staff", get(|| async { crate::pages::see_other("/staff/cases") }))
-        .route("/staff/sign-in", get(crate::pages::back_office::sign_in_page).post(crate::pages::back_office::sign_in_submit))
-        .route("/staff/sign-out", axum::routing::post(crate::pages::back_office::sign_out))
-        .route("/staff/cases", get(crate::pages::back_office::queue))
-        .route("/staff/dashboard", get(crate::pages::back_office::dashboard))
-        .route("/staff/paper", get(crate::pages::back_office::paper).post(crate::pages::back_office::paper_submit))
-        .route("/staff/receipt", get(crate::pages::back_office::receipt))
-        .route("/staff/keys", get(crate::pages::back_office::keys).post(crate::pages::back_office::keys_submit))
-        .route("/staff/settings", get(crate::pages::back_office::settings))
-        .route("/staff/settings/calendar", axum::routing::post(crate::pages::back_office::settings_calendar))
-        .route("/staff/settings/import", axum::routing::post(crate::pages::back_office::settings_import))
-        .route("/staff/cases/{id}", get(crate::pages::back_office::case).post(crate::pages::back_office::case_step))
-        .route("/staff/cases/{id}/contact", axum::routing::post(crate::pages::back_office::case_contact))
-        .route("/staff/cases/{id}/appeal", axum::routing::post(crate::pages::back_office::case_appeal))
-        .fallback(meta::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::guard::audit_requests))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::guard::rate_limit))
-        .layer(axum::middleware::from_fn(crate::guard::security_headers))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(CatchPanicLayer::custom(meta::panic_response))
-        .with_state(state)
+        .split_for_parts()
 }

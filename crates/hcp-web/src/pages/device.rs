@@ -1,6 +1,6 @@
 //! The window rating device (评价器): a tablet at a window, bound to it by its device key (entered once and kept
 //! in an HttpOnly cookie). It offers each new service at its window for rating — pushed by server-sent events —
-//! and sends the rating through the same rules as the API, with the device's own clock and an Idempotency-Key,
+//! and sends the rating through the one rating use case, with the device's own clock and an Idempotency-Key,
 //! so that ratings kept while the network was down arrive later exactly once. Without JavaScript the same page
 //! works with forms and a refresh link.
 
@@ -8,28 +8,29 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use askama::Template;
-use axum::body::Bytes;
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use hcp_domain::timestamp::Timestamp;
+use hcp_app::device::{Pending, device_key, pending};
+use hcp_app::ratings::{RatingIn, rate};
+use hcp_app::{AppError, Caller};
+use hcp_domain::{Channel, Timestamp};
 use hcp_storage::keys::ApiKey;
 
-use super::{csrf_ok, csrf_token, parse_form, render, see_other, with_cookie};
-use crate::api::matters::service_no;
-use crate::api::ratings::{RatingIn, rate};
-use crate::auth::{Caller, PeerAddr, cookie_value};
+use super::{csrf_ok, csrf_token, render, see_other, with_cookie};
 use crate::error::ApiError;
+use crate::extract::caller::{ClientIp, cookie_value};
+use crate::extract::{ApiJson, Form};
 use crate::state::AppState;
 
 pub const DEVICE_COOKIE: &str = "hcp_device";
 
 /// The device key this browser was set up with, if it is still a valid device key bound to a window.
 async fn device_of(state: &AppState, headers: &HeaderMap) -> Option<ApiKey> {
-    let key = cookie_value(headers, DEVICE_COOKIE).filter(|k| k.len() <= 200)?;
-    let k = state.find_key(&key).await.ok().flatten()?;
-    (k.kind == "device" && k.window_code.is_some()).then_some(k)
+    let key = cookie_value(headers, DEVICE_COOKIE)?;
+    device_key(state, &key).await.ok().flatten()
 }
 
 #[derive(Template)]
@@ -44,20 +45,16 @@ pub async fn setup_page(State(state): State<AppState>, headers: HeaderMap) -> Re
     with_cookie(render(StatusCode::OK, &SetupPage { csrf, error: None }), cookie)
 }
 
-pub async fn setup_submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form = parse_form(&body);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.trim().to_string());
+pub async fn setup_submit(State(state): State<AppState>, headers: HeaderMap, form: Form) -> Response {
     let (csrf, cookie) = csrf_token(&state, &headers);
     let again = |error: &str| {
         with_cookie(render(StatusCode::UNPROCESSABLE_ENTITY, &SetupPage { csrf: csrf.clone(), error: Some(error.into()) }), cookie.clone())
     };
-    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+    if !csrf_ok(&state, &headers, form.raw("csrf")) {
         return again("页面已过期，请重新输入");
     }
-    let key = get("key").unwrap_or_default();
-    let valid =
-        key.len() <= 200 && state.find_key(&key).await.ok().flatten().is_some_and(|k| k.kind == "device" && k.window_code.is_some());
-    if !valid {
+    let key = form.text("key");
+    if device_key(&state, &key).await.ok().flatten().is_none() {
         return again("密钥无效或已吊销，或不是绑定窗口的评价器密钥");
     }
     let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
@@ -68,13 +65,6 @@ pub async fn setup_submit(State(state): State<AppState>, headers: HeaderMap, bod
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
-}
-
-struct Pending {
-    matter_no: String,
-    service_no: String,
-    item: String,
-    staff: Option<String>,
 }
 
 struct ReasonSet {
@@ -124,28 +114,15 @@ fn reason_sets(state: &AppState) -> Vec<ReasonSet> {
         .collect()
 }
 
-async fn pending(state: &AppState, window: &str) -> Option<Pending> {
-    let since = Timestamp::now().plus_seconds(-state.config.device_offer_minutes * 60).micros();
-    let (matter_no, seq, item, staff) = state.db.pending_service_at_window(window, since).await.ok().flatten()?;
-    let master = state.master();
-    Some(Pending {
-        service_no: service_no(&matter_no, seq),
-        matter_no,
-        item: master.items.get(&item).map(|i| i.name.clone()).unwrap_or_default(),
-        staff: staff.and_then(|s| master.staff.get(&s).map(|x| x.name.clone())),
-    })
-}
-
 async fn device_page(state: &AppState, headers: &HeaderMap, key: &ApiKey, message: Option<String>, ask_level: Option<i64>) -> Response {
     let window = key.window_code.clone().unwrap_or_default();
-    let window_name = state.master().windows.get(&window).map(|w| w.name.clone()).unwrap_or(window.clone());
     let (csrf, cookie) = csrf_token(state, headers);
     let page = DevicePage {
-        window_name,
+        window_name: state.master().window_name(&window).unwrap_or(window.clone()),
         idle_secs: state.config.device_idle_secs,
         min_press_ms: state.config.device_min_press_ms,
         csrf,
-        pending: pending(state, &window).await,
+        pending: pending(state, &window).await.ok().flatten(),
         message,
         reason_sets: reason_sets(state),
         ask_level,
@@ -199,12 +176,12 @@ impl Drop for StreamSlot {
 /// the database, so a service recorded on any node reaches the device).
 pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let Some(key) = device_of(&state, &headers).await else {
-        return ApiError::unauthorized().into_response();
+        return ApiError(AppError::Unauthenticated).into_response();
     };
     let window = key.window_code.clone().unwrap_or_default();
     let raw = cookie_value(&headers, DEVICE_COOKIE).unwrap_or_default();
     let Some(slot) = StreamSlot::take(&state, &key.id) else {
-        return ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", "该评价器已打开过多的连接").into_response();
+        return ApiError(AppError::too_many("too_many_streams", "该评价器已打开过多的连接")).into_response();
     };
     let stream = futures_util::stream::unfold(
         (state, window, raw, String::new(), true, slot),
@@ -213,16 +190,14 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 if !first {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                     // A key revoked while the stream is open ends it (the key cache keeps this cheap).
-                    if state.find_key(&raw).await.ok().flatten().is_none_or(|k| k.window_code.as_deref() != Some(window.as_str())) {
+                    if device_key(&state, &raw).await.ok().flatten().is_none_or(|k| k.window_code.as_deref() != Some(window.as_str())) {
                         return None;
                     }
                 }
-                let p = pending(&state, &window).await;
+                let p = pending(&state, &window).await.ok().flatten();
                 let id = p.as_ref().map(|p| p.service_no.clone()).unwrap_or_default();
                 if let Some(p) = p.filter(|_| id != last) {
-                    let data =
-                        serde_json::json!({ "matter_no": p.matter_no, "service_no": p.service_no, "item": p.item, "staff": p.staff });
-                    let event = Event::default().event("service").data(data.to_string());
+                    let event = Event::default().event("service").data(serde_json::to_string(&p).unwrap_or_default());
                     return Some((Ok::<Event, Infallible>(event), (state, window, raw, id, false, slot)));
                 }
                 if first {
@@ -250,43 +225,46 @@ pub struct DeviceRating {
 pub async fn rate_json(
     State(state): State<AppState>,
     headers: HeaderMap,
-    PeerAddr(peer): PeerAddr,
-    body: crate::json::ApiJson<DeviceRating>,
+    ClientIp(peer): ClientIp,
+    body: ApiJson<DeviceRating>,
 ) -> Response {
     let Some(key) = device_of(&state, &headers).await else {
-        return ApiError::unauthorized().into_response();
+        return ApiError(AppError::Unauthenticated).into_response();
     };
     let d = body.value;
-    let input =
-        RatingIn { service_no: Some(d.service_no), reasons: d.reasons, rated_at: d.rated_at, ..RatingIn::new(d.matter_no, "pad", d.level) };
-    match rate(&state, &Caller::Key(key), &headers, peer, input, body.digest).await {
-        Ok(r) => (StatusCode::CREATED, axum::Json(serde_json::json!({ "id": r.id, "case_id": r.case_id }))).into_response(),
-        Err(e) => e.into_response(),
+    let input = RatingIn {
+        service_no: Some(d.service_no),
+        reasons: d.reasons,
+        rated_at: d.rated_at,
+        ..RatingIn::new(d.matter_no, Channel::Pad, d.level)
+    };
+    let origin = crate::api::ratings::origin(&headers, peer, body.digest, None);
+    match rate(&state, &Caller::Key(key), input, origin).await {
+        Ok(r) => (StatusCode::CREATED, Json(serde_json::json!({ "id": r.id, "case_id": r.case_id }))).into_response(),
+        Err(e) => ApiError(e).into_response(),
     }
 }
 
 /// The same press without JavaScript: a form post, answered with the device page.
-pub async fn rate_form(State(state): State<AppState>, headers: HeaderMap, PeerAddr(peer): PeerAddr, body: Bytes) -> Response {
+pub async fn rate_form(State(state): State<AppState>, headers: HeaderMap, ClientIp(peer): ClientIp, form: Form) -> Response {
     let Some(key) = device_of(&state, &headers).await else {
         return see_other("/device/setup");
     };
-    let form = parse_form(&body);
-    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    if !csrf_ok(&state, &headers, get("csrf").as_deref()) {
+    if !csrf_ok(&state, &headers, form.raw("csrf")) {
         return device_page(&state, &headers, &key, Some("页面已过期，请重新评价".into()), None).await;
     }
-    let level: i64 = get("level").and_then(|l| l.parse().ok()).unwrap_or(0);
-    let reasons: Vec<String> = form.iter().filter(|(k, _)| k == "reasons").map(|(_, v)| v.clone()).take(10).collect();
+    let level: i64 = form.raw("level").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let reasons = form.all("reasons", 10);
     // A bad review needs its reason: ask for it first.
     if (1..=2).contains(&level) && reasons.is_empty() {
         return device_page(&state, &headers, &key, None, Some(level)).await;
     }
-    let input = RatingIn { service_no: get("service_no"), reasons, ..RatingIn::new(get("matter_no").unwrap_or_default(), "pad", level) };
-    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&body));
-    let msg = match rate(&state, &Caller::Key(key.clone()), &headers, peer, input, digest).await {
+    let input = RatingIn { service_no: form.get("service_no"), reasons, ..RatingIn::new(form.text("matter_no"), Channel::Pad, level) };
+    let origin = crate::api::ratings::origin(&headers, peer, form.digest.clone(), None);
+    let msg = match rate(&state, &Caller::Key(key.clone()), input, origin).await {
         Ok(_) => "感谢您的评价！".to_string(),
-        Err(e) if e.code == "already_rated" => "本次服务已经评价过了，感谢！".to_string(),
-        Err(e) => e.message,
+        Err(e) if e.code() == "already_rated" => "本次服务已经评价过了，感谢！".to_string(),
+        Err(e) => e.message(),
     };
     device_page(&state, &headers, &key, Some(msg), None).await
 }

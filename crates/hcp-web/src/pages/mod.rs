@@ -1,25 +1,29 @@
-//! Server-rendered pages, in Chinese, working with JavaScript off: the rater's (`rater`), the staff back office
-//! (`back_office`) and the public results (`results`). Templates are askama (compile-checked) under
-//! `templates/`; the one stylesheet is ours (`assets/app.css`); there is no inline script anywhere.
+//! Server-rendered pages, in Chinese, working with JavaScript off: the rater's (`rating`, `feedback`, `kiosk`),
+//! the window device (`device`), the staff back office (`staff/`, one file per page) and the public results
+//! (`results`). Templates are askama (compile-checked, escaping on) under `templates/`; the one stylesheet is
+//! ours (`assets/app.css`); there is no inline script anywhere. Each page extracts, calls a use case of
+//! `hcp_app` and renders.
 
-pub mod back_office;
 pub mod device;
+pub mod feedback;
 pub mod kiosk;
-pub mod rater;
+pub mod rating;
+pub mod receipt;
 pub mod results;
+pub mod staff;
 
+use askama::Template;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-pub use rater::{feedback_page, feedback_submit, parse_form, rating_page, submit_page};
-
-use crate::auth::cookie_value;
+use crate::error::status_of;
+use crate::extract::cookie_value;
 use crate::state::AppState;
 
 /// Renders a template with a status; a template that fails to render is an internal error, logged.
-pub(crate) fn render(status: StatusCode, t: &impl askama::Template) -> Response {
+pub(crate) fn render(status: StatusCode, t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -44,7 +48,7 @@ fn csrf_mac(state: &AppState, cookie: &str, headers: &HeaderMap) -> Option<Hmac<
     m.update(b"hcp-csrf-v2|");
     m.update(cookie.as_bytes());
     m.update(b"|");
-    m.update(cookie_value(headers, crate::auth::SESSION_COOKIE).unwrap_or_default().as_bytes());
+    m.update(cookie_value(headers, crate::extract::SESSION_COOKIE).unwrap_or_default().as_bytes());
     Some(m)
 }
 
@@ -55,7 +59,9 @@ pub(crate) fn csrf_token(state: &AppState, headers: &HeaderMap) -> (String, Opti
     let (cookie, set) = match cookie_value(headers, name).filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
         Some(c) => (c, None),
         None => {
-            let c = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+            let mut bytes = [0u8; 32];
+            rand::fill(&mut bytes);
+            let c = hex::encode(bytes);
             let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
             let v = HeaderValue::from_str(&format!("{name}={c}; Path=/; HttpOnly; SameSite=Strict{secure}")).ok();
             (c, v)
@@ -93,46 +99,86 @@ pub(crate) fn pct(r: Option<f64>) -> String {
     r.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into())
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// `2026-12-03 09:30` in Asia/Shanghai.
+pub(crate) fn minute(t: hcp_domain::Timestamp) -> String {
+    t.to_rfc3339().get(..16).unwrap_or_default().replace('T', " ")
+}
+
+/// One bar of a chart: its label and its rate (0–1).
+pub(crate) struct Bar {
+    pub label: String,
+    pub width: String,
+    pub x_value: String,
+    pub y: String,
+    pub y_text: String,
+    pub colour: &'static str,
+    pub value: String,
+}
+
+#[derive(Template)]
+#[template(path = "chart.svg", escape = "html")]
+struct Chart<'a> {
+    label: &'a str,
+    height: String,
+    bars: Vec<Bar>,
 }
 
 /// Horizontal bars of rates (0–1) drawn on the server as SVG, each with its figure written out; `label` names
 /// the chart for screen readers (the pages also give the figures in a table).
 pub(crate) fn bar_chart(label: &str, bars: &[(String, Option<f64>)]) -> String {
     let (label_w, bar_w, row_h) = (230.0, 360.0, 26.0);
-    let height = row_h * bars.len() as f64 + 10.0;
-    let mut svg = format!(
-        "<svg class=\"chart\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {w} {height}\" width=\"100%\" preserveAspectRatio=\"xMinYMin meet\">",
-        esc(label),
-        w = label_w + bar_w + 70.0
-    );
-    for (i, (name, r)) in bars.iter().enumerate() {
-        let y = 5.0 + row_h * i as f64;
-        let v = r.unwrap_or(0.0).clamp(0.0, 1.0);
-        let colour = if v >= 0.95 {
-            "#237804"
-        } else if v >= 0.85 {
-            "#0b4f9c"
-        } else {
-            "#a8071a"
-        };
-        svg.push_str(&format!(
-            "<text x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{name}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{bw:.1}\" height=\"{bh}\" fill=\"{colour}\"></rect><text x=\"{tx:.1}\" y=\"{ty}\">{val}</text>",
-            lx = label_w - 8.0,
-            ty = y + 16.0,
-            name = esc(name),
-            bw = bar_w * v,
-            bh = row_h - 8.0,
-            tx = label_w + bar_w * v + 6.0,
-            val = pct(*r),
-        ));
-    }
-    svg.push_str("</svg>");
-    svg
+    let rows = bars
+        .iter()
+        .enumerate()
+        .map(|(i, (name, r))| {
+            let y = 5.0 + row_h * i as f64;
+            let v = r.unwrap_or(0.0).clamp(0.0, 1.0);
+            Bar {
+                label: name.clone(),
+                width: format!("{:.1}", bar_w * v),
+                x_value: format!("{:.1}", label_w + bar_w * v + 6.0),
+                y: format!("{y:.1}"),
+                y_text: format!("{:.1}", y + 16.0),
+                colour: if v >= 0.95 {
+                    "#237804"
+                } else if v >= 0.85 {
+                    "#0b4f9c"
+                } else {
+                    "#a8071a"
+                },
+                value: pct(*r),
+            }
+        })
+        .collect();
+    Chart { label, height: format!("{:.1}", row_h * bars.len() as f64 + 10.0), bars: rows }.render().unwrap_or_default()
 }
 
-#[derive(askama::Template)]
+#[derive(Template)]
+#[template(path = "message.html")]
+struct Message<'a> {
+    title: &'a str,
+    message: &'a str,
+    link: Option<(&'a str, &'a str)>,
+}
+
+/// A page that says one thing (an error, an address that does not exist).
+pub(crate) fn message_page(status: StatusCode, title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+    render(status, &Message { title, message, link })
+}
+
+/// An error of a use case as a page.
+pub(crate) fn error_page(e: &hcp_app::AppError) -> Response {
+    let status = status_of(e);
+    let title = match status {
+        StatusCode::NOT_FOUND => "没有找到",
+        StatusCode::FORBIDDEN => "无权访问",
+        StatusCode::UNAUTHORIZED => "请先登录",
+        _ => "出错了",
+    };
+    message_page(status, title, &e.message(), Some(("/", "返回首页")))
+}
+
+#[derive(Template)]
 #[template(path = "home.html")]
 struct Home;
 
@@ -141,18 +187,19 @@ pub async fn home() -> Response {
     render(StatusCode::OK, &Home)
 }
 
-/// The window device's script (our own; the only script any page loads).
-pub async fn device_script() -> Response {
-    let mut r = include_str!("../../assets/device.js").into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     r
 }
 
+/// The window device's script (our own; the only script any page loads).
+pub async fn device_script() -> Response {
+    asset(include_str!("../../assets/device.js"), "text/javascript; charset=utf-8")
+}
+
 /// The stylesheet.
 pub async fn stylesheet() -> Response {
-    let mut r = include_str!("../../assets/app.css").into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    r
+    asset(include_str!("../../assets/app.css"), "text/css; charset=utf-8")
 }

@@ -5,11 +5,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use hcp_domain::stats::rate;
-use hcp_domain::timestamp::{Timestamp, date_key, format_date};
+use hcp_domain::BizDay;
+use hcp_domain::bizday::Period;
 use serde::Deserialize;
 
-use super::{pct, render};
+use super::{error_page, pct, render};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -37,49 +37,26 @@ struct ResultsPage {
 }
 
 pub async fn results(State(state): State<AppState>, Query(q): Query<MonthQuery>) -> Response {
-    let today = Timestamp::now().biz_date();
-    let month = q.month.filter(|m| m.len() == 7).unwrap_or_else(|| format_date(today)[..7].to_string());
-    let Ok(first) = hcp_domain::timestamp::parse_date(&format!("{month}-01"), "month") else {
-        return render(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &ResultsPage { period: "—".into(), month, rows: Vec::new(), chart: String::new() },
-        );
+    let (month, period) = match Period::month(q.month.as_deref(), BizDay::today()) {
+        Ok(m) => m,
+        Err(e) => return error_page(&e.into()),
     };
-    let next = if first.month() == time::Month::December {
-        time::Date::from_calendar_date(first.year() + 1, time::Month::January, 1)
-    } else {
-        time::Date::from_calendar_date(first.year(), first.month().next(), 1)
+    let groups = match hcp_app::stats::public_results(&state, period).await {
+        Ok(g) => g,
+        Err(e) => return error_page(&e),
     };
-    let last = next.ok().and_then(|d| d.previous_day()).unwrap_or(first).min(today.max(first));
-    let master = state.master();
-    let groups = state.db.satisfaction("unit", date_key(first), date_key(last), None).await.unwrap_or_default();
-    let units: Vec<String> = groups.iter().map(|g| g.key.clone()).collect();
-    let cases = state.db.cases_with_events(&units, date_key(first), date_key(last)).await.unwrap_or_default();
-    let mut rows = Vec::new();
-    let mut bars = Vec::new();
-    for g in groups.iter().filter(|g| g.counts.total() > 0) {
-        let name = master.units.get(&g.key).map(|u| u.name.clone()).unwrap_or_else(|| g.key.clone());
-        let facts: Vec<_> =
-            cases.iter().filter(|(s, _)| s.case.unit_code == g.key).filter_map(|(s, e)| crate::api::cases::metrics_facts(s, e)).collect();
-        let m = hcp_domain::case_metrics::loop_metrics(&facts, today);
-        let closed = cases.iter().filter(|(s, _)| s.case.unit_code == g.key && s.state == "closed").count() as i64;
-        rows.push(Row {
-            unit: name.clone(),
+    let bars: Vec<(String, Option<f64>)> = groups.iter().map(|g| (g.name.clone(), g.counts.satisfaction_rate())).collect();
+    let rows = groups
+        .into_iter()
+        .map(|g| Row {
             total: g.counts.total(),
             satisfaction: pct(g.counts.satisfaction_rate()),
             bad: g.counts.bad(),
-            closed,
-            on_time: pct(m.on_time_reply_rate),
-            rectified: pct(m.rectification_rate),
-        });
-        bars.push((name, g.counts.satisfaction_rate()));
-    }
-    let _ = rate;
-    let page = ResultsPage {
-        period: format!("{} 至 {}", format_date(first), format_date(last)),
-        month,
-        chart: super::bar_chart("各单位满意率条形图", &bars),
-        rows,
-    };
-    render(StatusCode::OK, &page)
+            closed: g.closed,
+            on_time: pct(g.loop_metrics.as_ref().and_then(|m| m.on_time_reply_rate)),
+            rectified: pct(g.loop_metrics.as_ref().and_then(|m| m.rectification_rate)),
+            unit: g.name,
+        })
+        .collect();
+    render(StatusCode::OK, &ResultsPage { period: period.label(), month, chart: super::bar_chart("各单位满意率条形图", &bars), rows })
 }

@@ -1,9 +1,7 @@
 //! Bad reviews open cases in the same transaction, routed to the unit that handled the matter, with deadlines
 //! in working days; on SQLite and PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 
@@ -101,7 +99,7 @@ both!(a_bad_review_opens_a_case_for_the_handling_unit, |app| {
             sqlx::query("UPDATE cases SET reply_by = reply_by + 7").execute(p).await.unwrap();
         }
     }
-    let why = app.state.db.verify_ledger().await.unwrap().first_break.expect("detected");
+    let why = app.state.db.verify_ledger().await.unwrap().first_break.expect("detected").to_string();
     assert!(why.contains("case_opened") && why.contains(&case_id), "{why}");
     app
 });
@@ -390,7 +388,7 @@ both!(complaints_and_suggestions_open_cases_in_the_same_loop, |app| {
             sqlx::query("UPDATE complaints SET text = '无' WHERE kind = 'complaint'").execute(p).await.unwrap();
         }
     }
-    let why = app.state.db.verify_ledger().await.unwrap().first_break.expect("detected");
+    let why = app.state.db.verify_ledger().await.unwrap().first_break.expect("detected").to_string();
     assert!(why.contains("complaint"), "{why}");
     app
 });

@@ -1,9 +1,7 @@
 //! Sign-in hardening, the audit trail (and `verify` catching a tampered entry), the rater's contact shown only
 //! for a callback, security headers, rate limits and forwarded addresses; on SQLite and PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 
@@ -59,8 +57,8 @@ both!(sign_in_is_throttled_second_factored_and_rotated, |app| {
     assert_eq!((s, code(&v)), (401, "invalid_otp"), "{v}");
     let (s, v, admin) = sign_in_raw(&app, json!({"username": "admin", "password": common::PASSWORD, "otp": otp.clone()}), None).await;
     assert_eq!(s, 200, "{v}");
-    let hash = hcp_server::passwords::hash(common::PASSWORD).unwrap();
-    app.state.db.insert_user("admin2", &hash, "bureau_admin", "LX").await.unwrap();
+    let hash = hcp_app::passwords::hash(common::PASSWORD).unwrap();
+    app.state.db.insert_user("admin2", &hash, hcp_domain::access::Role::BureauAdmin, "LX").await.unwrap();
     let (s, v, _) = sign_in_raw(&app, json!({"username": "admin2", "password": common::PASSWORD}), None).await;
     assert_eq!((s, code(&v)), (403, "second_factor_not_enrolled"), "{v}");
 
@@ -100,7 +98,7 @@ mod idle {
     use super::*;
 
     async fn idle_sessions_end(engine: common::Engine) {
-        let config = hcp_web::WebConfig { session_idle_secs: 1, ..Default::default() };
+        let config = hcp_app::Config { session_idle_secs: 1, ..Default::default() };
         let app = common::TestApp::start_with(engine, config).await;
         let c = app.sign_in("scj_staff").await;
         assert_eq!(whoami(&app, &c).await, 200);
@@ -249,7 +247,7 @@ mod limits {
     use super::*;
 
     async fn public_submissions_are_limited(engine: common::Engine, trusted: bool) {
-        let mut config = hcp_web::WebConfig { public_per_minute: 3, ..Default::default() };
+        let mut config = hcp_app::Config { public_per_minute: 3, ..Default::default() };
         if trusted {
             config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         }
@@ -333,7 +331,9 @@ both!(rotating_the_personal_data_key_rewrites_every_envelope, |app| {
         .set_user_contact("scj_staff", Some("scj@longxian.example"), Some(app.state.secrets.encrypt("13900005678").unwrap()))
         .await
         .unwrap();
-    hcp_server::notify::derive(&app.state).await.unwrap();
+    hcp_app::notifications::derive(&app.state).await.unwrap();
+    // The notifications stay queued: this test rewrites their addresses, it does not send them.
+    app.expect_jobs("notify");
     let rows_before = app.count("SELECT COUNT(*) FROM notifications").await;
     assert!(rows_before > 0);
 
@@ -362,7 +362,7 @@ both!(rotating_the_personal_data_key_rewrites_every_envelope, |app| {
                 .await
                 .unwrap()
                 .iter()
-                .find(|c| c.case.kind == "complaint")
+                .find(|c| c.case.kind == hcp_domain::cases::CaseKind::Complaint)
                 .unwrap()
                 .case
                 .id,
@@ -380,9 +380,9 @@ both!(rotating_the_personal_data_key_rewrites_every_envelope, |app| {
     };
     assert!(refused, "ratings are append-only again");
     // A server started with the old key file alone refuses to start instead of failing on every contact view.
-    let old = hcp_server::open(&app.db_url, common::test_secrets(), hcp_web::WebConfig::default()).await;
+    let old = hcp_server::open(&app.db_url, common::test_secrets(), hcp_app::Config::default()).await;
     assert!(old.is_err_and(|e| e.to_string().contains("轮换")));
-    let both = hcp_server::open(&app.db_url, rotated.clone(), hcp_web::WebConfig::default()).await.unwrap();
+    let both = hcp_server::open(&app.db_url, rotated.clone(), hcp_app::Config::default()).await.unwrap();
     both.db.close().await;
     app
 });
@@ -400,8 +400,8 @@ both!(who_may_speak_for_the_rater_or_the_unit, |app| {
     assert_eq!(s, 201, "{v}");
     let case = v["case_id"].as_str().unwrap().to_string();
     // The handling unit's own business system cannot give the rater's verdict either; the county platform can.
-    let scj_key = hcp_server::demo::new_key("system");
-    app.state.db.insert_api_key("system", "LX-SCJ", None, "市场监管局业务系统", &scj_key).await.unwrap();
+    let scj_key = hcp_app::settings::new_key(hcp_domain::access::KeyKind::System);
+    app.state.db.insert_api_key(hcp_domain::access::KeyKind::System, "LX-SCJ", None, "市场监管局业务系统", &scj_key).await.unwrap();
     for body in [
         json!({"action": "respond", "note": "收到"}),
         json!({"action": "decide", "outcome": "fixed_at_once", "fixed": "已约谈"}),
@@ -458,9 +458,9 @@ both!(sql_and_markup_in_text_fields_are_only_text, |app| {
         assert_eq!(s, 200, "{v}");
     }
     // The rater's page shows the reply as text, never as markup.
-    let url = hcp_server::notify::feedback_url(&app.state, &case);
+    let url = app.state.feedback_url(&case);
     let html = app.client.get(&url).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"), "{html}");
+    assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62;"), "escaped as text: {html}");
     assert!(!html.contains("<script") && !html.contains("<img"), "{html}");
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     app

@@ -1,9 +1,7 @@
 //! The foundation through HTTP on SQLite and PostgreSQL: register matter → service → rating from every
 //! channel → duplicate refused → statistics updated → ledger verified; bad input refused with nothing written.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use common::token_of;
 use serde_json::{Value, json};
@@ -422,7 +420,7 @@ both!(tampering_is_detected, |app| {
     }
     let seq = app.count("SELECT l.seq FROM ledger l JOIN ratings r ON r.id = l.ref_id WHERE r.matter_no = 'TAM-1'").await;
     let report = app.state.db.verify_ledger().await.unwrap();
-    let why = report.first_break.expect("tampering must be detected");
+    let why = report.first_break.expect("tampering must be detected").to_string();
     assert!(why.contains(&format!("第 {seq} 条")), "names the record: {why}");
     assert!(why.contains("记录被改动"), "{why}");
     app
@@ -506,8 +504,8 @@ both!(scope_of_keys_and_sessions, |app| {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     // A revoked key stops working.
-    let key = hcp_server::demo::new_key("system");
-    let kid = app.state.db.insert_api_key("system", "LX", None, "temp", &key).await.unwrap();
+    let key = hcp_app::settings::new_key(hcp_domain::access::KeyKind::System);
+    let kid = app.state.db.insert_api_key(hcp_domain::access::KeyKind::System, "LX", None, "temp", &key).await.unwrap();
     assert_eq!(app.get("/staff", Some(&key)).await.0, 200);
     assert!(app.state.db.revoke_api_key(&kid).await.unwrap());
     app.state.forget_keys();

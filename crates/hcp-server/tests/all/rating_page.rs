@@ -1,9 +1,7 @@
 //! The rating page a receipt's QR code opens, driven as a browser without JavaScript would: follow the level
 //! link, post the form.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use common::token_of;
 use serde_json::json;

@@ -1,8 +1,6 @@
 //! Overdue work is marked and escalated exactly once, even with several server processes on one database.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,9 +10,9 @@ both!(a_sweep_marks_each_overdue_step_once, |app| {
     let fresh = app.matter("OVD-2", true).await;
     let _ = fresh;
     // Two sweeps, as two nodes would run them: each overdue step is marked once.
-    let (a, b) = tokio::join!(hcp_server::workers::sweep_overdue(&app.state), hcp_server::workers::sweep_overdue(&app.state));
+    let (a, b) = tokio::join!(hcp_app::sweeps::sweep_overdue(&app.state), hcp_app::sweeps::sweep_overdue(&app.state));
     assert_eq!(a.unwrap() + b.unwrap(), 2, "respond and reply of the old case");
-    assert_eq!(hcp_server::workers::sweep_overdue(&app.state).await.unwrap(), 0);
+    assert_eq!(hcp_app::sweeps::sweep_overdue(&app.state).await.unwrap(), 0);
     let (_, v) = app.get(&format!("/cases/{case_id}"), Some(&app.system_key)).await;
     let overdue: Vec<&serde_json::Value> = v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "overdue").collect();
     assert_eq!(overdue.len(), 2, "{v}");
@@ -58,7 +56,18 @@ async fn two_server_processes_mark_overdue_once() {
             )
         })
         .collect();
-    let count = || async { app.state.db.get_case(&case_id).await.unwrap().unwrap().1.iter().filter(|e| e.kind == "overdue").count() };
+    let count = || async {
+        app.state
+            .db
+            .get_case(&case_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .iter()
+            .filter(|e| e.kind == hcp_domain::case_event::EventKind::Overdue)
+            .count()
+    };
     let start = Instant::now();
     while count().await < 2 && start.elapsed() < Duration::from_secs(20) {
         tokio::time::sleep(Duration::from_millis(200)).await;

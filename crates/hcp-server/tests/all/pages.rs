@@ -2,9 +2,7 @@
 //! device works with JavaScript off (a bad review asks for its reason first); the public results carry no
 //! rater data. (The browser tests in browser-tests/ drive the same pages in Chromium.)
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use serde_json::json;
 

@@ -1,7 +1,5 @@
 //! The command line as an operator uses it, on a SQLite file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use std::process::Command;
 
 fn bin() -> Command {

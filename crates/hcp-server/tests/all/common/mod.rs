@@ -1,16 +1,20 @@
 //! Test harness: the real application on a fresh real database (a SQLite file or a new PostgreSQL
-//! database), served over TCP on a free port, driven through HTTP.
+//! database), served over TCP on a free port, driven through HTTP. The app cleans up in `Drop` (the server
+//! stopped, the PostgreSQL database dropped) and fails a test that leaves work queued it did not expect.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 pub mod receivers;
 
 use std::net::SocketAddr;
 
-use hcp_server::{build_app, demo, open, passwords, serve};
+use hcp_app::Config;
+use hcp_app::passwords;
+use hcp_domain::access::{KeyKind, Role};
+use hcp_server::{build_app, demo, open, serve};
 use hcp_storage::Db;
 use hcp_storage::pii::Secrets;
-use hcp_web::{AppState, WebConfig};
+use hcp_web::AppState;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -46,6 +50,10 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
     pg_name: Option<String>,
+    /// Kinds of jobs this test expects to leave waiting (the provincial outbox is always expected: nothing
+    /// drains it in tests).
+    expected_jobs: std::sync::Mutex<Vec<String>>,
+    checked: bool,
 }
 
 pub mod tempdir {
@@ -75,10 +83,10 @@ pub fn test_secrets() -> Secrets {
 
 impl TestApp {
     pub async fn start(engine: Engine) -> TestApp {
-        Self::start_with(engine, WebConfig::default()).await
+        Self::start_with(engine, Config::default()).await
     }
 
-    pub async fn start_with(engine: Engine, mut config: WebConfig) -> TestApp {
+    pub async fn start_with(engine: Engine, mut config: Config) -> TestApp {
         let dir = tempdir::Dir::new();
         let (db_url, pg_name) = match engine {
             Engine::Sqlite => (format!("sqlite://{}", dir.0.join("test.db").display()), None),
@@ -105,27 +113,29 @@ impl TestApp {
         db.migrate().await.unwrap();
         demo::seed_master(&db).await.unwrap();
         let hash = passwords::hash(PASSWORD).unwrap();
-        db.insert_user("admin", &hash, "bureau_admin", "LX").await.unwrap();
+        for (user, role, unit) in [
+            ("admin", Role::BureauAdmin, "LX"),
+            ("gaj", Role::UnitHandler, "LX-GAJ"),
+            ("clerk_cg", Role::WindowStaff, "LX-CG-BMZX"),
+            ("cg_boss", Role::UnitApprover, "LX-CG-BMZX"),
+            ("scj_staff", Role::UnitHandler, "LX-SCJ"),
+            ("scj_boss", Role::UnitApprover, "LX-SCJ"),
+            ("assessor", Role::Assessor, "LX"),
+            ("duban", Role::Oversight, "LX"),
+            ("clerk_scj", Role::WindowStaff, "LX-SCJ"),
+            ("cg_town", Role::TownAdmin, "LX-CG"),
+        ] {
+            db.insert_user(user, &hash, role, unit).await.unwrap();
+        }
         db.set_totp_secret("admin", Some(test_secrets().encrypt(ADMIN_TOTP).unwrap())).await.unwrap();
-        db.insert_user("gaj", &hash, "unit_handler", "LX-GAJ").await.unwrap();
-        db.insert_user("clerk_cg", &hash, "window_staff", "LX-CG-BMZX").await.unwrap();
-        db.insert_user("cg_boss", &hash, "unit_approver", "LX-CG-BMZX").await.unwrap();
-        db.insert_user("scj_staff", &hash, "unit_handler", "LX-SCJ").await.unwrap();
-        db.insert_user("scj_boss", &hash, "unit_approver", "LX-SCJ").await.unwrap();
-        db.insert_user("assessor", &hash, "assessor", "LX").await.unwrap();
-        db.insert_user("duban", &hash, "oversight", "LX").await.unwrap();
-        db.insert_user("clerk_scj", &hash, "window_staff", "LX-SCJ").await.unwrap();
-        db.insert_user("cg_town", &hash, "town_admin", "LX-CG").await.unwrap();
-        let system_key = demo::new_key("system");
-        db.insert_api_key("system", "LX", None, "county platform", &system_key).await.unwrap();
-        let town_system_key = demo::new_key("system");
-        db.insert_api_key("system", "LX-CG", None, "城关镇 system", &town_system_key).await.unwrap();
-        let device_key = demo::new_key("device");
-        db.insert_api_key("device", "LX-ZWZX", Some("ZX-01"), "pad ZX-01", &device_key).await.unwrap();
-        let device_key_other = demo::new_key("device");
-        db.insert_api_key("device", "LX-ZWZX", Some("ZX-02"), "pad ZX-02", &device_key_other).await.unwrap();
-        let hotline_key = demo::new_key("hotline");
-        db.insert_api_key("hotline", "LX", None, "12345", &hotline_key).await.unwrap();
+        let key = |kind| hcp_app::settings::new_key(kind);
+        let (system_key, town_system_key, device_key, device_key_other, hotline_key) =
+            (key(KeyKind::System), key(KeyKind::System), key(KeyKind::Device), key(KeyKind::Device), key(KeyKind::Hotline));
+        db.insert_api_key(KeyKind::System, "LX", None, "county platform", &system_key).await.unwrap();
+        db.insert_api_key(KeyKind::System, "LX-CG", None, "城关镇 system", &town_system_key).await.unwrap();
+        db.insert_api_key(KeyKind::Device, "LX-ZWZX", Some("ZX-01"), "pad ZX-01", &device_key).await.unwrap();
+        db.insert_api_key(KeyKind::Device, "LX-ZWZX", Some("ZX-02"), "pad ZX-02", &device_key_other).await.unwrap();
+        db.insert_api_key(KeyKind::Hotline, "LX", None, "12345", &hotline_key).await.unwrap();
         db.close().await;
 
         let state = open(&db_url, test_secrets(), config).await.unwrap();
@@ -153,11 +163,33 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             pg_name,
+            expected_jobs: std::sync::Mutex::new(Vec::new()),
+            checked: false,
         }
     }
 
-    /// Stops the server and drops the PostgreSQL database.
+    /// This test leaves jobs of `kind` waiting on purpose (its notifier is not run to the end, say).
+    pub fn expect_jobs(&self, kind: &str) {
+        if let Ok(mut v) = self.expected_jobs.lock() {
+            v.push(kind.to_string());
+        }
+    }
+
+    fn expected(&self) -> Vec<String> {
+        self.expected_jobs.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Jobs left waiting that the test did not expect: `(kind, count)`.
+    async fn unexpected_jobs(&self) -> Vec<(String, i64)> {
+        let depth = self.state.db.outbox_depth().await.unwrap_or_default();
+        let expected = self.expected();
+        depth.into_iter().filter(|(k, n)| *n > 0 && !k.starts_with("report_") && !expected.contains(k)).collect()
+    }
+
+    /// Stops the server and checks what the test left behind; `Drop` then drops the PostgreSQL database.
     pub async fn finish(mut self) {
+        let left = self.unexpected_jobs().await;
+        self.checked = true;
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -165,13 +197,7 @@ impl TestApp {
             let _ = h.await;
         }
         self.state.db.close().await;
-        if let Some(name) = self.pg_name.take() {
-            let admin = Db::connect(&pg_admin_url()).await.unwrap();
-            if let Db::Pg(pool) = &admin {
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(pool).await.unwrap();
-            }
-            admin.close().await;
-        }
+        assert!(left.is_empty(), "the test left jobs waiting that it did not expect: {left:?} (call expect_jobs if meant)");
     }
 
     pub async fn post(&self, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
@@ -284,15 +310,14 @@ impl TestApp {
         let m = app.state.db.find_matter(no).await.unwrap().unwrap();
         let seq = svc["seq"].as_i64().unwrap();
         let now = hcp_domain::Timestamp::now();
-        let case_id = uuid::Uuid::now_v7().to_string();
-        let row = hcp_storage::ratings::StoredRating {
+        let row = hcp_domain::records::Rating {
             id: uuid::Uuid::now_v7().to_string(),
             matter_id: m.id.clone(),
             matter_no: m.matter_no.clone(),
             service_seq: seq,
             assess_number: 1,
             follows_id: None,
-            channel: "pad".into(),
+            channel: hcp_domain::Channel::Pad,
             level: 1,
             indicators: String::new(),
             reasons: "105".into(),
@@ -320,18 +345,20 @@ impl TestApp {
             seconds_after_service: None,
             ledger_seq: 0,
         };
-        let case = hcp_storage::cases::NewCase {
-            id: case_id.clone(),
-            category: "service_quality".into(),
-            real_name: false,
-            arrival_day,
-            respond_by,
-            reply_by,
-            provisional: false,
-        };
-        let res =
-            app.state.db.write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some(case) }]).await.unwrap();
-        assert!(res[0].is_ok());
+        let day = |k: i64| hcp_domain::BizDay::from_key(k).unwrap();
+        let (mut case, opened) = hcp_app::ratings::case_for(&app.state, &row).await.unwrap();
+        case.arrival_day = day(arrival_day);
+        case.respond_by = day(respond_by);
+        case.reply_by = day(reply_by);
+        case.provisional = false;
+        let case_id = case.id.clone();
+        let res = app
+            .state
+            .db
+            .write_ratings(&[hcp_storage::ratings::NewRating { row, idempotency: None, case: Some((case, opened)) }])
+            .await
+            .unwrap();
+        assert!(matches!(res[0], Ok(hcp_storage::ratings::RatingOutcome::Created { .. })));
         case_id
     }
 
@@ -370,4 +397,55 @@ macro_rules! both {
             }
         }
     };
+}
+
+impl Drop for TestApp {
+    /// Cleans up whatever happened to the test: the server stopped, the PostgreSQL database dropped (on a thread
+    /// of its own, as `Drop` cannot wait on the test's runtime). A test that ended without `finish` is checked
+    /// here for jobs it left waiting, unless it is already failing.
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.abort();
+        }
+        let pg = self.pg_name.take();
+        let url = self.db_url.clone();
+        let expected = self.expected();
+        let check = !self.checked && !std::thread::panicking();
+        let left = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            rt.block_on(async move {
+                let mut left = Vec::new();
+                if check && let Ok(db) = Db::connect(&url).await {
+                    left = db
+                        .outbox_depth()
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|(k, n)| *n > 0 && !k.starts_with("report_") && !expected.contains(k))
+                        .collect();
+                    db.close().await;
+                }
+                if let Some(name) = pg
+                    && let Ok(admin) = Db::connect(&pg_admin_url()).await
+                {
+                    if let Db::Pg(pool) = &admin {
+                        let _ =
+                            sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(pool).await;
+                    }
+                    admin.close().await;
+                }
+                Some(left)
+            })
+        })
+        .join()
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        if !left.is_empty() {
+            panic!("the test left jobs waiting that it did not expect: {left:?} (call expect_jobs if meant)");
+        }
+    }
 }

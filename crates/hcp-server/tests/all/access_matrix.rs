@@ -2,9 +2,7 @@
 //! the expected answer for each cell, through HTTP, on SQLite and PostgreSQL. Lists and statistics are checked
 //! for what they leak as well as for their status.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 

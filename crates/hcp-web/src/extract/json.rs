@@ -2,7 +2,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use hcp_app::AppError;
+use hcp_domain::DomainError;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -28,15 +29,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
         if !json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            return Err(ApiError(AppError::UnsupportedMediaType(DomainError::new(
                 "unsupported_media_type",
+                "Content-Type",
                 "请求体须为 JSON（Content-Type: application/json）",
-            )
-            .field("Content-Type"));
+            ))));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|_| {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("请求体过大或无法读取（上限 {} KB）", MAX_BODY / 1024))
+            ApiError(AppError::TooLarge(DomainError::general(
+                "body_too_large",
+                format!("请求体过大或无法读取（上限 {} KB）", MAX_BODY / 1024),
+            )))
         })?;
         let value = parse_json(&bytes)?;
         Ok(ApiJson { value, digest: hex::encode(Sha256::digest(&bytes)) })
@@ -49,21 +52,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
-        let (code, text) = if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let err = if let Some(rest) = msg.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or("");
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_field", format!("不认识的字段：{name}"))
-                .field(if path.is_empty() || path == "." { name } else { &path });
+            AppError::invalid("unknown_field", if path.is_empty() || path == "." { name } else { &path }, format!("不认识的字段：{name}"))
         } else if msg.starts_with("missing field `") {
             let name = msg.trim_start_matches("missing field `").split('`').next().unwrap_or("");
-            return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "missing_field", format!("缺少必填字段：{name}"))
-                .field(&join_path(&path, name));
+            AppError::invalid("missing_field", &join_path(&path, name), format!("缺少必填字段：{name}"))
         } else if inner.is_syntax() || inner.is_eof() {
-            ("invalid_json", "请求体不是合法的 JSON".to_string())
+            AppError::Malformed(DomainError::new("invalid_json", if path == "." { "body" } else { &path }, "请求体不是合法的 JSON"))
         } else {
-            ("invalid_type", format!("字段类型或取值不正确：{msg}"))
+            AppError::invalid("invalid_type", if path == "." { "body" } else { &path }, format!("字段类型或取值不正确：{msg}"))
         };
-        let status = if code == "invalid_json" { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
-        ApiError::new(status, code, text).field(if path == "." { "body" } else { &path })
+        ApiError(err)
     })
 }
 

@@ -1,8 +1,6 @@
 //! The official working-day calendar through HTTP, on SQLite and PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use serde_json::Value;
 
@@ -69,12 +67,19 @@ both!(deadlines_follow_the_official_calendar, |app| {
     assert!(v["warnings"][0].as_str().unwrap().contains("2027"));
 
     // Loading the 2027 notice (here an invented one) changes the answer at once after a reload.
-    app.state.db.import_calendar("date,kind,holiday\n2027-01-01,holiday,元旦\n2027-01-04,holiday,测试\n", "test").await.unwrap();
+    hcp_app::settings::import_calendar(
+        &app.state,
+        "date,kind,holiday\n2027-01-01,holiday,元旦\n2027-01-04,holiday,测试\n".as_bytes(),
+        "test",
+    )
+    .await
+    .unwrap();
     app.state.reload_calendar().await.unwrap();
     let (_, v) = add(&app, "2026-12-30", "3").await;
     assert_eq!((v["date"].as_str(), v["provisional"].as_bool()), (Some("2027-01-06"), Some(false)), "{v}");
     // A malformed notice is refused whole, naming the line; what was loaded stays.
-    let err = app.state.db.import_calendar("2027-01-09,holiday,x\n2027-01-06,workday,y\n", "bad").await.unwrap_err();
+    let err =
+        hcp_app::settings::import_calendar(&app.state, "2027-01-09,holiday,x\n2027-01-06,workday,y\n".as_bytes(), "bad").await.unwrap_err();
     assert!(err.to_string().contains("第 2 行"), "{err}");
     app.state.reload_calendar().await.unwrap();
     let (_, v) = add(&app, "2026-12-30", "3").await;

@@ -1,16 +1,15 @@
 //! Notifications through real receivers (an HTTP SMS gateway and an SMTP server), the rater's own feedback
 //! link (verdict and 追评), retries, and the jurisdiction's limits on the loop; on SQLite and PostgreSQL.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::receivers::{SmsGateway, SmtpServer};
-use hcp_server::notify::{self, Mailer, Notifier};
+use hcp_app::notifications::{Notifier, Transport, derive, send_due};
+use hcp_server::notify::{self, Mailer};
 use serde_json::{Value, json};
 
 const RATER_PHONE: &str = "13700001234";
@@ -21,10 +20,10 @@ fn code(v: &Value) -> &str {
 }
 
 async fn notifier(sms: Option<&SmsGateway>, smtp: Option<&SmtpServer>) -> Notifier {
-    let s: Option<Arc<dyn notify::Transport>> = sms
-        .map(|g| Arc::new(notify::SmsGateway::new(g.url.clone(), None, Some("gw-secret".into())).unwrap()) as Arc<dyn notify::Transport>);
-    let m: Option<Arc<dyn notify::Transport>> =
-        smtp.map(|m| Arc::new(Mailer::new(&m.url, "好差评 <haochaping@longxian.example>").unwrap()) as Arc<dyn notify::Transport>);
+    let s: Option<Arc<dyn Transport>> =
+        sms.map(|g| Arc::new(notify::SmsGateway::new(g.url.clone(), None, Some("gw-secret".into())).unwrap()) as Arc<dyn Transport>);
+    let m: Option<Arc<dyn Transport>> =
+        smtp.map(|m| Arc::new(Mailer::new(&m.url, "好差评 <haochaping@longxian.example>").unwrap()) as Arc<dyn Transport>);
     let mut n = Notifier::new(s, m);
     n.retry_base_secs = 1;
     n
@@ -32,8 +31,8 @@ async fn notifier(sms: Option<&SmsGateway>, smtp: Option<&SmtpServer>) -> Notifi
 
 /// Derives and sends until nothing is left that is due now.
 async fn pump(app: &common::TestApp, n: &Notifier) {
-    notify::derive(&app.state).await.unwrap();
-    while notify::send_due(&app.state, n).await.unwrap() > 0 {}
+    derive(&app.state).await.unwrap();
+    while send_due(&app.state, n).await.unwrap() > 0 {}
 }
 
 async fn contacts(app: &common::TestApp) {
@@ -301,19 +300,19 @@ both!(units_are_warned_on_the_day_a_deadline_falls_once, |app| {
     let case_id = app.old_case("DUE-1").await;
     let today = hcp_domain::Timestamp::now().biz_day();
     let due = app.state.db.due_today_candidates(today).await.unwrap();
-    assert!(due.iter().all(|d| d.0 != case_id), "the old case is overdue, not due today");
+    assert!(due.iter().all(|d| d.case_id != case_id), "the old case is overdue, not due today");
     let fresh = bad_review(&app, "DUE-2").await;
     let tomorrow = app.state.db.due_today_candidates(today).await.unwrap();
-    assert!(tomorrow.iter().all(|d| d.0 != fresh), "a case that arrived today is due on the next working day");
-    let id = app.written_case("DUE-3", today, today, today).await;
-    let (a, b) = tokio::join!(hcp_server::workers::warn_due_today(&app.state), hcp_server::workers::warn_due_today(&app.state));
+    assert!(tomorrow.iter().all(|d| d.case_id != fresh), "a case that arrived today is due on the next working day");
+    let id = app.written_case("DUE-3", today.key(), today.key(), today.key()).await;
+    let (a, b) = tokio::join!(hcp_app::sweeps::warn_due_today(&app.state), hcp_app::sweeps::warn_due_today(&app.state));
     assert_eq!(a.unwrap() + b.unwrap(), 2, "respond and reply both fall today, each warned once");
-    assert_eq!(hcp_server::workers::warn_due_today(&app.state).await.unwrap(), 0);
+    assert_eq!(hcp_app::sweeps::warn_due_today(&app.state).await.unwrap(), 0);
     // Two notifiers deriving at once store each message once.
-    let (a, b) = tokio::join!(notify::derive(&app.state), notify::derive(&app.state));
+    let (a, b) = tokio::join!(derive(&app.state), derive(&app.state));
     a.unwrap();
     b.unwrap();
-    while notify::send_due(&app.state, &n).await.unwrap() > 0 {}
+    while send_due(&app.state, &n).await.unwrap() > 0 {}
     let warned: Vec<String> = sms.messages().await.into_iter().filter(|(_, t)| t.contains("今天")).map(|(_, t)| t).collect();
     assert_eq!(warned.len(), 2, "{warned:?}");
     assert!(warned.iter().any(|t| t.contains("响应期限为今天")) && warned.iter().any(|t| t.contains("整改答复期限为今天")), "{warned:?}");
@@ -338,7 +337,7 @@ both!(no_follow_up_of_a_rating_found_untrue, |app| {
         let (s, v) = app.post_as(who, &path, &body).await;
         assert_eq!(s, 200, "{body}: {v}");
     }
-    let url = notify::feedback_url(&app.state, &id);
+    let url = app.state.feedback_url(&id);
     let token = url.rsplit('/').next().unwrap();
     let (s, v) = app.get(&format!("/feedback/{token}"), None).await;
     assert_eq!((s, v["state"].as_str(), v["can_follow_up"].as_bool()), (200, Some("closed"), Some(false)), "{v}");
@@ -354,7 +353,7 @@ mod limits {
 
     async fn limited(engine: common::Engine) {
         let config =
-            hcp_web::WebConfig { loop_limits: LoopLimits { max_reopen: 0, max_extensions: 1, max_reply_days: 8 }, ..Default::default() };
+            hcp_app::Config { loop_limits: LoopLimits { max_reopen: 0, max_extensions: 1, max_reply_days: 8 }, ..Default::default() };
         let app = common::TestApp::start_with(engine, config).await;
         let id = bad_review(&app, "LIM-1").await;
         to_reply(&app, &id).await;
@@ -393,24 +392,28 @@ mod limits {
     /// With the clock stopped during 复核, a pending application holds off 督办, and a rejection gives back the
     /// working days it was pending.
     async fn clock_stops(engine: common::Engine) {
-        let config = hcp_web::WebConfig { appeal_stops_clock: true, ..Default::default() };
+        let config = hcp_app::Config { appeal_stops_clock: true, ..Default::default() };
         let app = common::TestApp::start_with(engine, config).await;
         let id = app.old_case("CLK-1").await;
         // Applied on 2026-11-02 (written through storage, as a past event), still pending.
         let applied = hcp_domain::Timestamp::parse_rfc3339("2026-11-02T10:00:00+08:00", "t").unwrap();
-        let event = hcp_storage::cases::CaseEvent {
+        let event = hcp_domain::records::CaseEvent {
             id: uuid::Uuid::now_v7().to_string(),
             case_id: id.clone(),
-            kind: "appeal_applied".into(),
+            kind: hcp_domain::case_event::EventKind::AppealApplied,
             actor: "staff:scj_staff".into(),
             at: applied.micros(),
-            state_after: "open".into(),
+            state_after: hcp_domain::case_flow::CaseState::Open,
             note: Some(
                 json!({"reason": "当日系统故障", "evidence": "运维记录", "route": "hall", "appeal_state": "pending_unit"}).to_string(),
             ),
         };
-        app.state.db.appeal_step(&event, "hall", None, "pending_unit", None, None).await.unwrap();
-        assert_eq!(hcp_server::workers::sweep_overdue(&app.state).await.unwrap(), 0, "no 督办 while the clock is stopped");
+        app.state
+            .db
+            .appeal_step(&event, hcp_domain::appeal::Route::Hall, None, hcp_domain::appeal::AppealState::PendingUnit, None, None)
+            .await
+            .unwrap();
+        assert_eq!(hcp_app::sweeps::sweep_overdue(&app.state).await.unwrap(), 0, "no 督办 while the clock is stopped");
         let boss = app.sign_in("scj_boss").await;
         let (s, v) = app.post_as(&boss, &format!("/cases/{id}/appeal"), &json!({"action": "opinion", "agree": true, "note": "属实"})).await;
         assert_eq!(s, 200, "{v}");
@@ -427,7 +430,7 @@ mod limits {
         let decided = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "appeal_decided").unwrap();
         assert_eq!(decided["details"]["clock_stopped_working_days"], paused);
         // The case goes on, and late work is escalated again.
-        assert_eq!(hcp_server::workers::sweep_overdue(&app.state).await.unwrap(), 2);
+        assert_eq!(hcp_app::sweeps::sweep_overdue(&app.state).await.unwrap(), 2);
         assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
         app.finish().await;
     }
@@ -517,9 +520,9 @@ s.serve_forever()
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut line).unwrap();
     let url = format!("https://127.0.0.1:{}/sms", line.trim());
-    let msg = notify::Outgoing { id: "n-1", to: "13700001234", subject: "s", body: "【陇县政务服务】您好" };
+    let msg = hcp_app::notifications::Outgoing { id: "n-1", to: "13700001234", subject: "s", body: "【陇县政务服务】您好" };
     let trusted = notify::SmsGateway::with_ca(url.clone(), None, None, Some(&dir.0.join("ca.pem"))).unwrap();
-    use notify::Transport;
+    use Transport;
     let ok = trusted.send(&msg).await;
     let untrusted = notify::SmsGateway::new(url, None, None).unwrap().send(&msg).await;
     let _ = server.kill();

@@ -1,0 +1,213 @@
+//! The rating page a QR code or push link opens (`/r/{token}`): small, without script, for an old phone on a
+//! slow network. Step one chooses the level (five large links); step two offers that level's reasons, a text
+//! and real-name or anonymous, and posts the form to the one rating use case. `?big=1` is the elder-friendly
+//! mode (大字版), kept on every link and form of the journey.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hcp_app::matters::{RatedService, describe_token};
+use hcp_app::ratings::{RatingIn, rate};
+use hcp_app::{AppError, Caller};
+use hcp_domain::channel::Mode;
+use hcp_domain::{Channel, Level};
+use serde::Deserialize;
+
+use super::{minute, render};
+use crate::error::status_of;
+use crate::extract::Form;
+use crate::extract::caller::ClientIp;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct LevelQuery {
+    pub level: Option<i64>,
+    pub c: Option<String>,
+    /// `1`: the elder-friendly mode
+    pub big: Option<u8>,
+}
+
+/// The channel a link names (`?c=`): the terminal's and the push links' own, else the QR code.
+fn page_channel(c: Option<&str>) -> Channel {
+    match c {
+        Some("mobile") => Channel::Mobile,
+        Some("pc") => Channel::Pc,
+        Some("sms") => Channel::Sms,
+        Some("hall_terminal") => Channel::HallTerminal,
+        _ => Channel::Qr,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "rate.html")]
+struct RatePage {
+    big: bool,
+    channel: &'static str,
+    level_query: String,
+    service: RatedService,
+    when: String,
+    levels: Vec<(u8, &'static str, String)>,
+    chosen: Option<(u8, &'static str)>,
+    bad: bool,
+    reasons: Vec<(String, String, bool)>,
+    text: String,
+    anonymous: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "rater_message.html")]
+struct RaterMessage<'a> {
+    big: bool,
+    title: &'a str,
+    role: &'a str,
+    paragraphs: Vec<String>,
+    link: Option<(String, String)>,
+}
+
+pub(crate) fn rater_message(
+    status: StatusCode,
+    big: bool,
+    title: &str,
+    role: &str,
+    paragraphs: Vec<String>,
+    link: Option<(String, String)>,
+) -> Response {
+    render(status, &RaterMessage { big, title, role, paragraphs, link })
+}
+
+fn refused(e: &AppError, big: bool) -> Response {
+    let hint = match e.code() {
+        "token_expired" => "评价期限已过。如对服务有意见，可拨打政务服务热线反映。",
+        "invalid_token" => "二维码或链接无效，请重新扫描办件回执上的二维码。",
+        _ => "请返回上一页重试。",
+    };
+    rater_message(status_of(e), big, "无法评价", "alert", vec![e.message(), hint.into()], None)
+}
+
+/// What the form held, to show it again with an error.
+#[derive(Default)]
+struct Filled {
+    reasons: Vec<String>,
+    text: String,
+    anonymous: bool,
+    error: Option<String>,
+}
+
+async fn form_page(
+    state: &AppState,
+    raw: &str,
+    channel: Channel,
+    level: Option<Level>,
+    big: bool,
+    filled: Filled,
+    status: StatusCode,
+) -> Response {
+    let (_, service) = match describe_token(state, raw).await {
+        Ok(d) => d,
+        Err(e) => return refused(&e, big),
+    };
+    let mode = if channel.mode() == Mode::Online { "online" } else { "offline" };
+    let reasons = level
+        .map(|l| {
+            state
+                .catalogue
+                .reasons
+                .iter()
+                .filter(|r| r.level == l.value() && r.modes.iter().any(|m| m == mode))
+                .map(|r| (r.code.clone(), r.label.clone(), filled.reasons.contains(&r.code)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let page = RatePage {
+        big,
+        channel: channel.code(),
+        level_query: level.map(|l| format!("level={}&", l.value())).unwrap_or_default(),
+        when: minute(service.when),
+        service,
+        levels: Level::ALL.iter().rev().map(|l| (l.value(), l.label(), "★".repeat(usize::from(l.value())))).collect(),
+        chosen: level.map(|l| (l.value(), l.label())),
+        bad: level.is_some_and(|l| l.is_bad()),
+        reasons,
+        text: filled.text,
+        anonymous: filled.anonymous,
+        error: filled.error,
+    };
+    render(status, &page)
+}
+
+/// `GET /r/{token}`: choose a level; with `?level=N`, the rest of the rating.
+pub async fn page(State(state): State<AppState>, Path(raw): Path<String>, Query(q): Query<LevelQuery>) -> Response {
+    let level = q.level.and_then(|l| Level::new(l, "level").ok());
+    form_page(&state, &raw, page_channel(q.c.as_deref()), level, q.big == Some(1), Filled::default(), StatusCode::OK).await
+}
+
+/// `POST /r/{token}`: the rating, through the same use case as the API; a missing reason shows the form again
+/// with what was typed.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    ClientIp(peer): ClientIp,
+    form: Form,
+) -> Response {
+    let big = form.raw("big") == Some("1");
+    let channel = page_channel(form.raw("c"));
+    let Some(level) = form.raw("level").and_then(|l| l.parse::<i64>().ok()).and_then(|l| Level::new(l, "level").ok()) else {
+        return form_page(
+            &state,
+            &raw,
+            channel,
+            None,
+            big,
+            Filled { error: Some("请选择评价等级".into()), ..Filled::default() },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    let filled =
+        Filled { reasons: form.all("reasons", 30), text: form.text("text"), anonymous: form.raw("anonymous") == Some("1"), error: None };
+    let input = RatingIn {
+        reasons: filled.reasons.clone(),
+        text: Some(filled.text.clone()).filter(|t| !t.is_empty()),
+        anonymous: filled.anonymous,
+        token: Some(raw.clone()),
+        ..RatingIn::new(raw.split('.').next().unwrap_or_default().to_string(), channel, i64::from(level.value()))
+    };
+    let origin = crate::api::ratings::origin(&headers, peer, form.digest.clone(), None);
+    match rate(&state, &Caller::Anonymous, input, origin).await {
+        Ok(r) => {
+            let follow = if r.bad_review {
+                "我们已收到您的意见，承办单位将在 1 个工作日内响应、5 个工作日内答复整改情况。"
+            } else {
+                "您的评价将帮助我们改进政务服务。"
+            };
+            rater_message(StatusCode::CREATED, big, "感谢您的评价", "status", vec!["评价已提交。".into(), follow.into()], None)
+        }
+        Err(e) if e.code() == "already_rated" => rater_message(
+            StatusCode::CONFLICT,
+            big,
+            "该办件已评价",
+            "status",
+            vec![
+                "本次服务已经评价过了，每次服务只能评价一次，您的评价已经记录，不需要再评。".into(),
+                "如有新的意见，可拨打政务服务热线反映。".into(),
+            ],
+            None,
+        ),
+        Err(e @ AppError::Invalid(_)) => {
+            form_page(
+                &state,
+                &raw,
+                channel,
+                Some(level),
+                big,
+                Filled { error: Some(e.message()), ..filled },
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(e) => refused(&e, big),
+    }
+}

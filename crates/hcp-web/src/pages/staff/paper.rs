@@ -1,0 +1,82 @@
+//! Paper rating forms (书面评价表), entered by the unit's handlers, approvers or the county — never by window
+//! staff, whose own service the form may rate — through the one rating use case (channel `paper`).
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use hcp_app::ratings::{RatingIn, rate};
+use hcp_domain::access::Act;
+use hcp_domain::{Channel, Level};
+
+use super::{Frame, Session, error_page, form_status};
+use crate::extract::Form;
+use crate::extract::caller::{ClientIp, Who};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "staff_paper.html")]
+struct PaperPage {
+    frame: Frame,
+    error: Option<String>,
+    notice: Option<String>,
+    levels: Vec<(u8, &'static str)>,
+    reason_sets: Vec<(&'static str, Vec<(String, String)>)>,
+}
+
+fn paper_page(state: &AppState, session: &Session, error: Option<String>, notice: Option<String>) -> Response {
+    let reasons = |level: u8| {
+        state
+            .catalogue
+            .reasons
+            .iter()
+            .filter(|r| r.level == level && r.modes.iter().any(|m| m == "offline"))
+            .map(|r| (r.code.clone(), r.label.clone()))
+            .collect()
+    };
+    let page = PaperPage {
+        frame: session.frame.clone(),
+        levels: Level::ALL.iter().rev().map(|l| (l.value(), l.label())).collect(),
+        reason_sets: vec![("非常不满意", reasons(1)), ("不满意", reasons(2))],
+        notice,
+        error,
+    };
+    session.page(form_status(&page.error), &page)
+}
+
+pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap) -> Response {
+    let session = match Session::of(&state, caller, &headers) {
+        Some(s) => s,
+        None => return super::sign_in(),
+    };
+    if let Err(e) = state.authorize(&session.caller, Act::EnterPaperRating) {
+        return error_page(&e);
+    }
+    paper_page(&state, &session, None, None)
+}
+
+pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, ClientIp(peer): ClientIp, form: Form) -> Response {
+    let session = match Session::of(&state, caller, &headers) {
+        Some(s) => s,
+        None => return super::sign_in(),
+    };
+    if !Session::form_ok(&state, &headers, form.raw("csrf")) {
+        return paper_page(&state, &session, Some("页面已过期，请重新录入".into()), None);
+    }
+    let level = form.raw("level").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let input = RatingIn {
+        service_no: form.get("service_no"),
+        reasons: form.all("reasons", 30),
+        text: form.get("text"),
+        anonymous: form.raw("anonymous") == Some("1"),
+        ..RatingIn::new(form.text("matter_no"), Channel::Paper, level)
+    };
+    let origin = crate::api::ratings::origin(&headers, peer, form.digest.clone(), None);
+    match rate(&state, &session.caller, input, origin).await {
+        Ok(r) => {
+            let case = if r.bad_review { "，差评已自动立案交办" } else { "" };
+            paper_page(&state, &session, None, Some(format!("已录入（办件 {}）{case}", r.matter_no)))
+        }
+        Err(e) => paper_page(&state, &session, Some(e.message()), None),
+    }
+}
