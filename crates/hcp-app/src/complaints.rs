@@ -9,7 +9,7 @@ use hcp_domain::case_flow::CaseState;
 use hcp_domain::cases::{CaseCategory, CaseKind};
 use hcp_domain::ids::{parse_code, parse_text};
 use hcp_domain::person::{PersonName, Phone};
-use hcp_domain::records::{Case, CaseEvent, Complaint, ComplaintSource, Inspection};
+use hcp_domain::records::{Case, CaseEvent, Complaint, ComplaintSource, Inspection, TargetKind};
 use hcp_domain::{BizDay, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -181,7 +181,7 @@ fn inspection_out(i: &Inspection) -> InspectionOut {
     InspectionOut {
         id: i.id.clone(),
         kind: i.kind.clone(),
-        target_kind: i.target_kind.clone(),
+        target_kind: i.target_kind.code().into(),
         target_code: i.target_code.clone(),
         unit_code: i.unit_code.clone(),
         inspected_on: i.inspected_on.to_string(),
@@ -201,12 +201,12 @@ pub async fn record_inspection(app: &App, caller: &Caller, input: InspectionIn) 
     let kind = if user.role == hcp_domain::access::Role::Assessor { "third_party" } else { "inspection" };
     let master = app.reload_master().await?;
     let target = parse_code(&input.target_code, "target_code", 40)?;
-    let unit_code = match input.target_kind.as_str() {
-        "unit" => master.units.get(&target).map(|u| u.code.clone()),
-        "window" => master.windows.get(&target).map(|w| w.unit_code.clone()),
-        "staff" => master.staff.get(&target).map(|s| s.unit_code.clone()),
-        "platform" => Some(user.unit_code.clone()),
-        _ => return Err(AppError::invalid("invalid_target_kind", "target_kind", "target_kind 应为 unit、window、staff 或 platform")),
+    let target_kind = TargetKind::parse(&input.target_kind, "target_kind")?;
+    let unit_code = match target_kind {
+        TargetKind::Unit => master.units.get(&target).map(|u| u.code.clone()),
+        TargetKind::Window => master.windows.get(&target).map(|w| w.unit_code.clone()),
+        TargetKind::Staff => master.staff.get(&target).map(|s| s.unit_code.clone()),
+        TargetKind::Platform => Some(user.unit_code.clone()),
     }
     .ok_or_else(|| AppError::invalid("unknown_reference", "target_code", "被查评的对象不存在"))?;
     app.authorize_in(caller, Act::RecordInspection, &unit_code)?;
@@ -235,8 +235,8 @@ pub async fn record_inspection(app: &App, caller: &Caller, input: InspectionIn) 
         let cal = app.calendar().await?;
         let d = hcp_domain::cases::deadlines(&cal, now.biz_date(), app.config.deadline_rule);
         let case = Case {
-            window_code: (input.target_kind == "window").then(|| target.clone()),
-            staff_code: (input.target_kind == "staff").then(|| target.clone()),
+            window_code: (target_kind == TargetKind::Window).then(|| target.clone()),
+            staff_code: (target_kind == TargetKind::Staff).then(|| target.clone()),
             category: CaseCategory::Supervision,
             ..Case::without_rating(uuid::Uuid::now_v7().to_string(), CaseKind::Inspection, &unit_code, now, &d)
         };
@@ -249,7 +249,7 @@ pub async fn record_inspection(app: &App, caller: &Caller, input: InspectionIn) 
     let insp = Inspection {
         id: uuid::Uuid::now_v7().to_string(),
         kind: kind.into(),
-        target_kind: input.target_kind.clone(),
+        target_kind,
         target_code: target,
         unit_code,
         inspected_on: on,

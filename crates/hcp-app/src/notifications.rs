@@ -9,7 +9,7 @@ use std::sync::Arc;
 use hcp_domain::Timestamp;
 use hcp_domain::access::{Act, Role, Target};
 use hcp_domain::case_event::EventDetail;
-use hcp_domain::notices::{Audience, CaseContext, Happening, Notice, notices};
+use hcp_domain::notices::{Audience, CaseContext, Delivery, Happening, Notice, notices};
 use hcp_domain::person::{mask_email, mask_phone};
 use hcp_domain::records::{CaseEvent, RecordKind};
 use hcp_storage::cases::CaseSummary;
@@ -63,7 +63,7 @@ async fn out(app: &App, n: Notification) -> AppResult<NotificationOut> {
         template: n.n.template,
         subject: n.n.subject,
         body: n.n.body.replace(FEEDBACK_PLACEHOLDER, "（评价人专属反馈链接）"),
-        state: n.state,
+        state: n.state.code().into(),
         created_at: Timestamp(n.created_at).to_rfc3339(),
         sent_at: n.sent_at.map(|t| Timestamp(t).to_rfc3339()),
         attempts: attempts
@@ -83,16 +83,10 @@ pub async fn of_case(app: &App, caller: &Caller, id: &str) -> AppResult<Vec<Noti
     Ok(v)
 }
 
-const STATES: [&str; 5] = ["pending", "sent", "retrying", "dead", "unsent"];
-
 /// Every notification of the county's tree (optionally in one state), newest first.
 pub async fn list(app: &App, caller: &Caller, state: Option<&str>, limit: Option<i64>) -> AppResult<Vec<NotificationOut>> {
     app.authorize(caller, Act::ManageNotifications)?;
-    if let Some(s) = state
-        && !STATES.contains(&s)
-    {
-        return Err(AppError::invalid("invalid_state", "state", format!("state 应为 {}", STATES.join("、"))));
-    }
+    let state = state.map(|s| Delivery::parse(s, "state")).transpose()?;
     let mut v = Vec::new();
     // Another county's notifications on the same database are not this county's business.
     for (n, unit) in app.db.list_notifications(None, state, limit.unwrap_or(100).clamp(1, 1000)).await? {
@@ -115,7 +109,7 @@ pub async fn retry(app: &App, caller: &Caller, id: &str) -> AppResult<Notificati
     if !app.db.retry_notification(id, Timestamp::now().micros()).await? {
         return Err(AppError::conflict(
             "not_retryable",
-            format!("该通知当前状态为 {}，只有已放弃（dead）或未发送（unsent）的通知可以重发", n.state),
+            format!("该通知当前状态为 {}，只有已放弃（dead）或未发送（unsent）的通知可以重发", n.state.code()),
             None,
         ));
     }
@@ -319,7 +313,7 @@ async fn send_one(app: &App, notifier: &Notifier, job: &ClaimedJob) -> AppResult
         app.db.finish_job(job, JobOutcome::Dead { error: "通知不存在" }).await?;
         return Ok(());
     };
-    if note.state == "sent" {
+    if note.state == Delivery::Sent {
         app.db.finish_job(job, JobOutcome::Done).await?;
         return Ok(());
     }
@@ -332,7 +326,7 @@ async fn send_one(app: &App, notifier: &Notifier, job: &ClaimedJob) -> AppResult
     let attempt = note.attempts + 1;
     let Some(transport) = transport else {
         let why = if note.n.channel == "sms" { "未配置短信网关，未发送" } else { "未配置邮件服务器，未发送" };
-        app.db.record_attempt(&id, attempt, false, "unsent", why, at).await?;
+        app.db.record_attempt(&id, attempt, false, Delivery::Unsent, why, at).await?;
         app.db.finish_job(job, JobOutcome::Done).await?;
         return Ok(());
     };
@@ -344,19 +338,19 @@ async fn send_one(app: &App, notifier: &Notifier, job: &ClaimedJob) -> AppResult
     let msg = Outgoing { id: &id, to: &to, subject: &note.n.subject, body: &body };
     match transport.send(&msg).await {
         Ok(result) => {
-            app.db.record_attempt(&id, attempt, true, "sent", &result, at).await?;
+            app.db.record_attempt(&id, attempt, true, Delivery::Sent, &result, at).await?;
             app.db.finish_job(job, JobOutcome::Done).await?;
         }
         Err(error) if job.attempt >= notifier.max_attempts => {
             tracing::warn!(notification = %id, attempt, %error, "notification given up");
             metrics::counter!("hcp_notification_failures_total").increment(1);
-            app.db.record_attempt(&id, attempt, false, "dead", &error, at).await?;
+            app.db.record_attempt(&id, attempt, false, Delivery::Dead, &error, at).await?;
             app.db.finish_job(job, JobOutcome::Dead { error: &error }).await?;
         }
         Err(error) => {
             metrics::counter!("hcp_notification_failures_total").increment(1);
             let delay = notifier.retry_base_secs.max(1).saturating_mul(1 << (job.attempt - 1).clamp(0, 16));
-            app.db.record_attempt(&id, attempt, false, "retrying", &error, at).await?;
+            app.db.record_attempt(&id, attempt, false, Delivery::Retrying, &error, at).await?;
             let retry_at = Timestamp(at).plus_seconds(delay).micros();
             app.db.finish_job(job, JobOutcome::Retry { at: retry_at, error: &error }).await?;
         }

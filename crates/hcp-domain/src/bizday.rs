@@ -92,6 +92,13 @@ impl<'de> Deserialize<'de> for BizDay {
     }
 }
 
+impl Timestamp {
+    /// The business day (Asia/Shanghai) this instant falls on.
+    pub fn biz_day(self) -> BizDay {
+        BizDay::from_date(self.biz_date())
+    }
+}
+
 /// A reporting period of whole business days, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod bizday;
 pub mod case_event;
 pub mod case_flow;
+pub mod case_history;
 pub mod case_metrics;
 pub mod cases;
 pub mod catalogue;

@@ -65,6 +65,39 @@ impl Step {
     }
 }
 
+/// Where a notification stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Pending,
+    Sent,
+    Retrying,
+    /// given up after its attempts; the county may re-run it
+    Dead,
+    /// no transport configured for its channel; the county may re-run it once there is one
+    Unsent,
+}
+
+impl Delivery {
+    pub const ALL: [Delivery; 5] = [Delivery::Pending, Delivery::Sent, Delivery::Retrying, Delivery::Dead, Delivery::Unsent];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Delivery::Pending => "pending",
+            Delivery::Sent => "sent",
+            Delivery::Retrying => "retrying",
+            Delivery::Dead => "dead",
+            Delivery::Unsent => "unsent",
+        }
+    }
+
+    pub fn parse(s: &str, field: &str) -> Result<Self, crate::DomainError> {
+        Self::ALL.into_iter().find(|d| d.code() == s).ok_or_else(|| {
+            let all: Vec<&str> = Self::ALL.iter().map(|d| d.code()).collect();
+            crate::DomainError::new("invalid_state", field, format!("state 应为 {}", all.join("、")))
+        })
+    }
+}
+
 /// What the texts need to know about the case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseContext {

@@ -401,14 +401,40 @@ impl ComplaintSource {
     }
 }
 
+/// What an inspection looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Unit,
+    Window,
+    Staff,
+    Platform,
+}
+
+impl TargetKind {
+    pub fn code(self) -> &'static str {
+        match self {
+            TargetKind::Unit => "unit",
+            TargetKind::Window => "window",
+            TargetKind::Staff => "staff",
+            TargetKind::Platform => "platform",
+        }
+    }
+
+    pub fn parse(s: &str, field: &str) -> Result<Self, DomainError> {
+        [TargetKind::Unit, TargetKind::Window, TargetKind::Staff, TargetKind::Platform]
+            .into_iter()
+            .find(|k| k.code() == s)
+            .ok_or_else(|| DomainError::new("invalid_target_kind", field, "target_kind 应为 unit、window、staff 或 platform"))
+    }
+}
+
 /// A supervision inspection or third-party assessment (监督查评) as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inspection {
     pub id: String,
     /// `inspection` (the county bureau) or `third_party`
     pub kind: String,
-    /// `unit`, `window`, `staff` or `platform`
-    pub target_kind: String,
+    pub target_kind: TargetKind,
     pub target_code: String,
     /// the unit accountable for the target
     pub unit_code: String,
@@ -427,7 +453,7 @@ impl Inspection {
         Record::new(RecordKind::Inspection.code())
             .str("id", &i.id)
             .str("kind", &i.kind)
-            .str("target_kind", &i.target_kind)
+            .str("target_kind", i.target_kind.code())
             .str("target_code", &i.target_code)
             .str("unit_code", &i.unit_code)
             .int("inspected_on", i.inspected_on.key())

@@ -43,11 +43,6 @@ impl Timestamp {
         self.to_datetime().to_offset(SHANGHAI).date()
     }
 
-    /// The business day (Asia/Shanghai) this instant falls on.
-    pub fn biz_day(self) -> crate::bizday::BizDay {
-        crate::bizday::BizDay::from_date(self.biz_date())
-    }
-
     pub fn plus_seconds(self, s: i64) -> Self {
         Timestamp(self.0.saturating_add(s.saturating_mul(1_000_000)))
     }

@@ -3,126 +3,19 @@
 
 use hcp_domain::BizDay;
 use hcp_domain::appeal::{AppealState, Route};
-use hcp_domain::case_event::EventKind;
 use hcp_domain::case_flow::CaseState;
-use hcp_domain::cases::{CaseCategory, CaseKind};
 use hcp_domain::notices::Step;
-use hcp_domain::records::{AppealRow, Case, CaseEvent, Entry, Invalidation, RecordKind};
+use hcp_domain::records::{AppealRow, CaseEvent, Entry, Invalidation, RecordKind};
 use hcp_domain::stats::{level_column, rollup_keys};
 use sqlx::Row;
 
 use crate::db::Db;
 use crate::error::{Conflict, Result, StoreError};
 use crate::on_db;
+use crate::rows::{CASE_COLS, EVENT_COLS, day, event_from_row, prefixed, state_of, summary_from_row};
 use crate::tx::{Tx, on_tx};
 
-pub const CASE_COLS: &[&str] = &[
-    "id",
-    "kind",
-    "rating_id",
-    "matter_no",
-    "unit_code",
-    "item_code",
-    "window_code",
-    "staff_code",
-    "level",
-    "category",
-    "real_name",
-    "referral",
-    "opened_at",
-    "arrival_day",
-    "respond_by",
-    "reply_by",
-    "provisional",
-];
-pub const EVENT_COLS: &[&str] = &["id", "case_id", "kind", "actor", "at", "state_after", "note"];
-
-fn day(key: i64, col: &str) -> Result<BizDay> {
-    BizDay::from_key(key).ok_or_else(|| StoreError::corrupt(format!("{col} {key} is not a date")))
-}
-
-pub(crate) fn state_of(s: &str) -> Result<CaseState> {
-    CaseState::parse(s).ok_or_else(|| StoreError::corrupt(format!("unknown case state {s}")))
-}
-
-macro_rules! get {
-    ($r:expr, $p:expr, $c:literal) => {
-        $r.try_get(format!("{}{}", $p, $c).as_str())?
-    };
-}
-
-pub(crate) fn case_from_row<R: Row>(r: &R, p: &str) -> Result<Case>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let kind: String = get!(r, p, "kind");
-    let category: String = get!(r, p, "category");
-    Ok(Case {
-        id: get!(r, p, "id"),
-        kind: CaseKind::parse(&kind).ok_or_else(|| StoreError::corrupt(format!("unknown case kind {kind}")))?,
-        rating_id: get!(r, p, "rating_id"),
-        matter_no: get!(r, p, "matter_no"),
-        unit_code: get!(r, p, "unit_code"),
-        item_code: get!(r, p, "item_code"),
-        window_code: get!(r, p, "window_code"),
-        staff_code: get!(r, p, "staff_code"),
-        level: get!(r, p, "level"),
-        category: CaseCategory::parse(&category).ok_or_else(|| StoreError::corrupt(format!("unknown case category {category}")))?,
-        real_name: get!(r, p, "real_name"),
-        referral: get!(r, p, "referral"),
-        opened_at: get!(r, p, "opened_at"),
-        arrival_day: day(get!(r, p, "arrival_day"), "arrival_day")?,
-        respond_by: day(get!(r, p, "respond_by"), "respond_by")?,
-        reply_by: day(get!(r, p, "reply_by"), "reply_by")?,
-        provisional: get!(r, p, "provisional"),
-    })
-}
-
-pub(crate) fn event_from_row<R: Row>(r: &R, p: &str) -> Result<CaseEvent>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let kind: String = get!(r, p, "kind");
-    let state: String = get!(r, p, "state_after");
-    Ok(CaseEvent {
-        id: get!(r, p, "id"),
-        case_id: get!(r, p, "case_id"),
-        kind: EventKind::parse(&kind).ok_or_else(|| StoreError::corrupt(format!("unknown event kind {kind}")))?,
-        actor: get!(r, p, "actor"),
-        at: get!(r, p, "at"),
-        state_after: state_of(&state)?,
-        note: get!(r, p, "note"),
-    })
-}
-
-/// `t.a AS pa, t.b AS pb, …`
-pub(crate) fn prefixed(table: &str, cols: &[&str], prefix: &str) -> String {
-    cols.iter().map(|c| format!("{table}.{c} AS {prefix}{c}")).collect::<Vec<_>>().join(", ")
-}
-
-/// A case with its current state and reply deadline (moved by extensions).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaseSummary {
-    pub case: Case,
-    pub state: CaseState,
-    pub reply_by: BizDay,
-}
-
-fn summary_from_row<R: Row>(r: &R) -> Result<CaseSummary>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let state: String = r.try_get("s_state")?;
-    Ok(CaseSummary { case: case_from_row(r, "c_")?, state: state_of(&state)?, reply_by: day(r.try_get("s_reply_by")?, "reply_by")? })
-}
+pub use crate::rows::CaseSummary;
 
 /// A deadline that has come (today) or passed for a step a case has not taken: what the sweeps act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -397,9 +290,9 @@ impl Db {
                     .bind(CaseState::Closed.code()).bind(event.at).bind(&event.case_id).execute(&mut **t).await?;
                 sqlx::query("INSERT INTO rating_invalidations (rating_id, case_id, decided_by, at) VALUES ($1, $2, $3, $4)")
                     .bind(&inv.rating_id).bind(&inv.case_id).bind(&inv.decided_by).bind(inv.at).execute(&mut **t).await?;
-                let sql = format!("SELECT {}, 0 AS ledger_seq FROM ratings r WHERE r.id = $1", crate::ratings::RATING_COLS);
+                let sql = format!("SELECT {}, 0 AS ledger_seq FROM ratings r WHERE r.id = $1", crate::rows::RATING_COLS);
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&inv.rating_id).fetch_optional(&mut **t).await?;
-                row.map(|r| crate::ratings::rating_from_row(&r)).transpose()?
+                row.map(|r| crate::rows::rating_from_row(&r)).transpose()?
             });
             let rating = rating.ok_or_else(|| StoreError::corrupt(format!("the rating {} of an upheld 复核 is missing", inv.rating_id)))?;
             entries.push(Entry { kind: RecordKind::RatingInvalidated, id: inv.rating_id.clone(), content: inv.record().content_hash() });

@@ -15,6 +15,7 @@ pub mod matters;
 pub mod notifications;
 pub mod pii;
 pub mod ratings;
+pub mod rows;
 pub mod stats;
 pub mod tx;
 pub mod users;

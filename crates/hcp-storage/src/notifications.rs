@@ -11,41 +11,35 @@ use sqlx::Row;
 use crate::db::Db;
 use crate::error::Result;
 use crate::on_db;
+use crate::tx::{Tx, on_tx};
 
-macro_rules! insert_notes {
-    ($tx:expr, $notes:expr, $now:expr) => {{
+impl Tx {
+    /// Stores notifications not stored before (one per source, recipient and channel), each with its `notify`
+    /// job; returns how many were new.
+    pub async fn insert_notifications(&mut self, notes: &[NewNotification], now: i64) -> Result<u64> {
         let mut added = 0_u64;
-        for n in $notes {
-            let inserted = sqlx::query(
+        for n in notes {
+            let inserted = on_tx!(self, t => sqlx::query(
                 "INSERT INTO notifications (id, source, case_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) ON CONFLICT (source, recipient, channel) DO NOTHING",
-            )
-            .bind(&n.id)
-            .bind(&n.source)
-            .bind(&n.case_id)
-            .bind(&n.recipient)
-            .bind(&n.channel)
-            .bind(&n.address)
-            .bind(&n.address_masked)
-            .bind(&n.template)
-            .bind(&n.subject)
-            .bind(&n.body)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) ON CONFLICT (source, recipient, channel) DO NOTHING")
+                .bind(&n.id).bind(&n.source).bind(&n.case_id).bind(&n.recipient).bind(&n.channel).bind(&n.address)
+                .bind(&n.address_masked).bind(&n.template).bind(&n.subject).bind(&n.body).bind(now)
+                .execute(&mut **t).await?.rows_affected());
             if inserted == 1 {
                 added += 1;
-                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'notify', $2, 'pending', 0, $3, $3)")
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(format!("{{\"id\":\"{}\"}}", n.id))
-                    .bind($now)
-                    .execute(&mut *$tx)
-                    .await?;
+                self.enqueue("notify", &n.id, now).await?;
             }
         }
-        added
-    }};
+        Ok(added)
+    }
+
+    /// Puts a job of `kind` for record `id` in the queue, due now.
+    pub async fn enqueue(&mut self, kind: &str, id: &str, now: i64) -> Result<()> {
+        on_tx!(self, t => sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, $2, $3, 'pending', 0, $4, $4)")
+            .bind(uuid::Uuid::now_v7().to_string()).bind(kind).bind(format!("{{\"id\":\"{id}\"}}")).bind(now)
+            .execute(&mut **t).await?.rows_affected());
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +65,7 @@ pub struct NewNotification {
 pub struct Notification {
     pub n: NewNotification,
     /// `pending`, `sent`, `retrying`, `dead` (gave up), `unsent` (no transport configured for the channel)
-    pub state: String,
+    pub state: hcp_domain::notices::Delivery,
     pub attempts: i64,
     pub last_result: Option<String>,
     pub created_at: i64,
@@ -100,7 +94,7 @@ where
             subject: r.try_get("subject")?,
             body: r.try_get("body")?,
         },
-        state: r.try_get("state")?,
+        state: hcp_domain::notices::Delivery::parse(&r.try_get::<String, _>("state")?, "state")?,
         attempts: r.try_get("attempts")?,
         last_result: r.try_get("last_result")?,
         created_at: r.try_get("created_at")?,
@@ -159,30 +153,22 @@ impl Db {
     /// Moves the cursor from `from` to `to` and stores `notes` with one `notify` job each, in one transaction;
     /// `false` (and nothing stored) when another node moved the cursor first.
     pub async fn commit_notifications(&self, from: i64, to: i64, notes: &[NewNotification], now: i64) -> Result<bool> {
-        let is_pg = matches!(self, Db::Pg(_));
-        let begin = if is_pg { "BEGIN" } else { "BEGIN IMMEDIATE" };
-        Ok(on_db!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
-            let moved = sqlx::query("UPDATE notify_cursor SET seq = $1 WHERE id = 1 AND seq = $2")
-                .bind(to).bind(from).execute(&mut *tx).await?.rows_affected();
-            if moved != 1 {
-                return Ok(false);
-            }
-            insert_notes!(tx, notes, now);
-            tx.commit().await?;
-            true
-        }))
+        let mut tx = Tx::write(self).await?;
+        let moved = on_tx!(&mut tx, t => sqlx::query("UPDATE notify_cursor SET seq = $1 WHERE id = 1 AND seq = $2")
+            .bind(to).bind(from).execute(&mut **t).await?.rows_affected());
+        if moved != 1 {
+            return Ok(false);
+        }
+        tx.insert_notifications(notes, now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    /// Stores notifications not tied to the ledger (a due-today warning), each once per source, recipient and
-    /// channel; returns how many were new.
     pub async fn add_notifications(&self, notes: &[NewNotification], now: i64) -> Result<u64> {
-        Ok(on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = insert_notes!(tx, notes, now);
-            tx.commit().await?;
-            n
-        }))
+        let mut tx = Tx::plain(self).await?;
+        let n = tx.insert_notifications(notes, now).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     pub async fn get_notification(&self, id: &str) -> Result<Option<Notification>> {
@@ -198,7 +184,7 @@ impl Db {
     pub async fn list_notifications(
         &self,
         case_id: Option<&str>,
-        state: Option<&str>,
+        state: Option<hcp_domain::notices::Delivery>,
         limit: i64,
     ) -> Result<Vec<(Notification, Option<String>)>> {
         let cols = NOTE_COLS.split(", ").map(|c| format!("n.{c}")).collect::<Vec<_>>().join(", ");
@@ -208,7 +194,7 @@ impl Db {
         );
         let mut out = Vec::new();
         on_db!(self, pool => {
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id.unwrap_or("")).bind(state.unwrap_or("")).bind(limit).fetch_all(pool).await? {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(case_id.unwrap_or("")).bind(state.map(|d| d.code()).unwrap_or("")).bind(limit).fetch_all(pool).await? {
                 out.push((note_from_row(&r)?, r.try_get("unit_code")?));
             }
         });
@@ -227,7 +213,15 @@ impl Db {
     }
 
     /// Records one delivery attempt and the notification's new state, in one transaction.
-    pub async fn record_attempt(&self, id: &str, attempt: i64, ok: bool, state: &str, result: &str, at: i64) -> Result<()> {
+    pub async fn record_attempt(
+        &self,
+        id: &str,
+        attempt: i64,
+        ok: bool,
+        state: hcp_domain::notices::Delivery,
+        result: &str,
+        at: i64,
+    ) -> Result<()> {
         on_db!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("INSERT INTO notification_attempts (notification_id, attempt, at, ok, result) VALUES ($1, $2, $3, $4, $5) \
@@ -235,7 +229,7 @@ impl Db {
                 .bind(id).bind(attempt).bind(at).bind(ok).bind(result).execute(&mut *tx).await?;
             // A notification once sent stays sent, whatever a slower node reports afterwards.
             sqlx::query("UPDATE notifications SET state = $1, attempts = $2, last_result = $3, sent_at = CASE WHEN $4 THEN $5 ELSE sent_at END WHERE id = $6 AND state <> 'sent'")
-                .bind(state).bind(attempt).bind(result).bind(ok).bind(at).bind(id).execute(&mut *tx).await?;
+                .bind(state.code()).bind(attempt).bind(result).bind(ok).bind(at).bind(id).execute(&mut *tx).await?;
             tx.commit().await?;
         });
         Ok(())
@@ -243,17 +237,14 @@ impl Db {
 
     /// Puts a dead (or unsent) notification back in the queue: a new `notify` job, due now.
     pub async fn retry_notification(&self, id: &str, now: i64) -> Result<bool> {
-        Ok(on_db!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let n = sqlx::query("UPDATE notifications SET state = 'pending' WHERE id = $1 AND state IN ('dead', 'unsent')")
-                .bind(id).execute(&mut *tx).await?.rows_affected();
-            if n == 1 {
-                sqlx::query("INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES ($1, 'notify', $2, 'pending', 0, $3, $3)")
-                    .bind(uuid::Uuid::now_v7().to_string()).bind(format!("{{\"id\":\"{id}\"}}")).bind(now).execute(&mut *tx).await?;
-            }
-            tx.commit().await?;
-            n == 1
-        }))
+        let mut tx = Tx::plain(self).await?;
+        let n = on_tx!(&mut tx, t => sqlx::query("UPDATE notifications SET state = 'pending' WHERE id = $1 AND state IN ('dead', 'unsent')")
+            .bind(id).execute(&mut **t).await?.rows_affected());
+        if n == 1 {
+            tx.enqueue("notify", id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
     }
 
     /// Claims up to `limit` due jobs of `kind` for `lease_micros`: pending ones whose time has come, and running

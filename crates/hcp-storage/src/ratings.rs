@@ -7,65 +7,15 @@ use std::time::Instant;
 
 use hcp_domain::records::{Case, CaseEvent, Entry, Rating, RecordKind};
 use hcp_domain::stats::rollup_keys;
-use hcp_domain::{BizDay, Channel, Timestamp};
+use hcp_domain::{BizDay, Timestamp};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
 use crate::error::{Result, StoreError};
 use crate::on_db;
+use crate::rows::{RATING_COLS, rating_from_row};
 use crate::tx::{Tx, on_tx, placeholders, pow2_chunks};
-
-pub const RATING_COLS: &str = "id, matter_id, matter_no, service_seq, assess_number, follows_id, channel, level, indicators, reasons, text, anonymous, \
-rater_name, rater_phone, rater_id_number, rater_phone_ix, rater_from_applicant, unit_code, item_code, window_code, staff_code, catalogue_version, \
-referral, rated_at, received_at, biz_day, credential_kind, credential_id, device_id, source_hash, client_type, seconds_after_service";
-
-pub(crate) fn rating_from_row<R: Row>(r: &R) -> Result<Rating>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> Vec<u8>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let channel: String = r.try_get("channel")?;
-    let biz_day: i64 = r.try_get("biz_day")?;
-    Ok(Rating {
-        id: r.try_get("id")?,
-        matter_id: r.try_get("matter_id")?,
-        matter_no: r.try_get("matter_no")?,
-        service_seq: r.try_get("service_seq")?,
-        assess_number: r.try_get("assess_number")?,
-        follows_id: r.try_get("follows_id")?,
-        channel: Channel::parse(&channel, "channel")?,
-        level: r.try_get("level")?,
-        indicators: r.try_get("indicators")?,
-        reasons: r.try_get("reasons")?,
-        text: r.try_get("text")?,
-        anonymous: r.try_get("anonymous")?,
-        rater_name: r.try_get("rater_name")?,
-        rater_phone: r.try_get("rater_phone")?,
-        rater_id_number: r.try_get("rater_id_number")?,
-        rater_phone_ix: r.try_get("rater_phone_ix")?,
-        rater_from_applicant: r.try_get("rater_from_applicant")?,
-        unit_code: r.try_get("unit_code")?,
-        item_code: r.try_get("item_code")?,
-        window_code: r.try_get("window_code")?,
-        staff_code: r.try_get("staff_code")?,
-        catalogue_version: r.try_get("catalogue_version")?,
-        referral: r.try_get("referral")?,
-        rated_at: r.try_get("rated_at")?,
-        received_at: r.try_get("received_at")?,
-        biz_day: BizDay::from_key(biz_day).ok_or_else(|| StoreError::corrupt(format!("biz_day {biz_day} is not a date")))?,
-        credential_kind: r.try_get("credential_kind")?,
-        credential_id: r.try_get("credential_id")?,
-        device_id: r.try_get("device_id")?,
-        source_hash: r.try_get("source_hash")?,
-        client_type: r.try_get("client_type")?,
-        seconds_after_service: r.try_get("seconds_after_service")?,
-        ledger_seq: r.try_get::<Option<i64>, _>("ledger_seq").ok().flatten().unwrap_or(0),
-    })
-}
 
 /// What a client sent an `Idempotency-Key` with: the scope it is unique in, the key, and a digest of the request.
 #[derive(Debug, Clone, PartialEq, Eq)]

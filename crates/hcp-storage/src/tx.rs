@@ -60,8 +60,8 @@ impl Tx {
     pub async fn open_case(&mut self, c: &Case, opened: &CaseEvent) -> Result<[Entry; 2]> {
         let sql = format!(
             "INSERT INTO cases ({}) VALUES {}",
-            crate::cases::CASE_COLS.join(", "),
-            placeholders(self.is_pg(), 1, crate::cases::CASE_COLS.len())
+            crate::rows::CASE_COLS.join(", "),
+            placeholders(self.is_pg(), 1, crate::rows::CASE_COLS.len())
         );
         on_tx!(self, t => {
             sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -5,12 +5,13 @@ use hcp_domain::ledger::{Break, GENESIS, Hash, chain_hash};
 use hcp_domain::records::{Invalidation, RecordKind};
 use sqlx::Row;
 
-use crate::cases::{CASE_COLS, EVENT_COLS, case_from_row, event_from_row, prefixed};
-use crate::complaints::{COMPLAINT_COLS, INSPECTION_COLS, complaint_from_row, inspection_from_row};
 use crate::db::Db;
 use crate::error::Result;
 use crate::on_db;
-use crate::ratings::{RATING_COLS, rating_from_row};
+use crate::rows::{
+    CASE_COLS, COMPLAINT_COLS, EVENT_COLS, INSPECTION_COLS, RATING_COLS, case_from_row, complaint_from_row, event_from_row,
+    inspection_from_row, prefixed, rating_from_row,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {

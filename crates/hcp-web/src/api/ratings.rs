@@ -1,25 +1,13 @@
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use hcp_app::ratings::{self, Origin, RatingCreated, RatingIn, RatingView};
+use axum::http::{HeaderMap, StatusCode};
+use hcp_app::ratings::{self, RatingCreated, RatingIn, RatingView};
 
 use crate::api::meta::ErrorBody;
 use crate::error::ApiResult;
-use crate::extract::ApiJson;
 use crate::extract::caller::{Bearer, ClientIp, Who};
+use crate::extract::{ApiJson, origin};
 use crate::state::AppState;
-
-/// What the rating use case needs to know of an HTTP request.
-pub(crate) fn origin(headers: &HeaderMap, peer: Option<std::net::IpAddr>, digest: String, bearer: Option<String>) -> Origin {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    Origin {
-        peer,
-        user_agent: header(header::USER_AGENT.as_str()),
-        idempotency_key: headers.get("idempotency-key").map(|v| v.to_str().unwrap_or("\u{7f}").to_string()),
-        digest,
-        bearer_token: bearer,
-    }
-}
 
 /// Submit a rating. Returns 201 with its id; a second rating of the same matter/service from any channel
 /// gets 409 `already_rated` with the existing rating's id (also at the top level as `id`). With an

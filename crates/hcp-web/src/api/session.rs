@@ -1,6 +1,6 @@
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hcp_app::session::{self, SessionOut, SignIn};
 use hcp_app::{AppError, Caller};
@@ -10,22 +10,8 @@ use utoipa::ToSchema;
 use crate::api::meta::ErrorBody;
 use crate::error::ApiResult;
 use crate::extract::ApiJson;
-use crate::extract::caller::{ClientIp, SESSION_COOKIE, Who, cookie_value};
+use crate::extract::caller::{ClientIp, SESSION_COOKIE, Who, cleared, cookie_value, session_cookie};
 use crate::state::AppState;
-
-/// The session cookie: HttpOnly, SameSite=Strict, Secure behind https.
-pub(crate) fn session_cookie(state: &AppState, token: &str) -> Option<HeaderValue> {
-    let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
-    let ttl = state.config.session_ttl_secs;
-    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ttl}{secure}")).ok()
-}
-
-/// The header that clears the session cookie.
-pub(crate) fn cleared() -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert(header::SET_COOKIE, HeaderValue::from_static("hcp_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
-    h
-}
 
 /// Staff sign-in: a fresh session cookie (HttpOnly, SameSite=Strict, Secure behind https) replaces any the
 /// browser had. Accounts with a second factor give the authenticator's code in `otp`; administrators must have

@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use hcp_app::{AppError, Caller};
 
 use crate::error::ApiError;
@@ -106,4 +106,18 @@ impl FromRequestParts<AppState> for ClientIp {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         Ok(ClientIp(client_ip(state, peer, &parts.headers)))
     }
+}
+
+/// The session cookie: HttpOnly, SameSite=Strict, Secure behind https.
+pub fn session_cookie(state: &AppState, token: &str) -> Option<HeaderValue> {
+    let secure = if state.config.public_base_url.starts_with("https://") { "; Secure" } else { "" };
+    let ttl = state.config.session_ttl_secs;
+    HeaderValue::from_str(&format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={ttl}{secure}")).ok()
+}
+
+/// The header that clears the session cookie.
+pub fn cleared() -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(header::SET_COOKIE, HeaderValue::from_static("hcp_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"));
+    h
 }

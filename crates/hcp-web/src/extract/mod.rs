@@ -4,9 +4,11 @@
 pub mod caller;
 pub mod form;
 pub mod json;
+pub mod origin;
 pub mod query;
 
 pub use caller::{Bearer, SESSION_COOKIE, cookie_value};
 pub use form::Form;
 pub use json::{ApiJson, MAX_BODY};
+pub use origin::origin;
 pub use query::ApiQuery;

@@ -238,7 +238,7 @@ pub async fn rate_json(
         rated_at: d.rated_at,
         ..RatingIn::new(d.matter_no, Channel::Pad, d.level)
     };
-    let origin = crate::api::ratings::origin(&headers, peer, body.digest, None);
+    let origin = crate::extract::origin(&headers, peer, body.digest, None);
     match rate(&state, &Caller::Key(key), input, origin).await {
         Ok(r) => (StatusCode::CREATED, Json(serde_json::json!({ "id": r.id, "case_id": r.case_id }))).into_response(),
         Err(e) => ApiError(e).into_response(),
@@ -260,7 +260,7 @@ pub async fn rate_form(State(state): State<AppState>, headers: HeaderMap, Client
         return device_page(&state, &headers, &key, None, Some(level)).await;
     }
     let input = RatingIn { service_no: form.get("service_no"), reasons, ..RatingIn::new(form.text("matter_no"), Channel::Pad, level) };
-    let origin = crate::api::ratings::origin(&headers, peer, form.digest.clone(), None);
+    let origin = crate::extract::origin(&headers, peer, form.digest.clone(), None);
     let msg = match rate(&state, &Caller::Key(key.clone()), input, origin).await {
         Ok(_) => "感谢您的评价！".to_string(),
         Err(e) if e.code() == "already_rated" => "本次服务已经评价过了，感谢！".to_string(),

@@ -175,7 +175,7 @@ pub async fn submit(
         token: Some(raw.clone()),
         ..RatingIn::new(raw.split('.').next().unwrap_or_default().to_string(), channel, i64::from(level.value()))
     };
-    let origin = crate::api::ratings::origin(&headers, peer, form.digest.clone(), None);
+    let origin = crate::extract::origin(&headers, peer, form.digest.clone(), None);
     match rate(&state, &Caller::Anonymous, input, origin).await {
         Ok(r) => {
             let follow = if r.bad_review {

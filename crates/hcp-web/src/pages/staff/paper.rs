@@ -71,7 +71,7 @@ pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: He
         anonymous: form.raw("anonymous") == Some("1"),
         ..RatingIn::new(form.text("matter_no"), Channel::Paper, level)
     };
-    let origin = crate::api::ratings::origin(&headers, peer, form.digest.clone(), None);
+    let origin = crate::extract::origin(&headers, peer, form.digest.clone(), None);
     match rate(&state, &session.caller, input, origin).await {
         Ok(r) => {
             let case = if r.bad_review { "，差评已自动立案交办" } else { "" };

@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
-use crate::api::session::{cleared, session_cookie};
 use crate::extract::Form;
-use crate::extract::caller::{ClientIp, SESSION_COOKIE, Who, cookie_value};
+use crate::extract::caller::{ClientIp, SESSION_COOKIE, Who, cleared, cookie_value, session_cookie};
 use crate::pages::{csrf_ok, csrf_token, render, see_other, with_cookie};
 use crate::state::AppState;
 
