@@ -51,6 +51,8 @@ pub struct Config {
     pub device_min_press_ms: u32,
     /// How recent a service must be for the window device to offer it for rating.
     pub device_offer_minutes: i64,
+    /// When set, `/metrics` answers only a bearer of this token.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             device_idle_secs: 60,
             device_min_press_ms: 800,
             device_offer_minutes: 30,
+            metrics_token: None,
         }
     }
 }

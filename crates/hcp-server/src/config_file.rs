@@ -20,14 +20,20 @@ pub fn merge(cmd: &clap::Command, argv: Vec<OsString>, matches: &clap::ArgMatche
     };
     let mut argv = argv;
     for (key, value) in table {
-        let long = key.replace('_', "-");
+        // By the flag's name (`respond_days` for `--respond-days`) or the setting's (`trusted_proxies`).
+        let dashed = key.replace('_', "-");
+        let is_it = |a: &&clap::Arg| a.get_long() == Some(dashed.as_str()) || a.get_id().as_str() == key;
         let found = cmd
             .get_arguments()
-            .find(|a| a.get_long() == Some(long.as_str()))
+            .find(is_it)
             .map(|a| (a, matches))
-            .or_else(|| sub.and_then(|s| s.get_arguments().find(|a| a.get_long() == Some(long.as_str()))).zip(sub_matches));
+            .or_else(|| sub.and_then(|s| s.get_arguments().find(is_it)).zip(sub_matches));
         let Some((arg, m)) = found else {
-            bail!("配置文件 {} 中有本命令不认识的设置“{key}”（可用的设置见 haochaping.example.toml）", path.display());
+            // A setting of another command (`listen` while running `migrate`) is not this one's business.
+            if cmd.get_subcommands().any(|s| s.get_arguments().any(|a| is_it(&a))) {
+                continue;
+            }
+            bail!("配置文件 {} 中有未知的设置“{key}”（可用的设置见 haochaping.example.toml）", path.display());
         };
         if matches!(m.value_source(arg.get_id().as_str()), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
             continue;
@@ -47,6 +53,7 @@ pub fn merge(cmd: &clap::Command, argv: Vec<OsString>, matches: &clap::ArgMatche
                 .join(","),
             other => bail!("配置项“{key}”的值不能是 {other}"),
         };
+        let long = arg.get_long().unwrap_or(dashed.as_str());
         if arg.get_action().takes_values() {
             argv.push(format!("--{long}").into());
             argv.push(text.into());

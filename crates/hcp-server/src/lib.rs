@@ -46,10 +46,15 @@ pub async fn open_db(db: Db, secrets: Secrets, config: Config) -> anyhow::Result
 /// The router with its request id and request log: every log line of a request carries its id.
 pub fn build_app(state: AppState) -> Router {
     hcp_web::build_router(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req.headers().get(hcp_web::middleware::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("http", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()))
-        }))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    let id = req.headers().get(hcp_web::middleware::request_id::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("http", request_id = %id, method = %req.method(), path = %loggable_path(req.uri().path()))
+                })
+                // One line per request, with its status and time, in the request's span (so with its id).
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .layer(axum::middleware::from_fn(hcp_web::middleware::request_id::assign))
 }
 

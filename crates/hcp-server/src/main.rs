@@ -232,6 +232,7 @@ fn app_config(args: &ServeArgs) -> Config {
         public_per_minute: args.public_per_minute.max(1),
         device_idle_secs: args.device_idle_secs.clamp(3, 3600),
         device_min_press_ms: args.device_min_press_ms.min(10_000),
+        metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
         ..Config::default()
     }
 }
@@ -288,8 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(ref args) => {
             let secrets = secrets::load(&cli.key_file)?;
-            let mut state = open(&cli.database, secrets, app_config(args)).await?;
-            state.metrics_token = args.metrics_token.clone();
+            let state = open(&cli.database, secrets, app_config(args)).await?;
             let listener = tokio::net::TcpListener::bind(&args.listen).await.with_context(|| format!("无法监听 {}", args.listen))?;
             let addr = listener.local_addr()?;
             println!("haochaping listening on http://{addr} (database {})", redact(&cli.database));
@@ -305,8 +305,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if args.sender_name == "政务服务好差评" {
                 config.sender_name = "陇县政务服务".into();
             }
-            let mut state = open_db(db, secrets, config).await?;
-            state.metrics_token = args.metrics_token.clone();
+            let state = open_db(db, secrets, config).await?;
             let seeded = if empty {
                 println!("正在写入陇县演示数据（{matters} 件办件）…");
                 Some(demo::seed(&state.app, matters).await?)

@@ -24,7 +24,7 @@ use crate::pages::staff;
 
 /// `/metrics` in Prometheus' text format. With `--metrics-token` set, a bearer of that token only.
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.metrics_token {
+    if let Some(token) = &state.config.metrics_token {
         let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         if given != Some(token.as_str()) {
             return error::ApiError(hcp_app::AppError::Unauthenticated).into_response();

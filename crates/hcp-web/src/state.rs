@@ -16,8 +16,6 @@ pub struct AppState {
     pub device_streams: Arc<Mutex<HashMap<String, usize>>>,
     /// Renders `/metrics` (Prometheus text format); `None` where metrics are off.
     pub metrics: Option<crate::middleware::metrics::Exporter>,
-    /// When set, `/metrics` answers only a bearer of this token.
-    pub metrics_token: Option<String>,
 }
 
 impl AppState {
@@ -28,7 +26,6 @@ impl AppState {
             limiter: Arc::new(RateLimiter::new(per_minute)),
             device_streams: Arc::new(Mutex::new(HashMap::new())),
             metrics: crate::middleware::metrics::exporter(),
-            metrics_token: None,
         }
     }
 }
