@@ -80,8 +80,20 @@ impl Default for Config {
     }
 }
 
+/// The application, shared by every request of a node: one reference count to clone (a request clones it
+/// once per middleware and extractor).
 #[derive(Clone)]
-pub struct App {
+pub struct App(Arc<AppInner>);
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+pub struct AppInner {
     pub db: Db,
     pub writer: RatingWriter,
     pub secrets: Arc<Secrets>,
@@ -127,7 +139,8 @@ impl App {
         let calendar = crate::settings::ensure_calendar(&db).await?;
         let master = db.load_master().await?;
         let writer = RatingWriter::start(db.dedicated());
-        Ok(App {
+        let per_minute = config.public_per_minute;
+        Ok(App(Arc::new(AppInner {
             db,
             writer,
             secrets: Arc::new(secrets),
@@ -136,10 +149,10 @@ impl App {
             master: Arc::new(RwLock::new(Arc::new(master))),
             keys: Arc::new(std::sync::Mutex::new(HashMap::new())),
             calendar: Arc::new(RwLock::new((Arc::new(calendar), Instant::now()))),
-            account_limiter: Arc::new(RateLimiter::new(30)),
+            account_limiter: Arc::new(RateLimiter::new(per_minute)),
             kiosk_limiter: Arc::new(RateLimiter::new(5)),
             password_slots: Arc::new(tokio::sync::Semaphore::new(2)),
-        })
+        })))
     }
 
     /// An unrevoked machine key, from a short-lived cache (only keys that exist are cached).

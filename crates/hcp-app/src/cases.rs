@@ -120,9 +120,14 @@ pub fn event_out(e: &CaseEvent) -> CaseEventOut {
         actor: e.actor.clone(),
         at: Timestamp(e.at).to_rfc3339(),
         state_after: e.state_after.code().into(),
+        // A note this version cannot read as the type is shown as it was stored.
         details: match e.detail() {
             Ok(d) => serde_json::to_value(d).unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
+            Err(_) => match e.note.as_deref().map(serde_json::from_str::<serde_json::Value>) {
+                Some(Ok(v)) => v,
+                Some(Err(_)) => serde_json::json!({ "note": e.note }),
+                None => serde_json::Value::Null,
+            },
         },
     }
 }

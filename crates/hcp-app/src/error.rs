@@ -67,8 +67,8 @@ impl AppError {
         AppError::Internal(cause.to_string())
     }
 
-    /// The stable code a client sees.
-    pub fn code(&self) -> &'static str {
+    /// The domain's error inside, for the variants that carry one.
+    fn domain(&self) -> Option<&DomainError> {
         match self {
             AppError::Invalid(e)
             | AppError::Malformed(e)
@@ -76,45 +76,42 @@ impl AppError {
             | AppError::Forbidden(e)
             | AppError::TooMany(e)
             | AppError::UnsupportedMediaType(e)
-            | AppError::TooLarge(e) => e.code,
+            | AppError::TooLarge(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The stable code a client sees.
+    pub fn code(&self) -> &'static str {
+        if let Some(e) = self.domain() {
+            return e.code;
+        }
+        match self {
             AppError::Unauthenticated => "unauthorized",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict { code, .. } => code,
             AppError::Unavailable(_) => "database_unavailable",
-            AppError::Internal(_) => "internal_error",
+            _ => "internal_error",
         }
     }
 
     /// The message a person reads, in Chinese.
     pub fn message(&self) -> String {
+        if let Some(e) = self.domain() {
+            return e.message.clone();
+        }
         match self {
-            AppError::Invalid(e)
-            | AppError::Malformed(e)
-            | AppError::Credentials(e)
-            | AppError::Forbidden(e)
-            | AppError::TooMany(e)
-            | AppError::UnsupportedMediaType(e)
-            | AppError::TooLarge(e) => e.message.clone(),
             AppError::Unauthenticated => "需要有效的凭证（评价凭证、设备密钥、系统密钥或登录会话）".into(),
             AppError::NotFound(what) => format!("{what}不存在"),
             AppError::Conflict { message, .. } => message.clone(),
             AppError::Unavailable(_) => "数据库暂时不可用，请稍后重试".into(),
-            AppError::Internal(_) => "服务器内部错误，请稍后重试".into(),
+            _ => "服务器内部错误，请稍后重试".into(),
         }
     }
 
     /// The field the error is about, if any.
     pub fn field(&self) -> Option<&str> {
-        match self {
-            AppError::Invalid(e)
-            | AppError::Malformed(e)
-            | AppError::Credentials(e)
-            | AppError::Forbidden(e)
-            | AppError::TooMany(e)
-            | AppError::UnsupportedMediaType(e)
-            | AppError::TooLarge(e) => e.field.as_deref(),
-            _ => None,
-        }
+        self.domain().and_then(|e| e.field.as_deref())
     }
 
     /// A refusal out of scope answered as "not found", so that nothing of other units leaks.

@@ -45,6 +45,7 @@ pub async fn open_db(db: Db, secrets: Secrets, config: Config) -> anyhow::Result
 
 /// The router with its request id and request log: every log line of a request carries its id.
 pub fn build_app(state: AppState) -> Router {
+    let ids = axum::middleware::from_fn_with_state(state.clone(), hcp_web::middleware::request_id::assign);
     hcp_web::build_router(state)
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
@@ -55,7 +56,7 @@ pub fn build_app(state: AppState) -> Router {
                 // One line per request, with its status and time, in the request's span (so with its id).
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(axum::middleware::from_fn(hcp_web::middleware::request_id::assign))
+        .layer(ids)
 }
 
 /// Serves until `shutdown` resolves (requests under way are finished first), with peer addresses available

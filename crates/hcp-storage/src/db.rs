@@ -75,6 +75,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_audit.sql"),
         postgres: include_str!("../migrations/postgres/0005_audit.sql"),
     },
+    Migration {
+        version: 6,
+        name: "job_kinds",
+        common: include_str!("../migrations/common_0006.sql"),
+        sqlite: include_str!("../migrations/sqlite/0006_job_kinds.sql"),
+        postgres: include_str!("../migrations/postgres/0006_job_kinds.sql"),
+    },
 ];
 
 impl Db {

@@ -22,13 +22,27 @@ pub use state::AppState;
 use crate::extract::MAX_BODY;
 use crate::pages::staff;
 
-/// `/metrics` in Prometheus' text format. With `--metrics-token` set, a bearer of that token only.
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(token) = &state.config.metrics_token {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return error::ApiError(hcp_app::AppError::Unauthenticated).into_response();
+/// `/metrics` in Prometheus' text format: with `--metrics-token`, for a bearer of that token; without one, for
+/// the machine itself only (a scraper elsewhere needs the token), so that the public cannot make it query.
+async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    extract::caller::ClientIp(client): extract::caller::ClientIp,
+) -> Response {
+    match &state.config.metrics_token {
+        Some(token) => {
+            use sha2::Digest;
+            let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+            // Compared as hashes: the time taken says nothing of the token.
+            let same = given.is_some_and(|g| sha2::Sha256::digest(g.as_bytes()) == sha2::Sha256::digest(token.as_bytes()));
+            if !same {
+                return error::ApiError(hcp_app::AppError::Unauthenticated).into_response();
+            }
         }
+        None if !client.is_some_and(|ip| ip.is_loopback()) => {
+            return error::ApiError(hcp_app::AppError::NotFound("请求的地址")).into_response();
+        }
+        None => {}
     }
     let Some(exporter) = &state.metrics else { return StatusCode::NOT_FOUND.into_response() };
     if let Err(e) = hcp_app::stats::refresh_gauges(&state).await {

@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex};
 use hcp_app::App;
 use hcp_app::limiter::RateLimiter;
 
+/// Shared by every request: one reference count to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<WebState>);
+
+pub struct WebState {
     pub app: App,
     /// Public submissions allowed per client address and minute.
     pub limiter: Arc<RateLimiter>,
@@ -21,16 +24,24 @@ pub struct AppState {
 impl AppState {
     pub fn new(app: App) -> Self {
         let per_minute = app.config.public_per_minute;
-        AppState {
+        AppState(Arc::new(WebState {
             app,
             limiter: Arc::new(RateLimiter::new(per_minute)),
             device_streams: Arc::new(Mutex::new(HashMap::new())),
             metrics: crate::middleware::metrics::exporter(),
-        }
+        }))
     }
 }
 
 impl std::ops::Deref for AppState {
+    type Target = WebState;
+
+    fn deref(&self) -> &WebState {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for WebState {
     type Target = App;
 
     fn deref(&self) -> &App {

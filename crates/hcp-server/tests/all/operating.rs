@@ -73,11 +73,9 @@ both!(every_response_carries_a_request_id, |app| {
     assert!(id.len() >= 16, "{id}");
     let again = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), id, "one id per request");
-    // A proxy's id is kept when it is a plain value; anything else is replaced.
+    // A client's own id is not believed: it could name another request.
     let r = app.client.get(format!("{}/healthz", app.base)).header("x-request-id", "edge-42.a_b").send().await.unwrap();
-    assert_eq!(r.headers()["x-request-id"], "edge-42.a_b");
-    let r = app.client.get(format!("{}/healthz", app.base)).header("x-request-id", "<script>").send().await.unwrap();
-    assert_ne!(r.headers()["x-request-id"], "<script>");
+    assert_ne!(r.headers()["x-request-id"], "edge-42.a_b");
     // A bug (here: a state the domain does not know, written past the application) is a 500 that names the
     // request, never its cause.
     let case = app.bad_review("RID-1", true).await;
@@ -117,6 +115,26 @@ both!(every_response_carries_a_request_id, |app| {
     }
     app
 });
+
+/// Behind a trusted proxy: its request id is kept (when plain), and the address it forwards is the client's, so
+/// that `/metrics` without a token answers only the machine itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy() {
+    let config = hcp_app::Config { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    let app = common::TestApp::start_with(common::Engine::Sqlite, config).await;
+    let get = |path: &str, id: &str, forwarded: &str| {
+        app.client.get(format!("{}{path}", app.base)).header("x-request-id", id).header("x-forwarded-for", forwarded).send()
+    };
+    let r = get("/healthz", "edge-42.a_b", "198.51.100.7").await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "edge-42.a_b", "the proxy's id");
+    let r = get("/healthz", "<script>", "198.51.100.7").await.unwrap();
+    assert_ne!(r.headers()["x-request-id"], "<script>", "only a plain value");
+    let r = get("/metrics", "m-1", "198.51.100.7").await.unwrap();
+    assert_eq!(r.status().as_u16(), 404, "not for a client elsewhere without a token");
+    let r = get("/metrics", "m-2", "127.0.0.1").await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "for the machine itself");
+    app.finish().await;
+}
 
 struct Dir(std::path::PathBuf);
 
