@@ -223,10 +223,59 @@ pub async fn list_cases(
     Ok(cases.iter().map(|c| case_out(app, c)).collect())
 }
 
-/// The work queue: every case of the caller's tree not yet closed.
-pub async fn open_cases(app: &App, caller: &Caller) -> AppResult<Vec<CaseSummary>> {
+/// How pressing a case of the work queue is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Urgency {
+    Overdue,
+    DueToday,
+    Later,
+    /// replied: waiting for the rater, which is not the unit's deadline
+    WaitingForRater,
+}
+
+/// A case of the work queue: the step whose deadline counts (respond while open, reply after), its deadline and
+/// how pressing it is.
+#[derive(Debug, Clone)]
+pub struct QueueEntry {
+    pub summary: CaseSummary,
+    pub out: CaseOut,
+    /// `true` while the response is what is due; the reply after
+    pub respond_step: bool,
+    pub deadline: BizDay,
+    pub urgency: Urgency,
+}
+
+/// The work queue: every case of the caller's tree not yet closed, the most pressing first (overdue, due today,
+/// then by deadline; those waiting for the rater last).
+#[tracing::instrument(skip_all)]
+pub async fn work_queue(app: &App, caller: &Caller) -> AppResult<Vec<QueueEntry>> {
     app.authorize(caller, Act::ReadCases)?;
-    Ok(app.db.open_cases(&app.units_for(caller, Act::ReadCases)).await?)
+    let today = BizDay::today();
+    let mut queue: Vec<QueueEntry> = app
+        .db
+        .open_cases(&app.units_for(caller, Act::ReadCases))
+        .await?
+        .into_iter()
+        .filter(|c| c.state != CaseState::Closed)
+        .map(|summary| {
+            let out = case_out(app, &summary);
+            let respond_step = summary.state == CaseState::Open;
+            let (deadline, overdue) =
+                if respond_step { (summary.case.respond_by, out.respond_overdue) } else { (summary.reply_by, out.reply_overdue) };
+            let urgency = if summary.state == CaseState::Replied {
+                Urgency::WaitingForRater
+            } else if overdue {
+                Urgency::Overdue
+            } else if deadline == today {
+                Urgency::DueToday
+            } else {
+                Urgency::Later
+            };
+            QueueEntry { summary, out, respond_step, deadline, urgency }
+        })
+        .collect();
+    queue.sort_by_key(|e| (e.urgency, e.deadline));
+    Ok(queue)
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

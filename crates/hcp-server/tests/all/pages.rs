@@ -449,3 +449,27 @@ both!(the_self_service_terminal_rates_through_the_same_page, |app| {
     assert!(html.contains("尝试次数过多"), "{html}");
     app
 });
+
+both!(the_work_queue_puts_what_is_late_first_and_what_waits_for_the_rater_last, |app| {
+    let c = client();
+    let today = hcp_domain::Timestamp::now().biz_day();
+    let later = app.bad_review("Q-LATER", true).await;
+    // Replied long after its deadlines: now the rater's turn, so last however late it was.
+    let waiting = app.old_case("Q-WAIT").await;
+    for body in [
+        json!({"action": "respond", "note": "收到"}),
+        json!({"action": "decide", "outcome": "explained", "explanation": "依规定需补齐材料", "legal_basis": "《行政许可法》第三十一条"}),
+        json!({"action": "reply", "text": "已向您说明所需材料"}),
+    ] {
+        let (s, v) = app.post(&format!("/cases/{waiting}/actions"), Some(&app.system_key), &body).await;
+        assert_eq!(s, 200, "{body}: {v}");
+    }
+    let due = app.written_case("Q-DUE", today.key(), today.key(), today.key()).await;
+    let overdue = app.old_case("Q-LATE").await;
+    let scj = page_session(&app, &c, "scj_staff").await;
+    let html = c.get(format!("{}/staff/cases", app.base)).header("cookie", &scj).send().await.unwrap().text().await.unwrap();
+    let at = |id: &str| html.find(&format!("/staff/cases/{id}\"")).unwrap_or_else(|| panic!("{id} listed"));
+    assert!(at(&overdue) < at(&due) && at(&due) < at(&later) && at(&later) < at(&waiting), "{html}");
+    assert!(html.contains("已超期</span> 1 件") && html.contains("今日到期</span> 1 件"), "the replied case counts as neither: {html}");
+    app
+});
