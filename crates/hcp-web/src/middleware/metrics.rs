@@ -2,10 +2,12 @@
 //! accepted by channel, the writer's batch sizes and latency, case steps, notification failures), with the
 //! gauges read at each scrape (outbox depth by kind, open and overdue cases).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -35,14 +37,57 @@ pub fn exporter() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Counts each request by its route (never the raw path: it may carry a token) and status, and times it.
+/// The routes' templates as labels, made once each (there are a few dozen): a request then allocates none.
+static ROUTES: OnceLock<RwLock<HashMap<String, &'static str>>> = OnceLock::new();
+
+fn route_label(route: &str) -> &'static str {
+    let routes = ROUTES.get_or_init(|| RwLock::new(HashMap::new()));
+    if let Some(r) = routes.read().ok().and_then(|m| m.get(route).copied()) {
+        return r;
+    }
+    let Ok(mut m) = routes.write() else { return "unknown" };
+    if m.len() >= 256 {
+        return "other";
+    }
+    *m.entry(route.to_string()).or_insert_with(|| Box::leak(route.to_string().into_boxed_str()))
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts each request by its route (never the raw path: it may carry a token), method and status, and times it.
 pub async fn track(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map(|p| route_label(p.as_str())).unwrap_or("unmatched");
+    let method = method_label(req.method());
     let started = Instant::now();
     let resp = next.run(req).await;
-    let status = resp.status().as_u16().to_string();
-    metrics::counter!("hcp_http_requests_total", "route" => route.clone(), "method" => method, "status" => status).increment(1);
-    metrics::histogram!("hcp_http_request_seconds", "route" => route).record(started.elapsed().as_secs_f64());
+    let status: &'static str = match resp.status().as_u16() {
+        200 => "200",
+        201 => "201",
+        204 => "204",
+        303 => "303",
+        400 => "400",
+        401 => "401",
+        403 => "403",
+        404 => "404",
+        409 => "409",
+        422 => "422",
+        429 => "429",
+        500 => "500",
+        503 => "503",
+        _ => "other",
+    };
+    metrics::counter!("hcp_http_requests_total", "route" => route, "method" => method, "status" => status).increment(1);
+    metrics::histogram!("hcp_http_request_seconds").record(started.elapsed().as_secs_f64());
     resp
 }
