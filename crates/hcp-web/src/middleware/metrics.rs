@@ -2,7 +2,7 @@
 //! accepted by channel, the writer's batch sizes and latency, case steps, notification failures), with the
 //! gauges read at each scrape (outbox depth by kind, open and overdue cases).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
@@ -38,18 +38,23 @@ pub fn exporter() -> Option<PrometheusHandle> {
 }
 
 /// The routes' templates as labels, made once each (there are a few dozen): a request then allocates none.
-static ROUTES: OnceLock<RwLock<HashMap<String, &'static str>>> = OnceLock::new();
+static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
 
 fn route_label(route: &str) -> &'static str {
-    let routes = ROUTES.get_or_init(|| RwLock::new(HashMap::new()));
+    let routes = ROUTES.get_or_init(|| RwLock::new(HashSet::new()));
     if let Some(r) = routes.read().ok().and_then(|m| m.get(route).copied()) {
         return r;
     }
     let Ok(mut m) = routes.write() else { return "unknown" };
+    if let Some(r) = m.get(route) {
+        return r;
+    }
     if m.len() >= 256 {
         return "other";
     }
-    *m.entry(route.to_string()).or_insert_with(|| Box::leak(route.to_string().into_boxed_str()))
+    let label: &'static str = Box::leak(route.to_string().into_boxed_str());
+    m.insert(label);
+    label
 }
 
 fn method_label(m: &Method) -> &'static str {
