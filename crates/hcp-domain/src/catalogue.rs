@@ -46,6 +46,13 @@ pub struct Reason {
     pub referral: Option<String>,
 }
 
+impl Reason {
+    /// Whether the reason is offered on channels of the mode.
+    pub fn applies_to(&self, mode: Mode) -> bool {
+        self.modes.iter().any(|m| m == mode_name(mode))
+    }
+}
+
 fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Online => "online",
@@ -89,6 +96,12 @@ impl Catalogue {
         self.reasons.iter().find(|r| r.code == code)
     }
 
+    /// The reasons a rater may choose for a level on a channel of the mode, in the catalogue's order: what the
+    /// forms offer and what [`Catalogue::check_reasons`] accepts.
+    pub fn reasons_for(&self, level: Level, mode: Mode) -> impl Iterator<Item = &Reason> {
+        self.reasons.iter().filter(move |r| r.level == level.value() && r.applies_to(mode))
+    }
+
     pub fn indicator(&self, code: &str) -> Option<&Indicator> {
         self.indicators.iter().find(|i| i.code == code)
     }
@@ -108,7 +121,7 @@ impl Catalogue {
                     format!("评价标签 {code}（{}）不属于“{}”等级", reason.label, level.label()),
                 ));
             }
-            if !reason.modes.iter().any(|m| m == mode_name(mode)) {
+            if !reason.applies_to(mode) {
                 return Err(DomainError::new("reason_not_for_channel", "reasons", format!("评价标签 {code} 不适用于该评价渠道")));
             }
             out.push(code.clone());
@@ -165,6 +178,24 @@ mod tests {
         assert_eq!(err.code, "reason_not_for_channel");
         assert!(cat.needs_referral(&["108".into()]));
         assert!(!cat.needs_referral(&["105".into()]));
+    }
+
+    #[test]
+    fn what_a_form_offers_is_what_the_check_accepts() {
+        let cat = Catalogue::from_toml(V1).unwrap();
+        for level in Level::ALL {
+            for mode in [Mode::Online, Mode::Offline] {
+                let offered: Vec<String> = cat.reasons_for(level, mode).map(|r| r.code.clone()).collect();
+                assert!(cat.check_reasons(level, mode, &offered).is_ok(), "{level:?} {mode:?}");
+                let others: Vec<&Reason> = cat.reasons.iter().filter(|r| !offered.contains(&r.code)).collect();
+                for r in others {
+                    assert!(cat.check_reasons(level, mode, std::slice::from_ref(&r.code)).is_err(), "{} {level:?} {mode:?}", r.code);
+                }
+            }
+        }
+        let one = Level::new(1, "level").unwrap();
+        assert!(cat.reasons_for(one, Mode::Offline).any(|r| r.code == "105"));
+        assert!(!cat.reasons_for(one, Mode::Online).any(|r| r.code == "105"), "105 is for the hall only");
     }
 
     #[test]

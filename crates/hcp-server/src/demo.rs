@@ -310,14 +310,7 @@ async fn seed_activity(app: &App, master: &MasterData, count: usize) -> anyhow::
             _ => 5,
         };
         let level = Level::new(level, "level")?;
-        let mode = channel.mode();
-        let mode_name = if mode == hcp_domain::channel::Mode::Online { "online" } else { "offline" };
-        let options: Vec<&str> = catalogue
-            .reasons
-            .iter()
-            .filter(|r| r.level == level.value() && r.modes.iter().any(|m| m == mode_name))
-            .map(|r| r.code.as_str())
-            .collect();
+        let options: Vec<&str> = catalogue.reasons_for(level, channel.mode()).map(|r| r.code.as_str()).collect();
         let mut reasons: Vec<String> = Vec::new();
         if level.is_bad() || g.chance(50) {
             reasons.push((*g.pick(&options)).to_string());

@@ -74,3 +74,27 @@ both!(a_rater_rates_from_the_page_once, |app| {
     let _ = token_of(&json!(url));
     app
 });
+
+/// A county that gives its units 2 working days to respond and 10 to reply promises exactly that to the rater
+/// and shows it to the staff, not the defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadlines_promised_are_the_countys() {
+    let config =
+        hcp_app::Config { deadline_rule: hcp_domain::cases::DeadlineRule { respond_days: 2, reply_days: 10 }, ..Default::default() };
+    let app = common::TestApp::start_with(common::Engine::Sqlite, config).await;
+    app.matter("PG-D", true).await;
+    let svc = app.service("PG-D", "ZX-01").await;
+    let url = svc["rating_url"].as_str().unwrap().to_string();
+    let body = form(&[("level", "2"), ("reasons", "208"), ("anonymous", "1")]);
+    let resp = app.client.post(&url).header("content-type", "application/x-www-form-urlencoded").body(body).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let done = resp.text().await.unwrap();
+    assert!(done.contains("2 个工作日内响应、10 个工作日内答复"), "{done}");
+    let (_, cases) = app.get("/cases", Some(&app.system_key)).await;
+    let id = cases[0]["id"].as_str().unwrap().to_string();
+    let cookie = app.sign_in("scj_staff").await;
+    let html =
+        app.client.get(format!("{}/staff/cases/{id}", app.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("响应（2 个工作日内，期限"), "{html}");
+    app.finish().await;
+}

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use hcp_app::device::{Pending, device_key, pending};
 use hcp_app::ratings::{RatingIn, rate};
 use hcp_app::{AppError, Caller};
-use hcp_domain::{Channel, Timestamp};
+use hcp_domain::{Channel, Level, Timestamp};
 use hcp_storage::keys::ApiKey;
 
 use super::{csrf_ok, csrf_token, render, see_other, with_cookie};
@@ -98,18 +98,13 @@ impl DevicePage {
 }
 
 fn reason_sets(state: &AppState) -> Vec<ReasonSet> {
-    [1_i64, 2]
+    Level::ALL
         .into_iter()
+        .filter(|l| l.is_bad())
         .map(|level| ReasonSet {
-            level,
-            label: if level == 1 { "非常不满意" } else { "不满意" },
-            reasons: state
-                .catalogue
-                .reasons
-                .iter()
-                .filter(|r| i64::from(r.level) == level && r.modes.iter().any(|m| m == "offline"))
-                .map(|r| (r.code.clone(), r.label.clone()))
-                .collect(),
+            level: i64::from(level.value()),
+            label: level.label(),
+            reasons: state.catalogue.reasons_for(level, Channel::Pad.mode()).map(|r| (r.code.clone(), r.label.clone())).collect(),
         })
         .collect()
 }

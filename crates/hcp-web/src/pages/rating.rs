@@ -10,7 +10,6 @@ use axum::response::Response;
 use hcp_app::matters::{RatedService, describe_token};
 use hcp_app::ratings::{RatingIn, rate};
 use hcp_app::{AppError, Caller};
-use hcp_domain::channel::Mode;
 use hcp_domain::{Channel, Level};
 use serde::Deserialize;
 
@@ -108,14 +107,11 @@ async fn form_page(
         Ok(d) => d,
         Err(e) => return refused(&e, big),
     };
-    let mode = if channel.mode() == Mode::Online { "online" } else { "offline" };
     let reasons = level
         .map(|l| {
             state
                 .catalogue
-                .reasons
-                .iter()
-                .filter(|r| r.level == l.value() && r.modes.iter().any(|m| m == mode))
+                .reasons_for(l, channel.mode())
                 .map(|r| (r.code.clone(), r.label.clone(), filled.reasons.contains(&r.code)))
                 .collect()
         })
@@ -178,12 +174,16 @@ pub async fn submit(
     let origin = crate::extract::origin(&headers, peer, form.digest.clone(), None);
     match rate(&state, &Caller::Anonymous, input, origin).await {
         Ok(r) => {
+            let rule = state.config.deadline_rule;
             let follow = if r.bad_review {
-                "我们已收到您的意见，承办单位将在 1 个工作日内响应、5 个工作日内答复整改情况。"
+                format!(
+                    "我们已收到您的意见，承办单位将在 {} 个工作日内响应、{} 个工作日内答复整改情况。",
+                    rule.respond_days, rule.reply_days
+                )
             } else {
-                "您的评价将帮助我们改进政务服务。"
+                "您的评价将帮助我们改进政务服务。".into()
             };
-            rater_message(StatusCode::CREATED, big, "感谢您的评价", "status", vec!["评价已提交。".into(), follow.into()], None)
+            rater_message(StatusCode::CREATED, big, "感谢您的评价", "status", vec!["评价已提交。".into(), follow], None)
         }
         Err(e) if e.code() == "already_rated" => rater_message(
             StatusCode::CONFLICT,

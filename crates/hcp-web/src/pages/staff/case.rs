@@ -46,6 +46,7 @@ struct CasePage {
     arrived: String,
     respond_by: String,
     reply_by: String,
+    respond_days: i64,
     respond_overdue: bool,
     reply_overdue: bool,
     history: Vec<HistoryRow>,
@@ -106,6 +107,7 @@ fn build(state: &AppState, session: &Session, file: &CaseFile, error: Option<Str
         arrived: minute(Timestamp(c.opened_at)),
         respond_by: out.respond_by.clone(),
         reply_by: out.reply_by.clone(),
+        respond_days: state.config.deadline_rule.respond_days,
         respond_overdue: out.respond_overdue,
         reply_overdue: out.reply_overdue,
         history: file

@@ -25,19 +25,12 @@ struct PaperPage {
 }
 
 fn paper_page(state: &AppState, session: &Session, error: Option<String>, notice: Option<String>) -> Response {
-    let reasons = |level: u8| {
-        state
-            .catalogue
-            .reasons
-            .iter()
-            .filter(|r| r.level == level && r.modes.iter().any(|m| m == "offline"))
-            .map(|r| (r.code.clone(), r.label.clone()))
-            .collect()
-    };
+    let reasons =
+        |level: Level| state.catalogue.reasons_for(level, Channel::Paper.mode()).map(|r| (r.code.clone(), r.label.clone())).collect();
     let page = PaperPage {
         frame: session.frame.clone(),
         levels: Level::ALL.iter().rev().map(|l| (l.value(), l.label())).collect(),
-        reason_sets: vec![("非常不满意", reasons(1)), ("不满意", reasons(2))],
+        reason_sets: Level::ALL.into_iter().filter(|l| l.is_bad()).map(|l| (l.label(), reasons(l))).collect(),
         notice,
         error,
     };
