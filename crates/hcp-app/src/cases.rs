@@ -386,7 +386,7 @@ pub(crate) async fn perform(
     actor: String,
     conveyed_by_staff: bool,
     comment: Option<String>,
-) -> AppResult<()> {
+) -> AppResult<CaseState> {
     let now = Timestamp::now();
     let cal = app.calendar().await?;
     let limits = app.config.loop_limits;
@@ -397,7 +397,7 @@ pub(crate) async fn perform(
     let event = CaseEvent::new(&summary.case.id, actor, now, next, &detail);
     app.db.append_case_event(&event, summary.state, moved).await?;
     metrics::counter!("hcp_case_steps_total", "kind" => event.kind.code()).increment(1);
-    Ok(())
+    Ok(next)
 }
 
 /// What the caller may do on a case page now (the rules check again when a step is taken).

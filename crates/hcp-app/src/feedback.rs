@@ -131,7 +131,7 @@ pub struct VerdictIn {
 /// The rater's verdict on the handling. 不满意 sends the case back to the unit (within the configured number of
 /// reopenings), with a new reply deadline.
 #[tracing::instrument(skip_all)]
-pub async fn give_verdict(app: &App, c: &RaterCase, input: &VerdictIn) -> AppResult<()> {
+pub async fn give_verdict(app: &App, c: &RaterCase, input: &VerdictIn) -> AppResult<CaseState> {
     app.allow(&c.principal, Act::GiveVerdict, Some(&c.target()))?;
     let verdict = Verdict::parse(&input.verdict)?;
     let comment = input.comment.as_deref().map(|c| hcp_domain::ids::parse_text(c, "comment", 500)).transpose()?.filter(|c| !c.is_empty());

@@ -372,10 +372,26 @@ mod limits {
         assert_ne!(cap, reply_by);
         let (s, v) = app.post(&path, Some(&app.system_key), &json!({"action": "extend", "new_reply_by": fmt(cap), "reason": "再延"})).await;
         assert_eq!((s, code(&v)), (422, "extension_limit"), "{v}");
+        let sms = SmsGateway::start().await;
+        let n = notifier(Some(&sms), None).await;
         act(&app, &id, json!({"action": "reply", "text": "已整改"})).await;
-        // No reopening allowed here: 不满意 closes the case as not satisfied.
-        let v = act(&app, &id, json!({"action": "verdict", "verdict": "unsatisfied"})).await;
+        pump(&app, &n).await;
+        let token = link_in(&sms.messages().await.into_iter().rfind(|(p, t)| p == RATER_PHONE && t.contains("/f/")).unwrap().1);
+        // No reopening allowed here: 不满意 on the rater's page closes the case as not satisfied, and the page
+        // says so rather than promising another round.
+        let resp = app
+            .client
+            .post(format!("{}/f/{token}", app.base))
+            .form(&[("action", "verdict"), ("verdict", "unsatisfied")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let html = resp.text().await.unwrap();
+        assert!(html.contains("工单已办结") && !html.contains("重新办理"), "{html}");
+        let (_, v) = app.get(&format!("/cases/{id}"), Some(&app.system_key)).await;
         assert_eq!(v["state"], "closed");
+        pump(&app, &n).await;
         app.finish().await;
     }
 

@@ -8,6 +8,7 @@ use axum::response::Response;
 use hcp_app::AppError;
 use hcp_app::feedback::{self, FeedbackView, FollowUpIn, VerdictIn};
 use hcp_domain::Level;
+use hcp_domain::case_flow::CaseState;
 
 use super::rating::rater_message;
 use super::render;
@@ -63,12 +64,10 @@ pub async fn submit(State(state): State<AppState>, Path(raw): Path<String>, form
     let done = match form.raw("action") {
         Some("verdict") => {
             let input = VerdictIn { verdict: form.text("verdict"), comment: form.get("comment") };
-            feedback::give_verdict(&state, &c, &input).await.map(|_| {
-                if input.verdict == "unsatisfied" {
-                    "已收到您的意见，工单已退回承办单位重新办理。"
-                } else {
-                    "感谢您的评价，工单已办结。"
-                }
+            // 不满意 sends the case back while the county allows another round; after that it closes.
+            feedback::give_verdict(&state, &c, &input).await.map(|after| match after {
+                CaseState::Closed => "感谢您的评价，工单已办结。",
+                _ => "已收到您的意见，工单已退回承办单位重新办理。",
             })
         }
         Some("follow_up") => match form.raw("level").and_then(|l| l.parse::<i64>().ok()) {
