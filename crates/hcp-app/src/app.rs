@@ -53,6 +53,10 @@ pub struct Config {
     pub device_offer_minutes: i64,
     /// When set, `/metrics` answers only a bearer of this token.
     pub metrics_token: Option<String>,
+    /// The county's 行政区划代码 as the provincial records carry it (12 digits).
+    pub area_code: String,
+    /// The 数据来源 code the province assigned (3 digits).
+    pub data_source: String,
 }
 
 impl Default for Config {
@@ -76,6 +80,8 @@ impl Default for Config {
             device_min_press_ms: 800,
             device_offer_minutes: 30,
             metrics_token: None,
+            area_code: "610327000000".into(),
+            data_source: "999".into(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod limiter;
 pub mod matters;
 pub mod notifications;
 pub mod passwords;
+pub mod province;
 pub mod ratings;
 pub mod session;
 pub mod settings;

@@ -187,10 +187,11 @@ pub async fn dashboard(app: &App, caller: &Caller, period: Period) -> AppResult<
     Ok(out)
 }
 
-/// Sets the gauges a scrape reads: the outbox's depth by kind, cases open and overdue.
+/// Sets the gauges a scrape reads: the provincial outbox's depth by op and the notifier's queue, cases open and
+/// overdue.
 pub async fn refresh_gauges(app: &App) -> AppResult<()> {
-    let mut depth: std::collections::BTreeMap<String, i64> =
-        hcp_domain::records::RecordKind::ALL.iter().map(|k| (k.report_job().to_string(), 0)).chain([("notify".to_string(), 0)]).collect();
+    let mut depth = crate::province::depth(&app.db.province_status().await?);
+    depth.insert("notify".into(), 0);
     depth.extend(app.db.outbox_depth().await?);
     for (kind, n) in depth {
         metrics::gauge!("hcp_outbox_depth", "kind" => kind).set(n as f64);

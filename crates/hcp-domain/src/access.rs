@@ -197,11 +197,13 @@ pub enum Act {
     ManageKeys,
     /// the county's shared settings: the working-day calendar and master data
     ManageSettings,
+    /// watch the provincial link, and send rejected records again after a fix
+    ManageProvinceLink,
 }
 
 impl Act {
     /// Every act that is not a rating.
-    pub const ALL: [Act; 21] = [
+    pub const ALL: [Act; 22] = [
         Act::RegisterMatter,
         Act::ReadMaster,
         Act::ReadRating,
@@ -223,6 +225,7 @@ impl Act {
         Act::ReadAudit,
         Act::ManageKeys,
         Act::ManageSettings,
+        Act::ManageProvinceLink,
     ];
 }
 
@@ -401,8 +404,10 @@ pub fn can(p: &Principal, act: Act, target: Option<&Target>, tree: &impl UnitTre
     let own = p.unit().unwrap_or_default();
     // The county's own acts need its top unit, not just the role; a system key speaks for the rater only when
     // it is the county's (the platform's app, the hotline's system), not a department's.
-    let county_only = matches!(act, Act::DecideAppealAsBureau | Act::ManageNotifications | Act::ReadAudit | Act::ManageSettings)
-        || (act == Act::GiveVerdict && matches!(p, Principal::Key { .. }));
+    let county_only = matches!(
+        act,
+        Act::DecideAppealAsBureau | Act::ManageNotifications | Act::ReadAudit | Act::ManageSettings | Act::ManageProvinceLink
+    ) || (act == Act::GiveVerdict && matches!(p, Principal::Key { .. }));
     if county_only && !tree.is_top(own) {
         return Err(match act {
             Act::GiveVerdict => Denied::WrongRole(DomainError::new(

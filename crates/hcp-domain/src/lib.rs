@@ -23,6 +23,7 @@ pub mod level;
 pub mod master;
 pub mod notices;
 pub mod person;
+pub mod province;
 pub mod rating;
 pub mod records;
 pub mod stats;

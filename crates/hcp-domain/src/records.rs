@@ -13,7 +13,7 @@ use crate::error::DomainError;
 use crate::ledger::Record;
 use crate::timestamp::Timestamp;
 
-/// What kind of record a ledger entry covers; each one is also reported to the province (`report_*` jobs).
+/// What kind of record a ledger entry covers; the provincial link plans its reports from these (`province::plan`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordKind {
     Rating,
@@ -48,18 +48,6 @@ impl RecordKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.code() == s)
-    }
-
-    /// The outbox job that carries the record to the provincial platform.
-    pub fn report_job(self) -> &'static str {
-        match self {
-            RecordKind::Rating => "report_rating",
-            RecordKind::CaseOpened => "report_case_opened",
-            RecordKind::CaseEvent => "report_case_event",
-            RecordKind::RatingInvalidated => "report_rating_invalidated",
-            RecordKind::Complaint => "report_complaint",
-            RecordKind::Inspection => "report_inspection",
-        }
     }
 
     /// How the verifier names a record of this kind.
@@ -508,7 +496,6 @@ mod tests {
         assert_eq!(c.category, CaseCategory::Complaint);
         for k in RecordKind::ALL {
             assert_eq!(RecordKind::parse(k.code()), Some(k));
-            assert_eq!(k.report_job(), format!("report_{}", k.code()));
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config_file;
 pub mod demo;
 pub mod notify;
+pub mod province;
 pub mod secrets;
 pub mod workers;
 

@@ -110,6 +110,8 @@ struct ServeArgs {
     /// A bearer token `/metrics` asks for (Prometheus' `authorization` setting); without it `/metrics` is open
     #[arg(long, env = "HCP_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    #[command(flatten)]
+    province: hcp_server::province::ProvinceArgs,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +125,9 @@ enum Command {
         /// Number of demo matters over the past 120 days
         #[arg(long, default_value_t = 3000)]
         matters: usize,
+        /// Start a fake provincial platform in this process and connect the county to it
+        #[arg(long)]
+        with_fake_province: bool,
     },
     /// Apply migrations and exit
     Migrate,
@@ -153,6 +158,24 @@ enum Command {
     },
     /// Measure ingestion throughput, latency, statistics latency and server memory
     Bench(hcp_server::bench::BenchArgs),
+    /// The provincial link: status, replay of rejected records, reconciliation
+    Province {
+        #[command(subcommand)]
+        command: ProvinceCommand,
+    },
+    /// Run a fake provincial platform that holds the contract of PROVINCE.md (for tests and demonstrations)
+    FakeProvince(hcp_server::province::FakeArgs),
+}
+
+#[derive(Subcommand)]
+enum ProvinceCommand {
+    /// Queue depth by kind, the oldest undelivered record, the last success, and the rejected records
+    Status,
+    /// Send rejected records again after a fix: all of them, or the identities given (`op|projectNo|…`)
+    Replay { ids: Vec<String> },
+    /// Compare a CSV of the identities the province holds (`op,projectNo,serviceNumber,assessNumber,stepNo`) with
+    /// what was sent; exit 1 when they differ
+    Reconcile { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -233,6 +256,8 @@ fn app_config(args: &ServeArgs) -> Config {
         device_idle_secs: args.device_idle_secs.clamp(3, 3600),
         device_min_press_ms: args.device_min_press_ms.min(10_000),
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
+        area_code: hcp_province::gateway::area_code_12(&args.province.area_code).unwrap_or_else(|_| Config::default().area_code),
+        data_source: args.province.data_source.clone(),
         ..Config::default()
     }
 }
@@ -254,9 +279,13 @@ fn notifier(args: &ServeArgs) -> anyhow::Result<hcp_app::notifications::Notifier
     Ok(hcp_app::notifications::Notifier::new(sms, email))
 }
 
-/// The background work of every node: deadline sweeps and notifications.
+/// The background work of every node: deadline sweeps, notifications and the provincial link.
 fn start_workers(state: &hcp_web::AppState, args: &ServeArgs) -> anyhow::Result<()> {
     let n = notifier(args)?;
+    if let Some(link) = args.province.link()? {
+        println!("provincial link: {} (batches of {})", link.url, args.province.province_batch);
+        tokio::spawn(hcp_server::province::run(state.app.clone(), link, args.province.settings()));
+    }
     tokio::spawn(workers::run_sweeper(state.app.clone(), std::time::Duration::from_secs(args.sweep_interval_secs.max(1))));
     tokio::spawn(notify::run(state.app.clone(), n, std::time::Duration::from_millis(args.notify_interval_ms.max(100))));
     Ok(())
@@ -296,7 +325,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             start_workers(&state, args)?;
             serve(listener, build_app(state), shutdown_signal()).await?;
         }
-        Command::Demo { serve: ref args, matters } => {
+        Command::Demo { serve: ref args, matters, with_fake_province } => {
+            let mut args = args.clone();
+            if with_fake_province {
+                let key = hcp_province::PrivateKey::generate();
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                let url = format!("http://{}", listener.local_addr()?);
+                let tenant = hcp_province::Tenant {
+                    key: key.clone(),
+                    app_mark: "LXHCP".into(),
+                    app_word: hex::encode(rand::random::<[u8; 16]>()),
+                    tenancy: args.province.province_tenancy.clone(),
+                };
+                args.province.province_url = Some(url.clone());
+                args.province.province_public_key = Some(key.public_key().to_hex());
+                args.province.province_app_mark = Some(tenant.app_mark.clone());
+                args.province.province_app_word = Some(tenant.app_word.clone());
+                hcp_server::province::start_fake(tenant, None, listener)?;
+                println!("fake province (PROVINCE.md contract) at {url}: the county's ratings and cases are sent there");
+            }
+            let args = &args;
             let secrets = secrets::load(&cli.key_file)?;
             let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
@@ -476,6 +524,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(args) => {
             hcp_server::bench::run(args).await?;
+        }
+        Command::Province { command: ProvinceCommand::Status } => {
+            let app = cli_app(&cli).await?;
+            print!("{}", hcp_server::province::status_text(&app.db.province_status().await?));
+        }
+        Command::Province { command: ProvinceCommand::Replay { ref ids } } => {
+            let app = cli_app(&cli).await?;
+            let n = hcp_app::province::replay_as(&app, "cli".into(), ids).await?;
+            println!("{n} records queued again; a running server sends them within its next pass");
+        }
+        Command::Province { command: ProvinceCommand::Reconcile { ref file } } => {
+            let app = cli_app(&cli).await?;
+            let text = std::fs::read_to_string(file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let r = hcp_app::province::reconcile(&app, &text).await?;
+            print!("{}", hcp_server::province::reconcile_text(&r));
+            if !(r.missing_at_province.is_empty() && r.unknown_here.is_empty()) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::FakeProvince(args) => {
+            hcp_server::province::run_fake(args).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

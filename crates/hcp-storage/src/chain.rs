@@ -1,6 +1,6 @@
-//! The ledger's chain: its head, and appending entries to it. Every append also puts one outbox job per record
-//! (`report_*`, for the provincial platform) in the same transaction. The verifier is apart (`verify`), so
-//! nothing that writes depends on it.
+//! The ledger's chain: its head, and appending entries to it. The ledger is also the provincial link's source:
+//! its planner reads entries from a cursor (`province`), so an append writes nothing else. The verifier is
+//! apart (`verify`), so nothing that writes depends on it.
 
 use hcp_domain::ledger::{Hash, chain_hash};
 use hcp_domain::records::Entry;
@@ -33,7 +33,7 @@ impl Tx {
         Ok(Head { seq, hash })
     }
 
-    /// Appends `entries` after `head`, each with its outbox job, with a fixed number of multi-row statements,
+    /// Appends `entries` after `head` with a fixed number of multi-row statements,
     /// and stores the new head; returns it. `at` is the time recorded.
     pub async fn append(&mut self, head: Head, entries: &[Entry], at: i64) -> Result<Head> {
         let mut rows = Vec::with_capacity(entries.len());
@@ -49,26 +49,10 @@ impl Tx {
                 "INSERT INTO ledger (seq, kind, ref_id, content_hash, chain_hash, recorded_at) VALUES {}",
                 placeholders(is_pg, chunk.len(), 6)
             );
-            let jobs_sql = format!(
-                "INSERT INTO jobs (id, kind, payload, state, attempts, run_at, created_at) VALUES {}",
-                placeholders(is_pg, chunk.len(), 7)
-            );
             on_tx!(self, t => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(ledger_sql));
                 for (s, e, chain) in chunk {
                     q = q.bind(*s).bind(e.kind.code()).bind(e.id.clone()).bind(e.content.to_vec()).bind(chain.to_vec()).bind(at);
-                }
-                q.execute(&mut **t).await?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(jobs_sql));
-                for (_, e, _) in chunk {
-                    q = q
-                        .bind(uuid::Uuid::now_v7().to_string())
-                        .bind(e.kind.report_job())
-                        .bind(format!("{{\"id\":\"{}\"}}", e.id))
-                        .bind("pending")
-                        .bind(0_i64)
-                        .bind(at)
-                        .bind(at);
                 }
                 q.execute(&mut **t).await?;
             });

@@ -82,6 +82,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_job_kinds.sql"),
         postgres: include_str!("../migrations/postgres/0006_job_kinds.sql"),
     },
+    Migration {
+        version: 7,
+        name: "province_link",
+        common: include_str!("../migrations/common_0007.sql"),
+        sqlite: include_str!("../migrations/sqlite/0007_province.sql"),
+        postgres: include_str!("../migrations/postgres/0007_province.sql"),
+    },
 ];
 
 impl Db {

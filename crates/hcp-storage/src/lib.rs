@@ -14,6 +14,7 @@ pub mod master;
 pub mod matters;
 pub mod notifications;
 pub mod pii;
+pub mod province;
 pub mod ratings;
 pub mod rows;
 pub mod stats;

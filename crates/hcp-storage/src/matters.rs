@@ -62,10 +62,10 @@ pub enum Registered {
     },
 }
 
-const MATTER_COLS: &str =
+pub(crate) const MATTER_COLS: &str =
     "id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, accepted_at, completed_at";
 
-fn matter_from_row<R: Row>(r: &R) -> Result<Matter>
+pub(crate) fn matter_from_row<R: Row>(r: &R) -> Result<Matter>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,

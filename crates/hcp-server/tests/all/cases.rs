@@ -84,9 +84,10 @@ both!(a_bad_review_opens_a_case_for_the_handling_unit, |app| {
     let (s, v3) = app.get("/cases?state=lost", Some(&app.system_key)).await;
     assert_eq!((s, code(&v3)), (422, "invalid_state"));
 
-    // The case and its first event are on the chain, and reported to the province with the rating.
+    // The case and its first event are on the chain, where the provincial link finds them; without a link
+    // configured nothing is queued.
     assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind IN ('case_opened', 'case_event')").await, 2);
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind IN ('report_case_opened', 'report_case_event')").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM province_outbox").await, 0);
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     // Moving a case's deadline behind the system's back is detected.
     match &app.state.db {
@@ -167,9 +168,8 @@ both!(a_case_walks_the_loop_through_every_step, |app| {
     );
     assert_eq!(v["history"][2]["details"]["reached"], true);
     assert_eq!(v["history"][2]["actor"], "key:county platform");
-    // Every step is on the chain and reported.
+    // Every step is on the chain (and so reported once a provincial link is configured).
     assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind = 'case_event'").await, 11);
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'report_case_event'").await, 11);
     // Window staff (who may be the person rated) cannot handle cases.
     let clerk = app.sign_in("clerk_cg").await;
     let (s, v) = app.post_as(&clerk, &format!("/cases/{id}/actions"), &json!({"action": "respond", "note": "x"})).await;

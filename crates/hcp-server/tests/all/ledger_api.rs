@@ -114,8 +114,8 @@ both!(every_channel_rates_once_and_statistics_follow, |app| {
     assert_eq!(by_staff["groups"][0]["key"], "P001");
     assert_eq!(by_staff["groups"][0]["total"], 5, "five on-site ratings were served by P001: {by_staff}");
 
-    // One outbox job per rating, every rating on the chain, the chain intact.
-    assert_eq!(app.count("SELECT COUNT(*) FROM jobs WHERE kind = 'report_rating'").await, 10);
+    // Every rating on the chain (the provincial link's source), the chain intact.
+    assert_eq!(app.count("SELECT COUNT(*) FROM ledger WHERE kind = 'rating'").await, 10);
     let report = app.state.db.verify_ledger().await.unwrap();
     assert_eq!(report.first_break, None);
     assert_eq!(report.ratings, 10);

@@ -16,6 +16,7 @@ mod notifications;
 mod operating;
 mod overdue;
 mod pages;
+mod province;
 mod rating_page;
 mod responses;
 mod security;

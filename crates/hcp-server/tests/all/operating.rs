@@ -34,11 +34,13 @@ both!(metrics_are_scraped, |app| {
     assert!(sample(&text, "hcp_http_requests_total", &["route=\"/api/v1/ratings\"", "status=\"422\""]).unwrap_or(0.0) >= 1.0);
     assert!(sample(&text, "hcp_writer_batch_size_count", &[]).unwrap_or(0.0) >= 1.0, "writer batches are measured");
     assert!(sample(&text, "hcp_writer_batch_seconds_bucket", &["le=\"+Inf\""]).is_some(), "a latency histogram");
-    // Read at the scrape from this database: one case open, its rating's and case's reports waiting.
+    // Read at the scrape from this database: one case open.
     assert_eq!(sample(&text, "hcp_cases_open", &[]), Some(1.0), "{text}");
     assert_eq!(sample(&text, "hcp_cases_overdue", &[]), Some(0.0));
-    assert_eq!(sample(&text, "hcp_outbox_depth", &["kind=\"report_rating\""]), Some(1.0));
-    assert_eq!(sample(&text, "hcp_outbox_depth", &["kind=\"report_case_opened\""]), Some(1.0));
+    // No provincial link here: the ledger's entries wait unplanned, nothing is queued.
+    let ledger = app.count("SELECT COUNT(*) FROM ledger").await as f64;
+    assert_eq!(sample(&text, "hcp_outbox_depth", &["kind=\"province_unplanned\""]), Some(ledger));
+    assert_eq!(sample(&text, "hcp_outbox_depth", &["kind=\"province_evaluation\""]), Some(0.0));
     // Never a token: routes are templates, not paths.
     let page = app.client.get(format!("{}/r/MET-1.0.1.forgedsig", app.base)).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 403);
