@@ -57,6 +57,8 @@ pub struct Config {
     pub area_code: String,
     /// The 数据来源 code the province assigned (3 digits).
     pub data_source: String,
+    /// Where this node sends provincial records (shown to administrators; the worker holds the link itself).
+    pub province_url: Option<String>,
 }
 
 impl Default for Config {
@@ -82,6 +84,7 @@ impl Default for Config {
             metrics_token: None,
             area_code: "610327000000".into(),
             data_source: "999".into(),
+            province_url: None,
         }
     }
 }

@@ -452,3 +452,48 @@ pub fn depth(s: &LinkStatus) -> BTreeMap<String, i64> {
     }
     out
 }
+
+/// How the link looks to the county's administrators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// records arrive
+    Good,
+    /// no link configured, or records refused: somebody must act, nothing is lost
+    Attention,
+    /// the province fails and undelivered records are getting old
+    Failing,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Good => "正常",
+            Health::Attention => "需处理",
+            Health::Failing => "异常",
+        }
+    }
+}
+
+/// The link's health and a sentence saying why. Undelivered records older than ten minutes while the last
+/// request failed mean the province has not been reached for that long.
+pub fn health(s: &LinkStatus, configured: bool, now: Timestamp) -> (Health, String) {
+    if !configured {
+        return (
+            Health::Attention,
+            format!("未配置省级平台（--province-url）：{} 条账本记录在本地保存，配置后自动按顺序补报。", s.unplanned),
+        );
+    }
+    let failing_since = s.last_error.as_ref().map(|(_, at)| *at).filter(|at| s.last_success.is_none_or(|ok| *at > ok));
+    let stale = s.oldest_undelivered.as_ref().is_some_and(|(_, at)| now.micros() - at > 600_000_000);
+    match (failing_since, stale, s.rejects.is_empty()) {
+        (Some(_), true, _) => (
+            Health::Failing,
+            format!(
+                "省级平台连续未能接收：{}。记录保存在本地，恢复后自动补报。",
+                s.last_error.as_ref().map(|e| e.0.as_str()).unwrap_or("")
+            ),
+        ),
+        (_, _, false) => (Health::Attention, format!("有 {} 条记录被省级平台拒收，请核对原因、修正后重新发送。", s.rejects.len())),
+        _ => (Health::Good, "记录正常报送。".into()),
+    }
+}

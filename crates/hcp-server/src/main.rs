@@ -258,6 +258,7 @@ fn app_config(args: &ServeArgs) -> Config {
         metrics_token: args.metrics_token.clone().filter(|t| !t.is_empty()),
         area_code: hcp_province::gateway::area_code_12(&args.province.area_code).unwrap_or_else(|_| Config::default().area_code),
         data_source: args.province.data_source.clone(),
+        province_url: args.province.province_url.clone().filter(|u| !u.is_empty()),
         ..Config::default()
     }
 }

@@ -82,6 +82,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/staff/paper", get(staff::paper::page).post(staff::paper::submit))
         .route("/staff/receipt", get(staff::receipt::page))
         .route("/staff/keys", get(staff::keys::page).post(staff::keys::submit))
+        .route("/staff/province", get(staff::province::page).post(staff::province::submit))
         .route("/staff/settings", get(staff::settings::page))
         .route("/staff/settings/calendar", post(staff::settings::calendar))
         .route("/staff/settings/import", post(staff::settings::import))

@@ -473,3 +473,38 @@ both!(the_work_queue_puts_what_is_late_first_and_what_waits_for_the_rater_last, 
     assert!(html.contains("已超期</span> 1 件") && html.contains("今日到期</span> 1 件"), "the replied case counts as neither: {html}");
     app
 });
+
+both!(the_provincial_link_page_shows_what_was_refused_and_sends_it_again, |app| {
+    use hcp_app::province::{DrainSettings, drain};
+    let c = client();
+    let p = crate::province::province(std::time::Duration::from_secs(15)).await;
+    app.bad_review("PV-1", false).await;
+    p.fake.set_mode(hcp_province::Mode::Refuse { project_no: "PV-1".into() });
+    let settings = DrainSettings::default();
+    assert_eq!(drain(&app.state, &p.gateway, &settings).await.unwrap().rejected, 1);
+    // The county's administrators only.
+    let staff = page_session(&app, &c, "scj_staff").await;
+    let r = c.get(format!("{}/staff/province", app.base)).header("cookie", &staff).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let admin = page_session(&app, &c, "admin").await;
+    let html = c.get(format!("{}/staff/province", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("需处理") && html.contains("未配置"), "no link configured on this node: {html}");
+    assert!(html.contains("办件服务 PV-1（服务 1）") && html.contains("deptCode"), "the refusal and its reason: {html}");
+    assert!(!html.contains("13800138000") && !html.contains("张三丰"), "no applicant data on the page");
+    // Fixed at the province: sent again from the page, with what waited behind it.
+    p.fake.set_mode(hcp_province::Mode::Normal);
+    let (_, token) = form_token(&app, &c, "/staff/province", &admin).await;
+    let r = c
+        .post(format!("{}/staff/province", app.base))
+        .header("cookie", &admin)
+        .form(&[("id", "service|PV-1|1"), ("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(html.contains("已重新排队 3 条记录"), "{html}");
+    assert_eq!(drain(&app.state, &p.gateway, &settings).await.unwrap().delivered, 3);
+    let html = c.get(format!("{}/staff/province", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("没有被拒收的记录"), "{html}");
+    app
+});

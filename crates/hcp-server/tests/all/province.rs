@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use crate::common::{self, Engine, TestApp};
 
-struct Province {
-    fake: FakeProvince,
-    gateway: HttpGateway,
+pub(crate) struct Province {
+    pub fake: FakeProvince,
+    pub gateway: HttpGateway,
 }
 
-async fn province(timeout: Duration) -> Province {
+pub(crate) async fn province(timeout: Duration) -> Province {
     let key = PrivateKey::generate();
     let tenant = Tenant { key: key.clone(), app_mark: "LXHCP".into(), app_word: "word-of-the-test".into(), tenancy: "610000000000".into() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

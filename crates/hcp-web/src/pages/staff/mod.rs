@@ -6,6 +6,7 @@ pub mod case;
 pub mod dashboard;
 pub mod keys;
 pub mod paper;
+pub mod province;
 pub mod queue;
 pub mod receipt;
 pub mod settings;
