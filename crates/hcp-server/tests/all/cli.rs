@@ -255,3 +255,31 @@ fn verify_names_the_first_tampered_record() {
     assert_eq!(code, 1);
     assert!(err.contains(&format!("第 {victim} 条")), "{err}");
 }
+
+#[test]
+fn province_commands_for_the_operator() {
+    let dir = Dir(std::env::temp_dir().join(format!("hcp-cli-{}", uuid::Uuid::new_v4().simple())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (code, out, err) = run(&dir, &["province", "status"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ledger entries not yet planned: 0") && out.contains("last success: never"), "{out}");
+    let (code, _, err) = run(&dir, &["province", "replay", "evaluation|LX001|x|1"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("记录标识格式不正确"), "{err}");
+    let (code, out, _) = run(&dir, &["province", "replay"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("0 records queued again"), "{out}");
+    // Nothing was sent: whatever the province lists is unknown here, and the command says so with exit 1.
+    std::fs::write(dir.0.join("held.csv"), "op,projectNo,serviceNumber,assessNumber,stepNo\naddEvaluateService,LX001,0\n").unwrap();
+    let (code, out, _) = run(&dir, &["province", "reconcile", "held.csv"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("held by the province, unknown here: 1") && out.contains("service|LX001|0"), "{out}");
+    std::fs::write(dir.0.join("bad.csv"), "addEvaluate,LX001,zero,1\n").unwrap();
+    let (code, _, err) = run(&dir, &["province", "reconcile", "bad.csv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("第 1 行无法识别"), "{err}");
+    // A link half configured is refused at start, naming what is missing.
+    let (code, _, err) = run(&dir, &["serve", "--listen", "127.0.0.1:0", "--province-url", "http://127.0.0.1:9"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--province-public-key"), "{err}");
+}
