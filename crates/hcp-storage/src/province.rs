@@ -588,14 +588,16 @@ impl Tx {
         Ok(())
     }
 
-    /// Newly planned records behind one already rejected or blocked are blocked at once.
+    /// Newly planned records behind one already rejected or blocked are blocked at once: their predecessors are
+    /// looked up by primary key (a rejection is rare; this costs one index probe per predecessor).
     async fn block_new(&mut self, rows: &[(i64, Planned)]) -> Result<()> {
-        let keys: Vec<String> = rows.iter().filter(|(_, p)| p.id.after().is_some()).map(|(_, p)| p.id.key()).collect();
-        let mut blocked = Vec::new();
-        for chunk in keys.chunks(256) {
+        let mut afters: Vec<String> = rows.iter().filter_map(|(_, p)| p.id.after().map(|a| a.key())).collect();
+        afters.sort();
+        afters.dedup();
+        let mut stuck = Vec::new();
+        for chunk in afters.chunks(256) {
             let sql = format!(
-                "UPDATE province_outbox SET state = 'blocked', reason = '前序记录未被接收' WHERE state = 'pending' AND id IN ({}) \
-                 AND EXISTS (SELECT 1 FROM province_outbox d WHERE d.id = province_outbox.after_id AND d.state IN ('rejected', 'blocked')) RETURNING id",
+                "SELECT id FROM province_outbox WHERE id IN ({}) AND state IN ('rejected', 'blocked')",
                 in_list(self.is_pg(), 1, chunk.len())
             );
             on_tx!(self, t => {
@@ -604,11 +606,11 @@ impl Tx {
                     q = q.bind(id);
                 }
                 for r in q.fetch_all(&mut **t).await? {
-                    blocked.push(r.try_get::<String, _>("id")?);
+                    stuck.push(r.try_get::<String, _>("id")?);
                 }
             });
         }
-        self.block_behind(blocked).await
+        self.block_behind(stuck).await
     }
 }
 
