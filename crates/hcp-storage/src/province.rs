@@ -173,26 +173,7 @@ impl Db {
                 n += m;
             }
             // what was blocked behind a replayed record goes with it
-            while !wave.is_empty() {
-                let mut next = Vec::new();
-                for chunk in wave.chunks(256) {
-                    let sql = format!(
-                        "UPDATE province_outbox SET state = 'pending', reason = NULL WHERE state = 'blocked' AND after_id IN ({}) RETURNING id",
-                        in_list(tx.is_pg(), 1, chunk.len())
-                    );
-                    on_tx!(&mut tx, t => {
-                        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for id in chunk {
-                            q = q.bind(id);
-                        }
-                        for r in q.fetch_all(&mut **t).await? {
-                            next.push(r.try_get::<String, _>("id")?);
-                        }
-                    });
-                }
-                n += next.len() as u64;
-                wave = next;
-            }
+            n += tx.follow("UPDATE province_outbox SET state = 'pending', reason = NULL WHERE state = 'blocked' AND after_id IN ({ids}) RETURNING id", wave).await?;
         }
         tx.commit().await?;
         Ok(n)
@@ -565,27 +546,13 @@ impl Tx {
 
     /// Pending records behind a rejected (or blocked) one can never be accepted: they wait, blocked, for a
     /// replay. Follows the chain from `ids` (found by the index on `after_id`).
-    async fn block_behind(&mut self, mut ids: Vec<String>) -> Result<()> {
-        while !ids.is_empty() {
-            let mut next = Vec::new();
-            for chunk in ids.chunks(256) {
-                let sql = format!(
-                    "UPDATE province_outbox SET state = 'blocked', reason = '前序记录未被接收' WHERE state = 'pending' AND after_id IN ({}) RETURNING id",
-                    in_list(self.is_pg(), 1, chunk.len())
-                );
-                on_tx!(self, t => {
-                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for id in chunk {
-                        q = q.bind(id);
-                    }
-                    for r in q.fetch_all(&mut **t).await? {
-                        next.push(r.try_get::<String, _>("id")?);
-                    }
-                });
-            }
-            ids = next;
-        }
-        Ok(())
+    async fn block_behind(&mut self, ids: Vec<String>) -> Result<()> {
+        self.follow(
+            "UPDATE province_outbox SET state = 'blocked', reason = '前序记录未被接收' WHERE state = 'pending' AND after_id IN ({ids}) RETURNING id",
+            ids,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Newly planned records behind one already rejected or blocked are blocked at once: their predecessors are
@@ -594,23 +561,38 @@ impl Tx {
         let mut afters: Vec<String> = rows.iter().filter_map(|(_, p)| p.id.after().map(|a| a.key())).collect();
         afters.sort();
         afters.dedup();
-        let mut stuck = Vec::new();
-        for chunk in afters.chunks(256) {
-            let sql = format!(
-                "SELECT id FROM province_outbox WHERE id IN ({}) AND state IN ('rejected', 'blocked')",
-                in_list(self.is_pg(), 1, chunk.len())
-            );
+        let stuck = self.ids_of("SELECT id FROM province_outbox WHERE id IN ({ids}) AND state IN ('rejected', 'blocked')", &afters).await?;
+        self.block_behind(stuck).await
+    }
+
+    /// Runs `sql`, whose `{ids}` stands for the list of `ids` (in chunks of 256), and returns the `id` column of
+    /// the rows it gives.
+    async fn ids_of(&mut self, sql: &str, ids: &[String]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(256) {
+            let sql = sql.replace("{ids}", &in_list(self.is_pg(), 1, chunk.len()));
             on_tx!(self, t => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
                 for id in chunk {
                     q = q.bind(id);
                 }
                 for r in q.fetch_all(&mut **t).await? {
-                    stuck.push(r.try_get::<String, _>("id")?);
+                    out.push(r.try_get::<String, _>("id")?);
                 }
             });
         }
-        self.block_behind(stuck).await
+        Ok(out)
+    }
+
+    /// Follows a chain of records: runs `sql` (an update returning ids) on `ids`, then on what it returned,
+    /// until nothing more; returns how many rows it touched.
+    async fn follow(&mut self, sql: &str, mut ids: Vec<String>) -> Result<u64> {
+        let mut n = 0;
+        while !ids.is_empty() {
+            ids = self.ids_of(sql, &ids).await?;
+            n += ids.len() as u64;
+        }
+        Ok(n)
     }
 }
 

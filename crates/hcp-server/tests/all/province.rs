@@ -177,7 +177,7 @@ both!(an_unreachable_or_forgetful_province_loses_nothing_and_gets_nothing_twice_
 
 both!(a_refused_record_is_kept_with_its_reason_and_sent_again_after_a_fix, |app| {
     let p = province(Duration::from_secs(15)).await;
-    app.bad_review("LX-R-1", false).await;
+    let case = app.bad_review("LX-R-1", false).await;
     app.bad_review("LX-R-2", false).await;
     p.fake.set_mode(Mode::Refuse { project_no: "LX-R-1".into() });
     let total = drain_all(&app.state, &p, 50).await;
@@ -192,12 +192,17 @@ both!(a_refused_record_is_kept_with_its_reason_and_sent_again_after_a_fix, |app|
     assert!(text.contains("service|LX-R-1|1") && text.contains("rejected"), "{text}");
     // Other matters were not held up.
     assert_eq!(p.fake.holdings().evaluations, 1);
+    // The case goes on meanwhile: its next step is planned behind the blocked ones and waits with them.
+    let (st, v) = app.post(&format!("/cases/{case}/actions"), Some(&app.system_key), &serde_json::json!({"action": "respond", "note": "已联系"})).await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(drain(&app.state, &p.gateway, &settings(50)).await.unwrap().delivered, 0);
+    assert_eq!(count(&states(&app.state.db).await, "blocked"), 3);
     // Fixed at the province; an administrator replays it.
     p.fake.set_mode(Mode::Normal);
     let bad = hcp_app::province::replay_as(&app.state, "cli".into(), &["service|LX-R-1|x".into()]).await.unwrap_err();
     assert!(bad.to_string().contains("记录标识"), "{bad}");
     let n = hcp_app::province::replay_as(&app.state, "cli".into(), &["service|LX-R-1|1".into()]).await.unwrap();
-    assert_eq!(n, 3, "the record and the two behind it");
+    assert_eq!(n, 4, "the record and the three behind it");
     drain_all(&app.state, &p, 50).await;
     let s = states(&app.state.db).await;
     assert_eq!(count(&s, "delivered"), s.iter().map(|(_, _, n)| n).sum::<i64>(), "{s:?}");
