@@ -193,7 +193,9 @@ both!(a_refused_record_is_kept_with_its_reason_and_sent_again_after_a_fix, |app|
     // Other matters were not held up.
     assert_eq!(p.fake.holdings().evaluations, 1);
     // The case goes on meanwhile: its next step is planned behind the blocked ones and waits with them.
-    let (st, v) = app.post(&format!("/cases/{case}/actions"), Some(&app.system_key), &serde_json::json!({"action": "respond", "note": "已联系"})).await;
+    let (st, v) = app
+        .post(&format!("/cases/{case}/actions"), Some(&app.system_key), &serde_json::json!({"action": "respond", "note": "已联系"}))
+        .await;
     assert_eq!(st, 200, "{v}");
     assert_eq!(drain(&app.state, &p.gateway, &settings(50)).await.unwrap().delivered, 0);
     assert_eq!(count(&states(&app.state.db).await, "blocked"), 3);
