@@ -74,7 +74,13 @@ impl ProvinceArgs {
 
     pub fn settings(&self) -> WorkerSettings {
         WorkerSettings {
-            drain: DrainSettings { batch: usize::from(self.province_batch), ..DrainSettings::default() },
+            // A claim outlives a request that times out, and not much more: a node killed mid-send holds its
+            // records no longer than this.
+            drain: DrainSettings {
+                batch: usize::from(self.province_batch),
+                lease_secs: self.province_timeout_secs.clamp(1, 300) as i64 + 15,
+                ..DrainSettings::default()
+            },
             idle: Duration::from_millis(self.province_interval_ms.clamp(50, 60_000)),
         }
     }

@@ -283,3 +283,91 @@ both!(a_record_waits_for_the_one_it_follows_even_while_another_node_holds_it, |a
     assert_eq!(p.fake.holdings().refused, 0);
     app
 });
+
+/// `kill -9` of the county's server in the middle of a drain: on restart it goes on from where the database
+/// says it was (records the dead node held are taken over when its lease, time-out + 15 s, runs out); nothing
+/// is lost, nothing is refused, and what was sent twice is counted as delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_drain_delivers_everything_after_restart() {
+    let dir = common::tempdir::Dir::new();
+    let bin = env!("CARGO_BIN_EXE_haochaping");
+    let clean = |c: &mut std::process::Command| {
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HCP_") {
+                c.env_remove(k);
+            }
+        }
+    };
+    // The demo's history, seeded without serving (the address is taken).
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut seed = std::process::Command::new(bin);
+    clean(&mut seed);
+    let out =
+        seed.current_dir(&dir.0).args(["demo", "--matters", "200", "--listen", &taken.local_addr().unwrap().to_string()]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("无法监听"), "seeded, then could not listen: {out:?}");
+    drop(taken);
+
+    let key = PrivateKey::generate();
+    let tenant = Tenant { key: key.clone(), app_mark: "LXHCP".into(), app_word: "kill-word".into(), tenancy: "610000000000".into() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let fake = hcp_server::province::start_fake(tenant, None, listener).unwrap();
+    let public = key.public_key().to_hex();
+    let start = |batch: &str| {
+        let mut c = std::process::Command::new(bin);
+        clean(&mut c);
+        c.current_dir(&dir.0)
+            .args(["serve", "--listen", "127.0.0.1:0", "--province-url", &url, "--province-public-key", &public])
+            .args([
+                "--province-app-mark",
+                "LXHCP",
+                "--province-app-word",
+                "kill-word",
+                "--province-batch",
+                batch,
+                "--province-interval-ms",
+                "50",
+            ])
+            .args(["--province-timeout-secs", "2"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut server = start("5");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while fake.holdings().evaluations < 20 {
+        assert!(std::time::Instant::now() < deadline, "the server did not start draining");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.0.join("haochaping.db").display())).await.unwrap();
+    let left = db.province_status().await.unwrap();
+    let undelivered: i64 = left.counts.iter().filter(|(_, s, _)| s != "delivered").map(|c| c.2).sum::<i64>() + left.unplanned;
+    assert!(undelivered > 0, "killed in the middle: {left:?}");
+
+    let mut server = start("100");
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        let s = db.province_status().await.unwrap();
+        if s.unplanned == 0 && s.counts.iter().all(|(_, st, _)| st == "delivered") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not drained after restart: {s:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let s = states(&db).await;
+    let h = fake.holdings();
+    assert_eq!(h.refused, 0, "never out of order across the crash");
+    assert_eq!((h.services + h.evaluations + h.rectifications) as i64, count(&s, "delivered"), "the province holds exactly what was sent");
+    let ratings: i64 = match &db {
+        Db::Sqlite(p) => sqlx::query_scalar("SELECT COUNT(*) FROM ratings").fetch_one(p).await.unwrap(),
+        Db::Pg(_) => unreachable!(),
+    };
+    assert!(ratings > 100, "{ratings}");
+    assert_eq!(h.evaluations as i64, ratings, "every rating arrived");
+    db.close().await;
+}
