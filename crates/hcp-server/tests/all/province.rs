@@ -15,6 +15,7 @@ use crate::common::{self, Engine, TestApp};
 pub(crate) struct Province {
     pub fake: FakeProvince,
     pub gateway: HttpGateway,
+    pub link: LinkConfig,
 }
 
 pub(crate) async fn province(timeout: Duration) -> Province {
@@ -23,16 +24,16 @@ pub(crate) async fn province(timeout: Duration) -> Province {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let fake = hcp_server::province::start_fake(tenant.clone(), None, listener).unwrap();
-    let gateway = HttpGateway::new(LinkConfig {
+    let link = LinkConfig {
         url,
         public_key: key.public_key(),
         app_mark: tenant.app_mark,
         app_word: tenant.app_word,
         tenancy: tenant.tenancy,
         timeout,
-    })
-    .unwrap();
-    Province { fake, gateway }
+    };
+    let gateway = HttpGateway::new(link.clone()).unwrap();
+    Province { fake, gateway, link }
 }
 
 fn settings(batch: usize) -> DrainSettings {
@@ -371,3 +372,34 @@ async fn a_server_killed_mid_drain_delivers_everything_after_restart() {
     assert_eq!(h.evaluations as i64, ratings, "every rating arrived");
     db.close().await;
 }
+
+both!(ratings_taken_during_an_outage_reach_the_province_when_it_returns, |app| {
+    let p = province(Duration::from_secs(5)).await;
+    p.fake.set_mode(Mode::Down);
+    let settings = hcp_server::province::WorkerSettings { drain: settings(20), idle: Duration::from_millis(50) };
+    let worker = tokio::spawn(hcp_server::province::run(app.state.app.clone(), p.link.clone(), settings));
+    // The county works on while the province is down: ratings and cases are taken as usual.
+    for i in 0..15 {
+        app.bad_review(&format!("LX-O-{i}"), i % 3 == 0).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(p.fake.holdings().services, 0);
+    let s = app.state.db.province_status().await.unwrap();
+    assert!(s.last_error.as_ref().is_some_and(|(e, _)| e.contains("503")), "{:?}", s.last_error);
+    assert!(s.last_success.is_none());
+    // The province returns: the worker's back-off ends and everything arrives, in order.
+    p.fake.set_mode(Mode::Normal);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = app.state.db.province_status().await.unwrap();
+        if s.unplanned == 0 && !s.counts.is_empty() && s.counts.iter().all(|(_, st, _)| st == "delivered") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not delivered after the outage: {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    worker.abort();
+    let h = p.fake.holdings();
+    assert_eq!((h.services, h.evaluations, h.refused), (15, 15, 0));
+    app
+});
