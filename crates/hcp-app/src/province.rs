@@ -120,7 +120,8 @@ pub async fn drain(app: &App, gateway: &dyn Gateway, s: &DrainSettings) -> AppRe
                             match a {
                                 Answer::Accepted => Delivery::Delivered { note: None },
                                 Answer::Duplicate(d) => Delivery::Delivered { note: Some(d) },
-                                Answer::Refused(reason) => Delivery::Rejected { reason },
+                                // The province's words, with any phone or ID number it echoes masked.
+                                Answer::Refused(reason) => Delivery::Rejected { reason: hcp_domain::person::redact_numbers(&reason) },
                             },
                         ));
                     }
@@ -132,7 +133,7 @@ pub async fn drain(app: &App, gateway: &dyn Gateway, s: &DrainSettings) -> AppRe
                 }
                 Err(why) => {
                     results.extend(to_send.into_iter().map(|(id, _)| (id, Delivery::Retry)));
-                    out.failure = Some(why);
+                    out.failure = Some(hcp_domain::person::redact_numbers(&why));
                 }
             }
             for (_, d) in &results {

@@ -96,6 +96,34 @@ pub fn mask_id_number(id: &str) -> String {
     if id.len() == 18 && id.is_ascii() { format!("{}***********{}", &id[..3], &id[14..]) } else { "***".to_string() }
 }
 
+/// Masks every run of 11 or more digits (a phone number, an ID number with or without its final `X`) in a text
+/// that comes from elsewhere, e.g. a reason the provincial platform gives for refusing a record, before it is
+/// stored or shown.
+pub fn redact_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run >= 11 {
+            let mut end = i + run;
+            if chars.get(end).is_some_and(|c| *c == 'X' || *c == 'x') {
+                end += 1;
+            }
+            let number: String = chars[i..end].iter().collect();
+            out.push_str(&if end - i == 18 { mask_id_number(&number) } else { mask_phone(&number) });
+            i = end;
+        } else if run > 0 {
+            out.extend(&chars[i..i + run]);
+            i += run;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A person's or organisation's name: 1..=60 characters.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PersonName(String);
@@ -146,6 +174,13 @@ pub struct Contact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_foreign_texts_are_masked() {
+        assert_eq!(redact_numbers("mobile 13800138000 格式错误"), "mobile 138****8000 格式错误");
+        assert_eq!(redact_numbers("证件号11010519491231002X不符"), "证件号110***********002X不符");
+        assert_eq!(redact_numbers("第 12 步，deptCode 11610327MB2960001A"), "第 12 步，deptCode 11610327MB2960001A");
+    }
 
     #[test]
     fn phones() {
