@@ -12,9 +12,14 @@ use sm3::{Digest, Sm3};
 
 /// The province's public key: what the county encrypts records and the sign under.
 #[derive(Clone, Debug)]
-pub struct PublicKey(EncryptingKey);
+pub struct PublicKey(EncryptingKey, std::sync::Arc<FixedBase>);
 
 impl PublicKey {
+    fn new(key: EncryptingKey) -> Self {
+        let table = FixedBase::new(ProjectivePoint::from(*key.as_affine()));
+        PublicKey(key, std::sync::Arc::new(table))
+    }
+
     /// Reads `04‖x‖y` as 130 hex digits (128 without the `04` are accepted too).
     pub fn from_hex(hex_key: &str) -> Result<Self, String> {
         let bytes = hex::decode(hex_key.trim()).map_err(|_| "省级平台公钥应为十六进制".to_string())?;
@@ -22,7 +27,7 @@ impl PublicKey {
         if bytes.len() != 65 {
             return Err("省级平台公钥应为 130 位十六进制（04‖x‖y）".into());
         }
-        EncryptingKey::from_sec1_bytes(&bytes).map(PublicKey).map_err(|_| "省级平台公钥不是 SM2 曲线上的点".to_string())
+        EncryptingKey::from_sec1_bytes(&bytes).map(PublicKey::new).map_err(|_| "省级平台公钥不是 SM2 曲线上的点".to_string())
     }
 
     pub fn to_hex(&self) -> String {
@@ -44,13 +49,12 @@ impl PublicKey {
         if plain.is_empty() {
             return Err("SM2 加密失败：明文为空".into());
         }
-        let public = ProjectivePoint::from(*self.0.as_affine());
         for _ in 0..16 {
             let mut bytes = [0u8; 32];
             rng.try_fill_bytes(&mut bytes).map_err(|_| "随机数生成失败".to_string())?;
             let Some(k) = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(bytes.into())) else { continue };
             let c1 = ProjectivePoint::mul_by_generator(&*k).to_affine().to_sec1_point(false);
-            let shared = (public * *k).to_affine().to_sec1_point(false);
+            let shared = self.1.mul(&k).to_affine().to_sec1_point(false);
             let (x2, y2) = (&shared.as_bytes()[1..33], &shared.as_bytes()[33..65]);
             let (c2, zero) = kdf_xor(x2, y2, plain).ok_or_else(|| "明文过长".to_string())?;
             if zero {
@@ -70,6 +74,73 @@ impl PublicKey {
     #[cfg(test)]
     fn encrypt_by_crate(&self, plain: &[u8]) -> Vec<u8> {
         self.0.encrypt(&mut rand::rng(), plain).unwrap_or_default()
+    }
+}
+
+/// Multiples of one fixed point (the province's key, the same for every record) for constant-time scalar
+/// multiplication by table look-up, as the crate does for the generator: `rows[i][j] = (j + 1)·2^(8i)·P`.
+#[derive(Debug)]
+struct FixedBase {
+    rows: Vec<[ProjectivePoint; 8]>,
+}
+
+impl FixedBase {
+    fn new(p: ProjectivePoint) -> Self {
+        let mut base = p;
+        let mut rows = Vec::with_capacity(33);
+        for _ in 0..33 {
+            let mut row = [base; 8];
+            for j in 1..8 {
+                row[j] = row[j - 1] + base;
+            }
+            rows.push(row);
+            for _ in 0..8 {
+                base = base.double();
+            }
+        }
+        FixedBase { rows }
+    }
+
+    /// `x·rows[i][0]` for `-8 <= x <= 8`, reading every entry (constant time in `x`).
+    fn select(&self, i: usize, x: i8) -> ProjectivePoint {
+        use sm2::elliptic_curve::subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+        let mask = x >> 7;
+        let abs = ((x + mask) ^ mask) as u8;
+        let mut t = ProjectivePoint::IDENTITY;
+        for (j, point) in self.rows[i].iter().enumerate() {
+            t.conditional_assign(point, abs.ct_eq(&(j as u8 + 1)));
+        }
+        let negative = Choice::from((mask & 1) as u8);
+        let neg = -t;
+        t.conditional_assign(&neg, negative);
+        t
+    }
+
+    /// `k·P`: k in 65 signed radix-16 digits; even digits from the rows directly, odd ones from a second
+    /// accumulator multiplied by 16 at the end.
+    fn mul(&self, k: &NonZeroScalar) -> ProjectivePoint {
+        use sm2::elliptic_curve::PrimeField;
+        let repr = k.to_repr();
+        let mut digits = [0i8; 65];
+        for (i, b) in repr.iter().rev().enumerate() {
+            digits[2 * i] = (b & 0xf) as i8;
+            digits[2 * i + 1] = (b >> 4) as i8;
+        }
+        for i in 0..64 {
+            let carry = (digits[i] + 8) >> 4;
+            digits[i] -= carry << 4;
+            digits[i + 1] += carry;
+        }
+        let mut even = self.select(32, digits[64]);
+        let mut odd = ProjectivePoint::IDENTITY;
+        for i in (0..32).rev() {
+            odd += self.select(i, digits[2 * i + 1]);
+            even += self.select(i, digits[2 * i]);
+        }
+        for _ in 0..4 {
+            odd = odd.double();
+        }
+        even + odd
     }
 }
 
@@ -108,7 +179,7 @@ impl PrivateKey {
     }
 
     pub fn public_key(&self) -> PublicKey {
-        PublicKey(self.0.encrypting_key().clone())
+        PublicKey::new(self.0.encrypting_key().clone())
     }
 
     /// Decrypts hex C1‖C3‖C2; C1 with or without its `04`.
@@ -248,6 +319,25 @@ mod tests {
         assert_eq!(private.decrypt_hex(&cipher).unwrap(), b"encryption standard");
         // Receivers accept C1 without its 04.
         assert_eq!(private.decrypt_hex(&cipher[2..]).unwrap(), b"encryption standard");
+    }
+
+    #[test]
+    fn the_fixed_base_table_multiplies_as_the_curve_does() {
+        let p = PrivateKey::generate().public_key();
+        let point = ProjectivePoint::from(*p.0.as_affine());
+        let mut scalars: Vec<[u8; 32]> = (0..40).map(|_| rand::random()).collect();
+        scalars.push([0xff; 32]); // reduced below n, with every digit at its largest
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        scalars.push(one);
+        for bytes in scalars {
+            let Some(k) = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(bytes.into())) else { continue };
+            assert_eq!(p.1.mul(&k).to_affine(), (point * *k).to_affine());
+        }
+        let mut near_n = hex::decode("fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54122").unwrap();
+        near_n[31] -= 1; // n − 2: the largest digits of all
+        let k = Option::<NonZeroScalar>::from(NonZeroScalar::from_repr(<[u8; 32]>::try_from(near_n).unwrap().into())).unwrap();
+        assert_eq!(p.1.mul(&k).to_affine(), (point * *k).to_affine());
     }
 
     #[test]
