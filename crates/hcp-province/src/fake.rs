@@ -183,12 +183,15 @@ impl FakeProvince {
             _ => None,
         };
         let all_duplicates = self.mode() == Mode::DuplicateAnswers;
+        // Decrypting and reading the records needs nothing held: done before taking the lock.
+        let read: Vec<Result<(Identity, String), String>> =
+            body.params.records.iter().map(|cipher| read_record(&t.key, op, cipher, refuse_matter.as_deref())).collect();
         let mut held = self.0.held.lock().map_err(|_| refuse("E500", "内部错误"))?;
         held.requests += 1;
         let mut results = Vec::with_capacity(body.params.records.len());
         let mut new_lines = Vec::new();
-        for cipher in &body.params.records {
-            let r = check_record(&t.key, op, cipher, &held, refuse_matter.as_deref());
+        for r in read {
+            let r = r.and_then(|(id, text)| in_order(op, &id, &held).map(|()| (id, text)));
             let result = match r {
                 Ok((id, text)) => {
                     let key = id.key();
@@ -238,8 +241,8 @@ fn duplicate(op: Op) -> &'static str {
     }
 }
 
-/// One record's checks: readable, well-formed, every field valid, in order.
-fn check_record(key: &PrivateKey, op: Op, cipher: &str, held: &Held, refuse_matter: Option<&str>) -> Result<(Identity, String), String> {
+/// One record's own checks: readable, well-formed, every field valid.
+fn read_record(key: &PrivateKey, op: Op, cipher: &str, refuse_matter: Option<&str>) -> Result<(Identity, String), String> {
     let plain = key.decrypt_hex(cipher).map_err(|_| "记录解密失败".to_string())?;
     let text = String::from_utf8(plain).map_err(|_| "记录不是 UTF-8 文本".to_string())?;
     let record = Record::from_json(op, &text)?;
@@ -251,6 +254,12 @@ fn check_record(key: &PrivateKey, op: Op, cipher: &str, held: &Held, refuse_matt
     if refuse_matter == Some(id.project_no.as_str()) {
         return Err("字段校验失败：deptCode 与办件所属部门不一致".into());
     }
+    Ok((id, text))
+}
+
+/// The order: no evaluation without its service, no step before the one it follows (a record already held is
+/// a duplicate, whatever came before it).
+fn in_order(op: Op, id: &Identity, held: &Held) -> Result<(), String> {
     if !held.records.contains_key(&id.key())
         && let Some(after) = id.after()
         && !held.records.contains_key(&after.key())
@@ -262,7 +271,7 @@ fn check_record(key: &PrivateKey, op: Op, cipher: &str, held: &Held, refuse_matt
             _ => format!("整改环节顺序不正确：缺少第 {} 步", after.step_no),
         });
     }
-    Ok((id, text))
+    Ok(())
 }
 
 fn answer(code: &str, desc: &str, results: Vec<RecordResult>) -> HttpResponse {

@@ -116,27 +116,38 @@ impl Db {
     /// Ends claimed records as the province answered. A record whose lease was taken over by another node is
     /// left to that node. A rejection blocks the records that depend on it.
     pub async fn finish_province(&self, token: &str, results: &[(Identity, Delivery)], now: Timestamp) -> Result<()> {
-        let mut tx = Tx::write(self).await?;
+        // One statement per outcome (and reason), not per record: a batch of 100 is a handful of statements.
+        let mut groups: std::collections::BTreeMap<(&'static str, Option<&str>), Vec<String>> = std::collections::BTreeMap::new();
         let mut rejected = Vec::new();
         for (id, d) in results {
-            let key = id.key();
-            on_tx!(&mut tx, t => match d {
-                Delivery::Delivered { note } => {
-                    sqlx::query("UPDATE province_outbox SET state = 'delivered', delivered_at = $1, reason = $2, lease_token = NULL \
-                                 WHERE id = $3 AND state = 'sending' AND lease_token = $4")
-                        .bind(now.micros()).bind(note).bind(&key).bind(token).execute(&mut **t).await?;
-                }
+            let (state, reason) = match d {
+                Delivery::Delivered { note } => ("delivered", note.as_deref()),
                 Delivery::Rejected { reason } => {
-                    rejected.push(key.clone());
-                    sqlx::query("UPDATE province_outbox SET state = 'rejected', delivered_at = $1, reason = $2, lease_token = NULL \
-                                 WHERE id = $3 AND state = 'sending' AND lease_token = $4")
-                        .bind(now.micros()).bind(reason).bind(&key).bind(token).execute(&mut **t).await?;
+                    rejected.push(id.key());
+                    ("rejected", Some(reason.as_str()))
                 }
-                Delivery::Retry => {
-                    sqlx::query("UPDATE province_outbox SET state = 'pending', lease_token = NULL WHERE id = $1 AND state = 'sending' AND lease_token = $2")
-                        .bind(&key).bind(token).execute(&mut **t).await?;
-                }
-            });
+                Delivery::Retry => ("pending", None),
+            };
+            groups.entry((state, reason)).or_default().push(id.key());
+        }
+        let mut tx = Tx::write(self).await?;
+        for ((state, reason), ids) in &groups {
+            for chunk in ids.chunks(256) {
+                // A record given back keeps no time; one that ended records when. Numbered on both engines: SQLite
+                // would number anonymous `?` after `$1`–`$4` differently from the binding order.
+                let sql = format!(
+                    "UPDATE province_outbox SET state = $1, delivered_at = CASE WHEN $1 = 'pending' THEN delivered_at ELSE $2 END, \
+                     reason = $3, lease_token = NULL WHERE state = 'sending' AND lease_token = $4 AND id IN ({})",
+                    in_list(true, 5, chunk.len())
+                );
+                on_tx!(&mut tx, t => {
+                    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(*state).bind(now.micros()).bind(*reason).bind(token);
+                    for id in chunk {
+                        q = q.bind(id);
+                    }
+                    q.execute(&mut **t).await?;
+                });
+            }
         }
         tx.block_behind(rejected).await?;
         let delivered = results.iter().any(|(_, d)| matches!(d, Delivery::Delivered { .. }));
