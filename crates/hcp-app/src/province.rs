@@ -91,14 +91,12 @@ pub async fn drain(app: &App, gateway: &dyn Gateway, s: &DrainSettings) -> AppRe
     let token = uuid::Uuid::now_v7().to_string();
     let mut sent = 0;
     'ops: for op in Op::ALL {
-        // Forward through the outbox within a pass; what is skipped (waiting for a record in flight elsewhere)
-        // is found by the next pass.
-        let mut from_seq = 0;
         while sent < s.max_records {
-            let batch = s.batch.clamp(1, 100) as i64;
-            let claimed = app.db.claim_province(op, from_seq, batch, s.lease_secs * 1_000_000, &token, Timestamp::now()).await?;
-            let Some(last) = claimed.last() else { break };
-            from_seq = last.seq;
+            let claimed =
+                app.db.claim_province(op, s.batch.clamp(1, 100) as i64, s.lease_secs * 1_000_000, &token, Timestamp::now()).await?;
+            if claimed.is_empty() {
+                break;
+            }
             sent += claimed.len();
             let built = build(app, &claimed).await?;
             let mut results: Vec<(Identity, Delivery)> = Vec::with_capacity(claimed.len());

@@ -22,8 +22,6 @@ use crate::tx::{Tx, on_tx, placeholders};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claimed {
     pub id: Identity,
-    /// the record's place in the outbox's order
-    pub seq: i64,
     pub source: Source,
     pub attempts: i64,
 }
@@ -88,24 +86,14 @@ impl Db {
         Ok(n)
     }
 
-    /// Claims up to `limit` pending records of `op` past `from_seq` whose predecessor is delivered, for
-    /// `lease_micros`, under `token`; first gives back records whose lease ran out (their node died mid-send).
-    /// A sender passes the last `seq` it claimed: the index scan then starts there instead of walking again over
-    /// the entries of the rows it just moved on, which PostgreSQL keeps until they are vacuumed.
-    pub async fn claim_province(
-        &self,
-        op: Op,
-        from_seq: i64,
-        limit: i64,
-        lease_micros: i64,
-        token: &str,
-        now: Timestamp,
-    ) -> Result<Vec<Claimed>> {
+    /// Claims up to `limit` pending records of `op` whose predecessor is delivered, for `lease_micros`, under
+    /// `token`; first gives back records whose lease ran out (their node died mid-send).
+    pub async fn claim_province(&self, op: Op, limit: i64, lease_micros: i64, token: &str, now: Timestamp) -> Result<Vec<Claimed>> {
         let is_pg = matches!(self, Db::Pg(_));
         let skip = if is_pg { "FOR UPDATE OF o SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE province_outbox SET state = 'sending', attempts = attempts + 1, lease_until = $1, lease_token = $2 \
-             WHERE id IN (SELECT o.id FROM province_outbox o WHERE o.op = $3 AND o.state = 'pending' AND o.seq > $5 \
+             WHERE id IN (SELECT o.id FROM province_outbox o WHERE o.op = $3 AND o.state = 'pending' \
                AND (o.after_id IS NULL OR EXISTS (SELECT 1 FROM province_outbox d WHERE d.id = o.after_id AND d.state = 'delivered')) \
                ORDER BY o.seq LIMIT $4 {skip}) \
              RETURNING id, seq, source_kind, source_id, source_ref, step, attempts"
@@ -114,12 +102,11 @@ impl Db {
         on_db!(self, pool => {
             sqlx::query("UPDATE province_outbox SET state = 'pending', lease_token = NULL WHERE op = $1 AND state = 'sending' AND lease_until < $2")
                 .bind(op.code()).bind(now.micros()).execute(pool).await?;
-            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.micros() + lease_micros).bind(token).bind(op.code()).bind(limit).bind(from_seq).fetch_all(pool).await? {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now.micros() + lease_micros).bind(token).bind(op.code()).bind(limit).fetch_all(pool).await? {
                 let key: String = r.try_get("id")?;
                 let id = Identity::parse_key(&key).ok_or_else(|| StoreError::corrupt(format!("province_outbox: unreadable id {key}")))?;
                 let source = source_of(&r.try_get::<String, _>("source_kind")?, r.try_get("source_id")?, r.try_get("source_ref")?, r.try_get("step")?)?;
-                let seq: i64 = r.try_get("seq")?;
-                rows.push((seq, Claimed { id, seq, source, attempts: r.try_get("attempts")? }));
+                rows.push((r.try_get::<i64, _>("seq")?, Claimed { id, source, attempts: r.try_get("attempts")? }));
             }
         });
         rows.sort_by_key(|(seq, _)| *seq);

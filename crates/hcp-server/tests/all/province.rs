@@ -262,14 +262,14 @@ both!(a_record_waits_for_the_one_it_follows_even_while_another_node_holds_it, |a
     let now = hcp_domain::Timestamp::now();
     app.state.db.plan_province(1000, now).await.unwrap();
     // Another node took the service and has not answered yet.
-    let held = app.state.db.claim_province(hcp_domain::province::Op::Service, 0, 10, 60_000_000, "other-node", now).await.unwrap();
+    let held = app.state.db.claim_province(hcp_domain::province::Op::Service, 10, 60_000_000, "other-node", now).await.unwrap();
     assert_eq!(held.len(), 1);
     let d = drain(&app.state, &p.gateway, &settings(50)).await.unwrap();
     assert_eq!((d.delivered, d.rejected), (0, 0), "neither the evaluation nor the case's step goes before the service");
     assert_eq!(p.fake.holdings().requests, 0);
     // That node died: its lease runs out and this node takes the service over, then the rest in order.
     let later = now.plus_seconds(61);
-    let taken = app.state.db.claim_province(hcp_domain::province::Op::Service, 0, 10, 60_000_000, "this-node", later).await.unwrap();
+    let taken = app.state.db.claim_province(hcp_domain::province::Op::Service, 10, 60_000_000, "this-node", later).await.unwrap();
     assert_eq!(taken.len(), 1, "an expired lease is taken over");
     app.state
         .db
