@@ -44,6 +44,9 @@ pub struct ProvinceArgs {
     /// Milliseconds between two drain passes when there is nothing to send
     #[arg(long, env = "HCP_PROVINCE_INTERVAL_MS", default_value_t = 1000)]
     pub province_interval_ms: u64,
+    /// Concurrent senders on this node, 1–8 (one encrypts while another waits for the province's answer)
+    #[arg(long, env = "HCP_PROVINCE_SENDERS", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub province_senders: u8,
 }
 
 impl ProvinceArgs {
@@ -82,6 +85,7 @@ impl ProvinceArgs {
                 ..DrainSettings::default()
             },
             idle: Duration::from_millis(self.province_interval_ms.clamp(50, 60_000)),
+            senders: usize::from(self.province_senders),
         }
     }
 }
@@ -89,6 +93,8 @@ impl ProvinceArgs {
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
     pub drain: DrainSettings,
+    /// concurrent senders on this node
+    pub senders: usize,
     /// pause when there was nothing to send
     pub idle: Duration,
 }
@@ -98,9 +104,19 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_secs(1u64 << failures.min(9)).min(Duration::from_secs(300))
 }
 
-/// Drains the outbox into the province until the process ends: at once while there is work, after `idle` when
-/// there is none, with exponential back-off while the province fails.
+/// Drains the outbox into the province until the process ends, with `s.senders` senders (while one waits for
+/// the province's answer, another encrypts its batch; the claims keep them apart as they keep nodes apart).
 pub async fn run(app: App, link: LinkConfig, s: WorkerSettings) {
+    let mut senders = tokio::task::JoinSet::new();
+    for _ in 0..s.senders.max(1) {
+        senders.spawn(run_sender(app.clone(), link.clone(), s.clone()));
+    }
+    while senders.join_next().await.is_some() {}
+}
+
+/// One sender: at once while there is work, after `idle` when there is none, with exponential back-off while the
+/// province fails.
+async fn run_sender(app: App, link: LinkConfig, s: WorkerSettings) {
     let gateway = match HttpGateway::new(link) {
         Ok(g) => g,
         Err(e) => {

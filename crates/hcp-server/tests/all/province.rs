@@ -376,7 +376,7 @@ async fn a_server_killed_mid_drain_delivers_everything_after_restart() {
 both!(ratings_taken_during_an_outage_reach_the_province_when_it_returns, |app| {
     let p = province(Duration::from_secs(5)).await;
     p.fake.set_mode(Mode::Down);
-    let settings = hcp_server::province::WorkerSettings { drain: settings(20), idle: Duration::from_millis(50) };
+    let settings = hcp_server::province::WorkerSettings { drain: settings(20), idle: Duration::from_millis(50), senders: 2 };
     let worker = tokio::spawn(hcp_server::province::run(app.state.app.clone(), p.link.clone(), settings));
     // The county works on while the province is down: ratings and cases are taken as usual.
     for i in 0..15 {
