@@ -501,7 +501,7 @@ async fn drain_bench(args: &BenchArgs, url: &str, master_key: &[u8; 32]) -> anyh
     let one = run(a.clone(), gateway()?, target).await?;
     let one_rate = one as f64 / t.elapsed().as_secs_f64();
     println!(
-        "drain, one node:  {one} records in {:.1} s ({one_rate:.0} records/s, batches of 100, SM2, over HTTP)",
+        "drain, one node, one sender: {one} records in {:.1} s ({one_rate:.0} records/s, batches of 100, SM2, over HTTP)",
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
