@@ -403,3 +403,43 @@ both!(ratings_taken_during_an_outage_reach_the_province_when_it_returns, |app| {
     assert_eq!((h.services, h.evaluations, h.refused), (15, 15, 0));
     app
 });
+
+/// `demo --with-fake-province`: the county's history reaches a fake province started in the same process, and
+/// the link's health (what the back-office page shows) is good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_connects_to_a_fake_province() {
+    let dir = common::tempdir::Dir::new();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_haochaping"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HCP_") {
+            c.env_remove(k);
+        }
+    }
+    let mut demo = c
+        .current_dir(&dir.0)
+        .args(["demo", "--with-fake-province", "--matters", "80", "--listen", "127.0.0.1:0", "--province-interval-ms", "50"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.0.join("haochaping.db").display())).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Ok(s) = db.province_status().await
+            && s.last_success.is_some()
+            && s.unplanned == 0
+            && s.counts.iter().all(|(_, st, _)| st == "delivered")
+        {
+            break s;
+        }
+        assert!(std::time::Instant::now() < deadline, "the demo's history did not reach the fake province");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    demo.kill().unwrap();
+    let out = demo.wait_with_output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fake province"), "the demo says where it reports");
+    let (health, why) = hcp_app::province::health(&status, true, hcp_domain::Timestamp::now());
+    assert_eq!(health, hcp_app::province::Health::Good, "{why}");
+    assert!(status.counts.iter().map(|c| c.2).sum::<i64>() > 80);
+    db.close().await;
+}
