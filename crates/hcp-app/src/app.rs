@@ -59,6 +59,10 @@ pub struct Config {
     pub data_source: String,
     /// Where this node sends provincial records (shown to administrators; the worker holds the link itself).
     pub province_url: Option<String>,
+    /// Invite the applicant to rate by SMS when a matter is completed (S-5).
+    pub invite_by_sms: bool,
+    /// Days after the invitation when one reminder goes to a matter still unrated (0: no reminder).
+    pub invite_reminder_days: i64,
 }
 
 impl Default for Config {
@@ -85,6 +89,8 @@ impl Default for Config {
             area_code: "610327000000".into(),
             data_source: "999".into(),
             province_url: None,
+            invite_by_sms: true,
+            invite_reminder_days: 3,
         }
     }
 }

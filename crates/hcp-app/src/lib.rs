@@ -12,6 +12,8 @@ pub mod complaints;
 pub mod device;
 pub mod error;
 pub mod feedback;
+pub mod hotline;
+pub mod invitations;
 pub mod limiter;
 pub mod matters;
 pub mod notifications;
@@ -20,6 +22,7 @@ pub mod province;
 pub mod ratings;
 pub mod session;
 pub mod settings;
+pub mod sms;
 pub mod stats;
 pub mod sweeps;
 

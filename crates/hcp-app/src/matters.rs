@@ -113,7 +113,13 @@ pub async fn register_matter(app: &App, caller: &Caller, input: MatterIn) -> App
     let applicant = Applicant { kind: &kind, name: &a.name, phone: a.phone.as_deref(), id_number: a.id_number.as_deref() };
     let source = (if matches!(caller, Caller::Key(_)) { "key" } else { "staff" }, caller.id().map(str::to_string));
     let new = seal(&app.secrets, MatterRecord { matter_no, item_code, unit_code, applicant, accepted_at, completed_at }, source)?;
-    Ok(match store(&app.db, &app.secrets, &new, &a.name).await? {
+    // The invitation to rate that a completion brings (stored only if this registration records it).
+    let phone = a.phone.as_deref().map(|p| Phone::parse(p, "applicant.phone")).transpose()?;
+    let invite = match new.completed_at {
+        Some(done) => crate::invitations::for_completion(app, &new.matter_no, &new.item_code, phone.as_ref(), done)?,
+        None => None,
+    };
+    Ok(match store(&app.db, &app.secrets, &new, &a.name, invite.as_ref()).await? {
         Registered::Created(m) => matter_out(app, &m, true),
         Registered::Existing { matter, .. } => matter_out(app, &matter, false),
     })
@@ -165,7 +171,14 @@ pub fn seal(secrets: &Secrets, m: MatterRecord, source: (&str, Option<String>)) 
 
 /// Stores a sealed matter, idempotently: the same matter again (same unit, item, acceptance and applicant)
 /// returns the stored one, and records its completion if this registration brings it.
-pub async fn store(db: &hcp_storage::Db, secrets: &Secrets, new: &NewMatter, applicant_name: &str) -> AppResult<Registered> {
+/// `invite` is the invitation to rate that its completion brings (none for seeded or imported history).
+pub async fn store(
+    db: &hcp_storage::Db,
+    secrets: &Secrets,
+    new: &NewMatter,
+    applicant_name: &str,
+    invite: Option<&hcp_storage::invitations::NewInvitation>,
+) -> AppResult<Registered> {
     let same = |m: &Matter| {
         m.item_code == new.item_code
             && m.unit_code == new.unit_code
@@ -173,7 +186,7 @@ pub async fn store(db: &hcp_storage::Db, secrets: &Secrets, new: &NewMatter, app
             && m.applicant_kind == new.applicant_kind
             && secrets.decrypt(&m.applicant_name).ok().as_deref() == Some(applicant_name.trim())
     };
-    db.register_matter(new, same).await.map_err(|e| matter_conflict(e, &new.matter_no))
+    db.register_matter(new, same, invite).await.map_err(|e| matter_conflict(e, &new.matter_no))
 }
 
 fn matter_conflict(e: hcp_storage::StoreError, matter_no: &str) -> AppError {

@@ -62,7 +62,11 @@ async fn out(app: &App, n: Notification) -> AppResult<NotificationOut> {
         address: n.n.address_masked,
         template: n.n.template,
         subject: n.n.subject,
-        body: n.n.body.replace(FEEDBACK_PLACEHOLDER, "（评价人专属反馈链接）"),
+        body: n
+            .n
+            .body
+            .replace(FEEDBACK_PLACEHOLDER, "（评价人专属反馈链接）")
+            .replace(crate::invitations::RATING_PLACEHOLDER, "（评价链接）"),
         state: n.state.code().into(),
         created_at: Timestamp(n.created_at).to_rfc3339(),
         sent_at: n.sent_at.map(|t| Timestamp(t).to_rfc3339()),
@@ -104,8 +108,14 @@ pub async fn retry(app: &App, caller: &Caller, id: &str) -> AppResult<Notificati
         return Err(AppError::NotFound("通知"));
     }
     let n = app.db.get_notification(id).await?.ok_or(AppError::NotFound("通知"))?;
-    let (summary, _) = app.db.get_case(n.n.case_id.as_deref().unwrap_or_default()).await?.ok_or(AppError::NotFound("通知"))?;
-    app.authorize_found(caller, Act::ManageNotifications, &Target::unit(&summary.case.unit_code), "通知")?;
+    // A case's message belongs to the case's unit; an invitation's to its matter's.
+    let unit = match (&n.n.case_id, &n.n.matter_id) {
+        (Some(case_id), _) => app.db.get_case(case_id).await?.map(|(s, _)| s.case.unit_code),
+        (None, Some(matter_id)) => app.db.matter_unit(matter_id).await?,
+        (None, None) => None,
+    };
+    let unit = unit.ok_or(AppError::NotFound("通知"))?;
+    app.authorize_found(caller, Act::ManageNotifications, &Target::unit(&unit), "通知")?;
     if !app.db.retry_notification(id, Timestamp::now().micros()).await? {
         return Err(AppError::conflict(
             "not_retryable",
@@ -190,6 +200,7 @@ async fn rows_for(app: &App, source: &str, s: &CaseSummary, h: &Happening) -> Ap
                 id: uuid::Uuid::now_v7().to_string(),
                 source: source.to_string(),
                 case_id: Some(c.id.clone()),
+                matter_id: None,
                 recipient,
                 channel: channel.to_string(),
                 address,
@@ -331,10 +342,14 @@ async fn send_one(app: &App, notifier: &Notifier, job: &ClaimedJob) -> AppResult
         return Ok(());
     };
     let to = app.secrets.decrypt(&note.n.address)?;
-    let body = match (&note.n.case_id, note.n.recipient.as_str()) {
+    let mut body = match (&note.n.case_id, note.n.recipient.as_str()) {
         (Some(case_id), "rater") => note.n.body.replace(FEEDBACK_PLACEHOLDER, &app.feedback_url(case_id)),
         _ => note.n.body.clone(),
     };
+    if body.contains(crate::invitations::RATING_PLACEHOLDER) {
+        let link = crate::invitations::rating_link(app, &note.n.source).await?.ok_or(AppError::NotFound("办件"))?;
+        body = body.replace(crate::invitations::RATING_PLACEHOLDER, &link);
+    }
     let msg = Outgoing { id: &id, to: &to, subject: &note.n.subject, body: &body };
     match transport.send(&msg).await {
         Ok(result) => {

@@ -57,6 +57,10 @@ pub struct RatingIn {
     pub token: Option<String>,
     /// The rating device's own identifier (serial number), kept for fraud detection.
     pub device_id: Option<String>,
+    /// Set by the hotline and SMS use cases, never by a client: the reasons of a bad review are asked for
+    /// after the level and follow on its case (`add_reasons`).
+    #[serde(skip)]
+    pub reasons_follow: bool,
 }
 
 impl RatingIn {
@@ -76,6 +80,7 @@ impl RatingIn {
             rated_at: None,
             token: None,
             device_id: None,
+            reasons_follow: false,
         }
     }
 }
@@ -136,6 +141,7 @@ pub async fn rate(app: &App, caller: &Caller, input: RatingIn, origin: Origin) -
         rater_name: input.rater.as_ref().and_then(|r| r.name.clone()),
         rater_phone: input.rater.as_ref().and_then(|r| r.phone.clone()),
         rater_id_number: input.rater.as_ref().and_then(|r| r.id_number.clone()),
+        reasons_follow: input.reasons_follow,
     };
     let checked = CheckedRating::check(&raw, &app.catalogue)?;
     let matter_no = parse_code(&input.matter_no, "matter_no", 50)?;
@@ -331,6 +337,58 @@ pub async fn case_for(app: &App, r: &Rating) -> AppResult<(Case, CaseEvent)> {
     Ok((case, event))
 }
 
+/// Adds the reasons of a bad review given after its level (the hotline's next question, an SMS reply to the
+/// follow-up): checked against the rating's level and the channel, recorded once as an event of its case. The
+/// rating itself is never changed. Returns the reason codes now on record.
+pub async fn add_reasons(app: &App, actor: &str, rating_id: &str, codes: &[String], via: Channel) -> AppResult<Vec<String>> {
+    let r = app.db.get_rating(rating_id).await?.ok_or(AppError::NotFound("评价"))?;
+    let level = Level::new(r.level, "level")?;
+    if !level.is_bad() {
+        return Err(AppError::invalid("not_a_bad_review", "reasons", "该评价不是差评，无需补充原因"));
+    }
+    if codes.len() > hcp_domain::rating::MAX_REASONS {
+        return Err(AppError::invalid("too_many", "reasons", format!("评价标签最多 {} 个", hcp_domain::rating::MAX_REASONS)));
+    }
+    let mut checked = app.catalogue.check_reasons(level, via.mode(), codes)?;
+    checked.sort();
+    checked.dedup();
+    if checked.is_empty() {
+        return Err(AppError::invalid("missing_field", "reasons", "请至少给出一个原因编码"));
+    }
+    let case_id = app.db.case_of_rating(rating_id).await?.ok_or(AppError::NotFound("工单"))?;
+    // A state that moved under us (a handler's step) is read again: the reasons do not depend on it.
+    for _ in 0..3 {
+        let (summary, events) = app.db.get_case(&case_id).await?.ok_or(AppError::NotFound("工单"))?;
+        if let Some(mut given) = reasons_given(&r, &events) {
+            given.sort();
+            return if given == checked {
+                Ok(given)
+            } else {
+                Err(AppError::conflict("reasons_already_given", "该差评已有原因，不能再次补充", Some(rating_id.to_string())))
+            };
+        }
+        let detail = EventDetail::ReasonsAdded { reasons: checked.clone(), via: via.code().to_string() };
+        let event = CaseEvent::new(&case_id, actor, Timestamp::now(), summary.state, &detail);
+        match app.db.append_case_event(&event, summary.state, None).await {
+            Ok(_) => return Ok(checked),
+            Err(hcp_storage::StoreError::Conflict(hcp_storage::Conflict::CaseChanged)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::conflict("case_changed", "工单正在处理中，请稍后重试", None))
+}
+
+/// The reasons a rating has: its own, or those added after it on its case; `None` when none were given yet.
+pub fn reasons_given(r: &Rating, events: &[CaseEvent]) -> Option<Vec<String>> {
+    if !r.reasons.is_empty() {
+        return Some(r.reasons.split(',').map(str::to_string).collect());
+    }
+    events.iter().find_map(|e| match e.detail().ok()? {
+        EventDetail::ReasonsAdded { reasons, .. } => Some(reasons),
+        _ => None,
+    })
+}
+
 pub(crate) fn already_rated(existing: Option<String>) -> AppError {
     AppError::conflict("already_rated", "该办件（服务）已评价过，不能重复评价", existing)
 }
@@ -408,6 +466,19 @@ pub async fn get_rating(app: &App, caller: &Caller, id: &str) -> AppResult<Ratin
     let r = app.db.get_rating(id).await?.ok_or(AppError::NotFound("评价"))?;
     app.authorize_found(caller, Act::ReadRating, &Target::unit(&r.unit_code), "评价")?;
     let level = Level::new(r.level, "level")?;
+    let mut reasons = reasons_of(app, &r);
+    if reasons.is_empty()
+        && level.is_bad()
+        && let Some(case_id) = app.db.case_of_rating(&r.id).await?
+        && let Some((_, events)) = app.db.get_case(&case_id).await?
+    {
+        // Reasons asked for after the key press or SMS reply are on the case.
+        reasons = reasons_given(&r, &events)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| ReasonView { label: app.catalogue.reason(&c).map(|x| x.label.clone()).unwrap_or_default(), code: c })
+            .collect();
+    }
     let rater = (!r.anonymous).then(|| RaterView {
         name: r.rater_name.as_ref().map(|b| mask_name(&app.reveal(b))),
         phone: r.rater_phone.as_ref().map(|b| mask_phone(&app.reveal(b))),
@@ -430,7 +501,7 @@ pub async fn get_rating(app: &App, caller: &Caller, id: &str) -> AppResult<Ratin
             .filter_map(|p| p.split_once('='))
             .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
             .collect(),
-        reasons: reasons_of(app, &r),
+        reasons,
         text: r.text.clone(),
         anonymous: r.anonymous,
         rater,
@@ -445,4 +516,47 @@ pub async fn get_rating(app: &App, caller: &Caller, id: &str) -> AppResult<Ratin
         ledger_seq: r.ledger_seq,
         untrue: app.db.is_invalidated(&r.id).await?,
     })
+}
+
+/// A rating a citizen gave on a provincial channel for a matter handled here, as the province submits it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvinceRatingIn {
+    /// The province's own id of the rating: the same id submitted again is the same rating.
+    pub record_id: String,
+    pub matter_no: String,
+    pub service_no: Option<String>,
+    /// 1 = 非常不满意 … 5 = 非常满意
+    pub level: i64,
+    #[serde(default)]
+    pub indicators: BTreeMap<String, i64>,
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    pub text: Option<String>,
+    #[serde(default)]
+    pub anonymous: bool,
+    pub rater: Option<RaterIn>,
+    /// When the citizen rated, on the province's clock (RFC 3339).
+    pub rated_at: String,
+}
+
+/// Receives a rating from the province (channel `province`): deduplicated on the province's record id and
+/// against every local rating of the same matter or service (409 with the existing id), opening a case like
+/// any bad review, and never reported back to the province.
+#[tracing::instrument(skip_all)]
+pub async fn rate_from_province(app: &App, caller: &Caller, input: ProvinceRatingIn, digest: String) -> AppResult<RatingCreated> {
+    let record_id = hcp_domain::ids::parse_text(&input.record_id, "record_id", 64)?;
+    if record_id.is_empty() {
+        return Err(AppError::invalid("missing_field", "record_id", "缺少省级评价编号 record_id"));
+    }
+    let mut rating = RatingIn::new(input.matter_no, Channel::Province, input.level);
+    rating.service_no = input.service_no;
+    rating.indicators = input.indicators;
+    rating.reasons = input.reasons;
+    rating.text = input.text;
+    rating.anonymous = input.anonymous;
+    rating.rater = input.rater;
+    rating.rated_at = Some(input.rated_at);
+    let origin = Origin { idempotency_key: Some(format!("province:{record_id}")), digest, ..Origin::default() };
+    rate(app, caller, rating, origin).await
 }

@@ -81,16 +81,22 @@ pub enum KeyKind {
     Device,
     /// the service hotline
     Hotline,
+    /// the SMS gateway's inbound webhook (replies to invitations)
+    SmsGateway,
+    /// the provincial 好差评 system, submitting ratings given on its channels for matters handled here
+    Province,
 }
 
 impl KeyKind {
-    pub const ALL: [KeyKind; 3] = [KeyKind::System, KeyKind::Device, KeyKind::Hotline];
+    pub const ALL: [KeyKind; 5] = [KeyKind::System, KeyKind::Device, KeyKind::Hotline, KeyKind::SmsGateway, KeyKind::Province];
 
     pub fn code(self) -> &'static str {
         match self {
             KeyKind::System => "system",
             KeyKind::Device => "device",
             KeyKind::Hotline => "hotline",
+            KeyKind::SmsGateway => "sms_gateway",
+            KeyKind::Province => "province",
         }
     }
 
@@ -100,7 +106,9 @@ impl KeyKind {
 
     /// A kind given by an operator or a form.
     pub fn parse_field(s: &str, field: &str) -> Result<KeyKind, DomainError> {
-        Self::parse(s).ok_or_else(|| DomainError::new("invalid_key_kind", field, "密钥类型无效，可选：system、device、hotline"))
+        Self::parse(s).ok_or_else(|| {
+            DomainError::new("invalid_key_kind", field, "密钥类型无效，可选：system、device、hotline、sms_gateway、province")
+        })
     }
 
     pub fn label(self) -> &'static str {
@@ -108,6 +116,8 @@ impl KeyKind {
             KeyKind::System => "业务系统",
             KeyKind::Device => "评价器",
             KeyKind::Hotline => "热线",
+            KeyKind::SmsGateway => "短信网关",
+            KeyKind::Province => "省好差评系统",
         }
     }
 }
@@ -199,11 +209,13 @@ pub enum Act {
     ManageSettings,
     /// watch the provincial link, and send rejected records again after a fix
     ManageProvinceLink,
+    /// pass on the citizens' SMS replies (the SMS gateway's webhook): ratings, reasons and opt-outs
+    ReceiveSms,
 }
 
 impl Act {
     /// Every act that is not a rating.
-    pub const ALL: [Act; 22] = [
+    pub const ALL: [Act; 23] = [
         Act::RegisterMatter,
         Act::ReadMaster,
         Act::ReadRating,
@@ -226,6 +238,7 @@ impl Act {
         Act::ManageKeys,
         Act::ManageSettings,
         Act::ManageProvinceLink,
+        Act::ReceiveSms,
     ];
 }
 
@@ -307,6 +320,9 @@ fn allowed(p: &Principal, act: Act) -> bool {
         }
         Principal::Key { kind: KeyKind::Hotline, .. } => matches!(act, EnterComplaint | ReadMaster),
         Principal::Key { kind: KeyKind::Device, .. } => matches!(act, ReadMaster),
+        // They rate (through their one channel) and do nothing else.
+        Principal::Key { kind: KeyKind::SmsGateway, .. } => act == ReceiveSms,
+        Principal::Key { kind: KeyKind::Province, .. } => false,
         Principal::Staff { role, .. } => match role {
             // Administers everything in its tree, but contacts are for those who call raters back.
             Role::BureauAdmin => !matches!(act, ViewContact | FollowUp),
@@ -336,7 +352,10 @@ fn rates_through(p: &Principal, channel: Channel) -> bool {
         Principal::RatingToken => matches!(channel, Qr | Mobile | Pc | Sms | HallTerminal),
         Principal::Key { kind: KeyKind::Device, .. } => matches!(channel, Pad | HallTerminal),
         Principal::Key { kind: KeyKind::Hotline, .. } => matches!(channel, Phone),
-        Principal::Key { kind: KeyKind::System, .. } => matches!(channel, BusinessSystem | Pc | Mobile | Sms | Province),
+        Principal::Key { kind: KeyKind::System, .. } => matches!(channel, BusinessSystem | Pc | Mobile | Sms),
+        Principal::Key { kind: KeyKind::SmsGateway, .. } => matches!(channel, Sms),
+        // Ratings from the province are received only from the province: they are never reported back.
+        Principal::Key { kind: KeyKind::Province, .. } => matches!(channel, Province),
         Principal::Staff { .. } => matches!(channel, Paper),
         Principal::Rater { .. } | Principal::Public => false,
     }
@@ -406,7 +425,12 @@ pub fn can(p: &Principal, act: Act, target: Option<&Target>, tree: &impl UnitTre
     // it is the county's (the platform's app, the hotline's system), not a department's.
     let county_only = matches!(
         act,
-        Act::DecideAppealAsBureau | Act::ManageNotifications | Act::ReadAudit | Act::ManageSettings | Act::ManageProvinceLink
+        Act::DecideAppealAsBureau
+            | Act::ManageNotifications
+            | Act::ReadAudit
+            | Act::ManageSettings
+            | Act::ManageProvinceLink
+            | Act::ReceiveSms
     ) || (act == Act::GiveVerdict && matches!(p, Principal::Key { .. }));
     if county_only && !tree.is_top(own) {
         return Err(match act {
@@ -526,6 +550,18 @@ mod tests {
         assert_eq!(code(can(&key(KeyKind::Hotline, "LX"), Act::Rate(Channel::Phone), Some(&gaj), &t)), "ok");
         assert_eq!(code(can(&key(KeyKind::Hotline, "LX"), Act::Rate(Channel::Paper), Some(&gaj), &t)), "channel_not_allowed");
         assert_eq!(code(can(&key(KeyKind::System, "LX-CG"), Act::Rate(Channel::BusinessSystem), Some(&gaj), &t)), "out_of_scope");
+        // The SMS gateway rates by SMS only, the province only as the province; neither does anything else, and
+        // no other credential may pass a rating off as the province's (it would never be reported).
+        assert_eq!(code(can(&key(KeyKind::SmsGateway, "LX"), Act::Rate(Channel::Sms), Some(&gaj), &t)), "ok");
+        assert_eq!(code(can(&key(KeyKind::SmsGateway, "LX"), Act::Rate(Channel::Pc), Some(&gaj), &t)), "channel_not_allowed");
+        assert_eq!(code(can(&key(KeyKind::Province, "LX"), Act::Rate(Channel::Province), Some(&gaj), &t)), "ok");
+        assert_eq!(code(can(&key(KeyKind::System, "LX"), Act::Rate(Channel::Province), Some(&gaj), &t)), "channel_not_allowed");
+        assert_eq!(code(can(&key(KeyKind::SmsGateway, "LX"), Act::ReceiveSms, None, &t)), "ok");
+        assert_eq!(code(can(&key(KeyKind::System, "LX"), Act::ReceiveSms, None, &t)), "wrong_role");
+        for k in [KeyKind::SmsGateway, KeyKind::Province] {
+            assert_eq!(code(can(&key(k, "LX"), Act::ReadMaster, None, &t)), "wrong_role");
+            assert_eq!(code(can(&key(k, "LX"), Act::RegisterMatter, None, &t)), "wrong_role");
+        }
         // A device rates what was served at its own window, whichever unit's matter it was.
         let pad = Principal::Key { kind: KeyKind::Device, unit: "LX-CG".into(), window: Some("ZX-01".into()) };
         let here = Target { unit: "LX-GAJ", window: Some("ZX-01"), ..Default::default() };

@@ -27,10 +27,11 @@ pub enum EventKind {
     AppealApplied,
     AppealOpinion,
     AppealDecided,
+    ReasonsAdded,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::Opened,
         EventKind::Responded,
         EventKind::Callback,
@@ -43,6 +44,7 @@ impl EventKind {
         EventKind::AppealApplied,
         EventKind::AppealOpinion,
         EventKind::AppealDecided,
+        EventKind::ReasonsAdded,
     ];
 
     pub fn code(self) -> &'static str {
@@ -59,6 +61,7 @@ impl EventKind {
             EventKind::AppealApplied => "appeal_applied",
             EventKind::AppealOpinion => "appeal_opinion",
             EventKind::AppealDecided => "appeal_decided",
+            EventKind::ReasonsAdded => "reasons_added",
         }
     }
 
@@ -81,6 +84,7 @@ impl EventKind {
             EventKind::AppealApplied => "申请复核",
             EventKind::AppealOpinion => "复核初审意见",
             EventKind::AppealDecided => "复核决定",
+            EventKind::ReasonsAdded => "补充差评原因",
         }
     }
 }
@@ -160,6 +164,14 @@ pub enum EventDetail {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_reply_by: Option<BizDay>,
     },
+    /// The reasons of a bad review given after its level: the hotline's next question, or an SMS reply to the
+    /// follow-up listing reason codes. The rating itself is never changed.
+    ReasonsAdded {
+        /// reason codes of the catalogue, checked against the rating's level and channel
+        reasons: Vec<String>,
+        /// the channel they came through (`phone`, `sms`)
+        via: String,
+    },
 }
 
 /// An outcome as recorded: the outcome's own fields, tagged `outcome`.
@@ -213,6 +225,7 @@ impl EventDetail {
             EventDetail::AppealApplied { .. } => EventKind::AppealApplied,
             EventDetail::AppealOpinion { .. } => EventKind::AppealOpinion,
             EventDetail::AppealDecided { .. } => EventKind::AppealDecided,
+            EventDetail::ReasonsAdded { .. } => EventKind::ReasonsAdded,
         }
     }
 
@@ -306,6 +319,7 @@ impl EventDetail {
                 }
                 v
             }
+            EventDetail::ReasonsAdded { reasons, via } => vec![("原因编码", reasons.join("、")), ("渠道", via.clone())],
         };
         parts.into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| format!("{k}：{v}")).collect::<Vec<_>>().join("；")
     }

@@ -26,6 +26,7 @@ pub mod person;
 pub mod province;
 pub mod rating;
 pub mod records;
+pub mod sms;
 pub mod stats;
 pub mod timestamp;
 pub mod token;

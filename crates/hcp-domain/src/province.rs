@@ -121,6 +121,8 @@ impl Step {
     pub fn for_event(kind: EventKind, state_after: CaseState) -> Vec<Step> {
         let step = match kind {
             EventKind::Opened | EventKind::DueWarning | EventKind::AppealOpinion | EventKind::AppealDecided => None,
+            // Reasons that follow a key press or SMS reply change nothing of the handling.
+            EventKind::ReasonsAdded => return Vec::new(),
             EventKind::Responded => Some(Step::Responded),
             EventKind::Callback => Some(Step::Callback),
             EventKind::Outcome => Some(Step::Outcome),
@@ -678,6 +680,7 @@ mod tests {
         // 不满意 sent it back: `reopened`. Reminders are not reported.
         assert_eq!(Step::for_event(EventKind::Verdict, CaseState::Responded), [Step::Reopened]);
         assert!(Step::for_event(EventKind::DueWarning, CaseState::Open).is_empty());
+        assert!(Step::for_event(EventKind::ReasonsAdded, CaseState::Closed).is_empty(), "reasons on a closed case close nothing again");
         let untrue = plan(&EntryFacts::RatingInvalidated { case_id: "c1".into(), rating_id: "r1".into(), subject }, &mut next);
         assert!(matches!(untrue[0].source, Source::Step { step: Step::Untrue, .. }) && untrue[0].id.step_no == 4);
         // Ratings from the province go back to nobody.

@@ -25,6 +25,9 @@ pub struct RawRating {
     pub rater_name: Option<String>,
     pub rater_phone: Option<String>,
     pub rater_id_number: Option<String>,
+    /// The channel asks for the reasons after the level (the hotline's key press, an SMS reply): a bad review
+    /// may then arrive without reason or text, and its reasons follow on its case (`EventDetail::ReasonsAdded`).
+    pub reasons_follow: bool,
 }
 
 /// A rating whose content obeys every rule that does not need the database.
@@ -57,7 +60,8 @@ impl CheckedRating {
             }
             None => None,
         };
-        if level.is_bad() && reasons.is_empty() && text.is_none() {
+        let asked_later = raw.reasons_follow && matches!(channel, Channel::Phone | Channel::Sms);
+        if level.is_bad() && reasons.is_empty() && text.is_none() && !asked_later {
             return Err(DomainError::new("bad_review_needs_reason", "reasons", "差评须至少选择一项评价标签或填写文字评价"));
         }
         let has_contact = raw.rater_name.is_some() || raw.rater_phone.is_some() || raw.rater_id_number.is_some();
@@ -105,6 +109,14 @@ mod tests {
         r.reasons = vec!["206".into()];
         assert!(CheckedRating::check(&r, &c).is_ok());
         assert!(CheckedRating::check(&raw(5), &c).is_ok());
+        // Reasons asked for after the key press or SMS reply: only on those channels.
+        let mut r = raw(1);
+        r.reasons_follow = true;
+        assert_eq!(CheckedRating::check(&r, &c).unwrap_err().code, "bad_review_needs_reason", "a pad asks on its own screen");
+        r.channel = "phone".into();
+        assert!(CheckedRating::check(&r, &c).is_ok());
+        r.channel = "sms".into();
+        assert!(CheckedRating::check(&r, &c).is_ok());
     }
 
     #[test]

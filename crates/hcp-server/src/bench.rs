@@ -180,7 +180,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
             accepted_at: now.plus_seconds(-7200),
             completed_at: Some(now.plus_seconds(-3600)),
         };
-        if !matches!(store(&db, &secrets, &seal(&secrets, m, ("bench", None))?, "测试人").await?, Registered::Created(_)) {
+        if !matches!(store(&db, &secrets, &seal(&secrets, m, ("bench", None))?, "测试人", None).await?, Registered::Created(_)) {
             bail!("matter {i} existed");
         }
     }
@@ -309,7 +309,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
             accepted_at: year_ago,
             completed_at: None,
         };
-        let matter = match store(&db, &secrets, &seal(&secrets, reg, ("bench", None))?, "测试企业").await? {
+        let matter = match store(&db, &secrets, &seal(&secrets, reg, ("bench", None))?, "测试企业", None).await? {
             Registered::Created(x) | Registered::Existing { matter: x, .. } => x,
         };
         let n = per_matter.min(args.stats_ratings - written);

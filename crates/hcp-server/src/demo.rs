@@ -152,7 +152,7 @@ pub async fn seed(app: &App, matters: usize) -> anyhow::Result<DemoInfo> {
         accepted_at: now.plus_seconds(-1_800),
         completed_at: Some(now.plus_seconds(-60)),
     };
-    let m = match store(db, secrets, &seal(secrets, try_it, ("demo", None))?, "试用申请人").await? {
+    let m = match store(db, secrets, &seal(secrets, try_it, ("demo", None))?, "试用申请人", None).await? {
         Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
     };
     let served = db.add_service(&m.id, Some("ZX-01"), Some("P001"), now.plus_seconds(-120)).await?;
@@ -277,7 +277,7 @@ async fn seed_activity(app: &App, master: &MasterData, count: usize) -> anyhow::
             accepted_at: accepted,
             completed_at: completed,
         };
-        let matter = match store(db, secrets, &seal(secrets, record, ("demo", None))?, &name).await? {
+        let matter = match store(db, secrets, &seal(secrets, record, ("demo", None))?, &name, None).await? {
             Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
         };
         let service =

@@ -65,6 +65,12 @@ struct ServeArgs {
     /// Days the rater's feedback link stays valid (verdict and 追评)
     #[arg(long, env = "HCP_FEEDBACK_DAYS", default_value_t = 30)]
     feedback_days: i64,
+    /// Do not invite applicants to rate by SMS when their matter is completed (S-5)
+    #[arg(long, env = "HCP_NO_SMS_INVITATIONS")]
+    no_sms_invitations: bool,
+    /// Days after an SMS invitation when one reminder goes to a matter still unrated (0: no reminder)
+    #[arg(long, env = "HCP_INVITE_REMINDER_DAYS", default_value_t = 3)]
+    invite_reminder_days: i64,
     /// Sender name in notifications, e.g. 陇县政务服务
     #[arg(long, env = "HCP_SENDER_NAME", default_value = "政务服务好差评")]
     sender_name: String,
@@ -248,6 +254,8 @@ fn app_config(args: &ServeArgs) -> Config {
         },
         appeal_stops_clock: args.appeal_stops_clock,
         feedback_days: args.feedback_days.clamp(1, 366),
+        invite_by_sms: !args.no_sms_invitations,
+        invite_reminder_days: args.invite_reminder_days.clamp(0, 366),
         sender_name: args.sender_name.clone(),
         session_idle_secs: args.session_idle_minutes.clamp(1, 24 * 60) * 60,
         admin_second_factor: args.admin_second_factor,

@@ -1,4 +1,4 @@
-//! Background work of a server node: the deadline sweeps (`hcp_app::sweeps`). Safe with any number of nodes on
+//! Background work of a server node: the deadline sweeps (`hcp_app::sweeps`) and the invitations' reminders. Safe with any number of nodes on
 //! one database.
 
 use std::time::Duration;
@@ -21,6 +21,11 @@ pub async fn run_sweeper(app: App, interval: Duration) {
             Ok(0) => {}
             Ok(n) => tracing::info!(marked = n, "cases marked overdue and escalated"),
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
+        }
+        match hcp_app::invitations::sweep(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(reminded = n, "invitations to rate reminded"),
+            Err(e) => tracing::warn!(error = %e, "invitation sweep failed"),
         }
     }
 }

@@ -89,6 +89,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_province.sql"),
         postgres: include_str!("../migrations/postgres/0007_province.sql"),
     },
+    Migration {
+        version: 8,
+        name: "invitations",
+        common: include_str!("../migrations/common_0008.sql"),
+        sqlite: include_str!("../migrations/sqlite/0008_invitations.sql"),
+        postgres: include_str!("../migrations/postgres/0008_invitations.sql"),
+    },
 ];
 
 impl Db {

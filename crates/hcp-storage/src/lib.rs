@@ -9,6 +9,7 @@ pub mod chain;
 pub mod complaints;
 pub mod db;
 pub mod error;
+pub mod invitations;
 pub mod keys;
 pub mod master;
 pub mod matters;

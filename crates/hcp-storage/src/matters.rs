@@ -88,9 +88,16 @@ where
 
 impl Db {
     /// Registers a matter, idempotently on `matter_no`: a second registration that `is_same` as the stored one
-    /// returns it, and records its completion if this one brings it; anything else is a conflict.
+    /// returns it, and records its completion if this one brings it; anything else is a conflict. `invite` is
+    /// the invitation to rate that the completion brings (S-5): stored with it, if the matter is unrated, the
+    /// rating window still open and the phone not opted out.
     #[tracing::instrument(skip_all)]
-    pub async fn register_matter(&self, m: &NewMatter, is_same: impl Fn(&Matter) -> bool) -> Result<Registered> {
+    pub async fn register_matter(
+        &self,
+        m: &NewMatter,
+        is_same: impl Fn(&Matter) -> bool,
+        invite: Option<&crate::invitations::NewInvitation>,
+    ) -> Result<Registered> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = Timestamp::now().micros();
         let mut tx = Tx::plain(self).await?;
@@ -111,6 +118,9 @@ impl Db {
         let outcome = if inserted {
             if let Some(done) = m.completed_at {
                 tx.bump_matters(done.biz_day(), &m.unit_code, &m.item_code, 1, 0).await?;
+                if let Some(inv) = invite.filter(|i| i.closes_at > now) {
+                    tx.invite(&existing.id, &existing.matter_no, inv, now).await?;
+                }
             }
             Registered::Created(existing)
         } else {
@@ -128,6 +138,9 @@ impl Db {
                     if let Some(first_rated) = updated {
                         let rated = i64::from(first_rated.is_some());
                         tx.bump_matters(done.biz_day(), &m.unit_code, &m.item_code, 1, rated).await?;
+                        if let Some(inv) = invite.filter(|i| i.closes_at > now && first_rated.is_none()) {
+                            tx.invite(&existing.id, &existing.matter_no, inv, now).await?;
+                        }
                     }
                     let mut matter = existing;
                     matter.completed_at = Some(done);

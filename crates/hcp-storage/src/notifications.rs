@@ -20,9 +20,9 @@ impl Tx {
         let mut added = 0_u64;
         for n in notes {
             let inserted = on_tx!(self, t => sqlx::query(
-                "INSERT INTO notifications (id, source, case_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'pending', 0, $11) ON CONFLICT (source, recipient, channel) DO NOTHING")
-                .bind(&n.id).bind(&n.source).bind(&n.case_id).bind(&n.recipient).bind(&n.channel).bind(&n.address)
+                "INSERT INTO notifications (id, source, case_id, matter_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', 0, $12) ON CONFLICT (source, recipient, channel) DO NOTHING")
+                .bind(&n.id).bind(&n.source).bind(&n.case_id).bind(&n.matter_id).bind(&n.recipient).bind(&n.channel).bind(&n.address)
                 .bind(&n.address_masked).bind(&n.template).bind(&n.subject).bind(&n.body).bind(now)
                 .execute(&mut **t).await?.rows_affected());
             if inserted == 1 {
@@ -49,6 +49,8 @@ pub struct NewNotification {
     /// and channel, whatever the number of nodes
     pub source: String,
     pub case_id: Option<String>,
+    /// the matter an invitation or an SMS reply is about (no case)
+    pub matter_id: Option<String>,
     /// `rater` or `staff:<username>`
     pub recipient: String,
     /// `sms` or `email`
@@ -72,7 +74,7 @@ pub struct Notification {
     pub sent_at: Option<i64>,
 }
 
-const NOTE_COLS: &str = "id, source, case_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, last_result, created_at, sent_at";
+const NOTE_COLS: &str = "id, source, case_id, matter_id, recipient, channel, address, address_masked, template, subject, body, state, attempts, last_result, created_at, sent_at";
 
 fn note_from_row<R: Row>(r: &R) -> Result<Notification>
 where
@@ -86,6 +88,7 @@ where
             id: r.try_get("id")?,
             source: r.try_get("source")?,
             case_id: r.try_get("case_id")?,
+            matter_id: r.try_get("matter_id")?,
             recipient: r.try_get("recipient")?,
             channel: r.try_get("channel")?,
             address: r.try_get("address")?,
@@ -189,7 +192,8 @@ impl Db {
     ) -> Result<Vec<(Notification, Option<String>)>> {
         let cols = NOTE_COLS.split(", ").map(|c| format!("n.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT {cols}, c.unit_code AS unit_code FROM notifications n LEFT JOIN cases c ON c.id = n.case_id \
+            "SELECT {cols}, COALESCE(c.unit_code, m.unit_code) AS unit_code FROM notifications n \
+             LEFT JOIN cases c ON c.id = n.case_id LEFT JOIN matters m ON m.id = n.matter_id \
              WHERE ($1 = '' OR n.case_id = $1) AND ($2 = '' OR n.state = $2) ORDER BY n.created_at DESC, n.id LIMIT $3"
         );
         let mut out = Vec::new();

@@ -63,6 +63,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/assets/app.css", get(pages::stylesheet))
         .route("/assets/device.js", get(pages::device_script))
         .route("/r/{token}", get(pages::rating::page).post(pages::rating::submit))
+        .route("/r/{token}/optout", axum::routing::post(pages::rating::opt_out))
         .route("/f/{token}", get(pages::feedback::show).post(pages::feedback::submit))
         .route("/results", get(pages::results::results))
         .route("/kiosk", get(pages::kiosk::page).post(pages::kiosk::submit))

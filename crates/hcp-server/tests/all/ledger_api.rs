@@ -26,7 +26,7 @@ both!(every_channel_rates_once_and_statistics_follow, |app| {
         ("pc", "token"),
         ("sms", "token"),
         ("business_system", "system"),
-        ("province", "system"),
+        ("province", "province"),
     ];
     let cookie = app.sign_in("admin").await;
     let mut ids = Vec::new();
@@ -52,6 +52,7 @@ both!(every_channel_rates_once_and_statistics_follow, |app| {
         let (status, v) = match *cred {
             "device" => app.post("/ratings", Some(&app.device_key), &body).await,
             "hotline" => app.post("/ratings", Some(&app.hotline_key), &body).await,
+            "province" => app.post("/ratings", Some(&app.province_key), &body).await,
             "system" => app.post("/ratings", Some(&sk), &body).await,
             "token" => {
                 body["token"] = json!(token_of(&url));

@@ -11,6 +11,7 @@ mod access_matrix;
 mod calendar;
 mod cases;
 mod cli;
+mod connected;
 mod ledger_api;
 mod notifications;
 mod operating;

@@ -352,8 +352,11 @@ mod limits {
     use hcp_domain::case_flow::LoopLimits;
 
     async fn limited(engine: common::Engine) {
-        let config =
-            hcp_app::Config { loop_limits: LoopLimits { max_reopen: 0, max_extensions: 1, max_reply_days: 8 }, ..Default::default() };
+        let config = hcp_app::Config {
+            loop_limits: LoopLimits { max_reopen: 0, max_extensions: 1, max_reply_days: 8 },
+            invite_by_sms: false,
+            ..Default::default()
+        };
         let app = common::TestApp::start_with(engine, config).await;
         let id = bad_review(&app, "LIM-1").await;
         to_reply(&app, &id).await;
@@ -408,7 +411,7 @@ mod limits {
     /// With the clock stopped during 复核, a pending application holds off 督办, and a rejection gives back the
     /// working days it was pending.
     async fn clock_stops(engine: common::Engine) {
-        let config = hcp_app::Config { appeal_stops_clock: true, ..Default::default() };
+        let config = hcp_app::Config { appeal_stops_clock: true, invite_by_sms: false, ..Default::default() };
         let app = common::TestApp::start_with(engine, config).await;
         let id = app.old_case("CLK-1").await;
         // Applied on 2026-11-02 (written through storage, as a past event), still pending.

@@ -58,7 +58,7 @@ both!(metrics_are_scraped, |app| {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_can_ask_for_a_token() {
-    let config = hcp_app::Config { metrics_token: Some("scrape-secret".into()), ..Default::default() };
+    let config = hcp_app::Config { metrics_token: Some("scrape-secret".into()), invite_by_sms: false, ..Default::default() };
     let app = common::TestApp::start_with(common::Engine::Sqlite, config).await;
     let url = format!("{}/metrics", app.base);
     let r = app.client.get(&url).send().await.unwrap();
@@ -122,7 +122,7 @@ both!(every_response_carries_a_request_id, |app| {
 /// that `/metrics` without a token answers only the machine itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_a_trusted_proxy() {
-    let config = hcp_app::Config { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], ..Default::default() };
+    let config = hcp_app::Config { trusted_proxies: vec!["127.0.0.1".parse().unwrap()], invite_by_sms: false, ..Default::default() };
     let app = common::TestApp::start_with(common::Engine::Sqlite, config).await;
     let get = |path: &str, id: &str, forwarded: &str| {
         app.client.get(format!("{}{path}", app.base)).header("x-request-id", id).header("x-forwarded-for", forwarded).send()

@@ -50,7 +50,7 @@ fn count(states: &[(String, String, i64)], state: &str) -> i64 {
 }
 
 /// Drains until a pass sends nothing; returns the passes' totals.
-async fn drain_all(app: &hcp_app::App, p: &Province, batch: usize) -> hcp_app::province::Drained {
+pub(crate) async fn drain_all(app: &hcp_app::App, p: &Province, batch: usize) -> hcp_app::province::Drained {
     let mut total = hcp_app::province::Drained::default();
     for _ in 0..50 {
         let d = drain(app, &p.gateway, &settings(batch)).await.unwrap();

@@ -79,8 +79,11 @@ both!(a_rater_rates_from_the_page_once, |app| {
 /// and shows it to the staff, not the defaults.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deadlines_promised_are_the_countys() {
-    let config =
-        hcp_app::Config { deadline_rule: hcp_domain::cases::DeadlineRule { respond_days: 2, reply_days: 10 }, ..Default::default() };
+    let config = hcp_app::Config {
+        deadline_rule: hcp_domain::cases::DeadlineRule { respond_days: 2, reply_days: 10 },
+        invite_by_sms: false,
+        ..Default::default()
+    };
     let app = common::TestApp::start_with(common::Engine::Sqlite, config).await;
     app.matter("PG-D", true).await;
     let svc = app.service("PG-D", "ZX-01").await;

@@ -98,7 +98,7 @@ mod idle {
     use super::*;
 
     async fn idle_sessions_end(engine: common::Engine) {
-        let config = hcp_app::Config { session_idle_secs: 1, ..Default::default() };
+        let config = hcp_app::Config { session_idle_secs: 1, invite_by_sms: false, ..Default::default() };
         let app = common::TestApp::start_with(engine, config).await;
         let c = app.sign_in("scj_staff").await;
         assert_eq!(whoami(&app, &c).await, 200);
@@ -247,7 +247,7 @@ mod limits {
     use super::*;
 
     async fn public_submissions_are_limited(engine: common::Engine, trusted: bool) {
-        let mut config = hcp_app::Config { public_per_minute: 3, ..Default::default() };
+        let mut config = hcp_app::Config { public_per_minute: 3, invite_by_sms: false, ..Default::default() };
         if trusted {
             config.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         }

@@ -10,6 +10,7 @@ use crate::state::AppState;
 pub mod audit;
 pub mod calendar;
 pub mod cases;
+pub mod channels;
 pub mod complaints;
 pub mod feedback;
 pub mod master;
@@ -26,6 +27,7 @@ pub mod stats;
     tags(
         (name = "matters", description = "办件、服务与回执"),
         (name = "ratings", description = "评价"),
+        (name = "channels", description = "短信回复评价、热线按键评价、省级渠道评价"),
         (name = "master", description = "单位、窗口、事项、工作人员"),
         (name = "stats", description = "统计"),
         (name = "cases", description = "差评与投诉工单"),
@@ -49,7 +51,7 @@ impl utoipa::Modify for SecurityAddon {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("系统、设备或热线密钥：Authorization: Bearer hcp_…"))
+                    .description(Some("系统、设备、热线、短信网关或省级系统的密钥：Authorization: Bearer hcp_…"))
                     .build(),
             ),
         );
@@ -67,6 +69,9 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(matters::receipt))
         .routes(routes!(ratings::submit_rating))
         .routes(routes!(ratings::get_rating))
+        .routes(routes!(channels::sms_inbound))
+        .routes(routes!(channels::hotline_rating))
+        .routes(routes!(channels::province_rating))
         .routes(routes!(master::list_units))
         .routes(routes!(master::list_windows))
         .routes(routes!(master::list_items))

@@ -53,6 +53,8 @@ struct RatePage {
     text: String,
     anonymous: bool,
     error: Option<String>,
+    /// where the opt-out of SMS invitations posts (shown when the page was opened from an invitation)
+    optout_action: String,
 }
 
 #[derive(Template)]
@@ -129,6 +131,7 @@ async fn form_page(
         text: filled.text,
         anonymous: filled.anonymous,
         error: filled.error,
+        optout_action: format!("/r/{raw}/optout{}", if big { "?big=1" } else { "" }),
     };
     render(status, &page)
 }
@@ -208,6 +211,32 @@ pub async fn submit(
             )
             .await
         }
+        Err(e) => refused(&e, big),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct BigQuery {
+    pub big: Option<u8>,
+}
+
+/// `POST /r/{token}/optout`: the opt-out link of an SMS invitation. The matter's applicant is not invited again
+/// (the phone is found through the matter, kept only encrypted and as its blind index).
+pub async fn opt_out(State(state): State<AppState>, Path(raw): Path<String>, Query(q): Query<BigQuery>) -> Response {
+    let big = q.big == Some(1);
+    let matter_no = match describe_token(&state, &raw).await {
+        Ok((token, _)) => token.matter_no,
+        Err(e) => return refused(&e, big),
+    };
+    match hcp_app::invitations::opt_out_by_link(&state, &matter_no).await {
+        Ok(_) => rater_message(
+            StatusCode::OK,
+            big,
+            "已退订",
+            "status",
+            vec!["今后办件办结后不再向您发送评价邀请短信。".into(), "您仍可以随时扫描办件回执上的二维码进行评价。".into()],
+            None,
+        ),
         Err(e) => refused(&e, big),
     }
 }

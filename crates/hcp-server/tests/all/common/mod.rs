@@ -44,6 +44,8 @@ pub struct TestApp {
     pub device_key: String,
     pub device_key_other: String,
     pub hotline_key: String,
+    pub sms_key: String,
+    pub province_key: String,
     pub town_system_key: String,
     pub db_url: String,
     pub dir: tempdir::Dir,
@@ -82,8 +84,10 @@ pub fn test_secrets() -> Secrets {
 }
 
 impl TestApp {
+    /// A test app without SMS invitations (tests of invitations turn them on with `start_with`): a completed
+    /// matter would otherwise leave an invitation waiting in every test.
     pub async fn start(engine: Engine) -> TestApp {
-        Self::start_with(engine, Config::default()).await
+        Self::start_with(engine, Config { invite_by_sms: false, ..Config::default() }).await
     }
 
     pub async fn start_with(engine: Engine, mut config: Config) -> TestApp {
@@ -136,6 +140,9 @@ impl TestApp {
         db.insert_api_key(KeyKind::Device, "LX-ZWZX", Some("ZX-01"), "pad ZX-01", &device_key).await.unwrap();
         db.insert_api_key(KeyKind::Device, "LX-ZWZX", Some("ZX-02"), "pad ZX-02", &device_key_other).await.unwrap();
         db.insert_api_key(KeyKind::Hotline, "LX", None, "12345", &hotline_key).await.unwrap();
+        let (sms_key, province_key) = (key(KeyKind::SmsGateway), key(KeyKind::Province));
+        db.insert_api_key(KeyKind::SmsGateway, "LX", None, "SMS gateway", &sms_key).await.unwrap();
+        db.insert_api_key(KeyKind::Province, "LX", None, "province", &province_key).await.unwrap();
         db.close().await;
 
         let state = open(&db_url, test_secrets(), config).await.unwrap();
@@ -157,6 +164,8 @@ impl TestApp {
             device_key,
             device_key_other,
             hotline_key,
+            sms_key,
+            province_key,
             town_system_key,
             db_url,
             dir,
