@@ -1,7 +1,7 @@
 //! The county's settings as data: the catalogue in force, the working-day calendar, master data imported from
 //! CSV, machine keys and staff accounts. The command line and the settings pages reach the same functions.
 
-use hcp_domain::access::{Act, KeyKind, Role};
+use hcp_domain::access::{Act, KeyKind, Role, UnitTree};
 use hcp_domain::ids::{parse_code, parse_text};
 use hcp_domain::master::{Item, Staff, Unit, UnitKind, Window};
 use hcp_domain::work_calendar::{PROVISIONAL_YEARS, WorkCalendar, overdue_from};
@@ -238,6 +238,13 @@ pub async fn issue_key(app: &App, kind: KeyKind, unit: &str, window: Option<&str
     }
     match (&window, kind) {
         (None, KeyKind::Device) => return Err(AppError::invalid("missing_field", "window", "评价器密钥必须绑定一个窗口")),
+        (Some(_), KeyKind::SmsGateway | KeyKind::Province) => {
+            return Err(AppError::invalid("window_not_allowed", "window", format!("{}密钥不绑定窗口", kind.label())));
+        }
+        // The SMS gateway answers for every phone of the county: it belongs to the county itself.
+        (None, KeyKind::SmsGateway) if !master.is_top(&unit) => {
+            return Err(AppError::invalid("county_only", "unit", "短信网关密钥须属于县级（最上级）单位"));
+        }
         (Some(w), _) if master.windows.get(w).is_none_or(|x| !master.is_within(&x.unit_code, &unit)) => {
             return Err(AppError::invalid("unknown_reference", "window", format!("窗口 {w} 不存在或不属于该单位")));
         }

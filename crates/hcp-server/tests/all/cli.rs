@@ -147,8 +147,11 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
     };
     let system_key = new_key(&["keys", "create", "--kind", "system", "--unit", "LX"]);
     let device_key = new_key(&["keys", "create", "--kind", "device", "--unit", "LX-ZWZX", "--window", "ZX-01"]);
+    let sms_key = new_key(&["keys", "create", "--kind", "sms_gateway", "--unit", "LX"]);
+    let hotline_key = new_key(&["keys", "create", "--kind", "hotline", "--unit", "LX"]);
+    let province_key = new_key(&["keys", "create", "--kind", "province", "--unit", "LX"]);
     let base = format!("http://{listen}/api/v1");
-    let new_phones = ["13922223333", "13911112222"];
+    let new_phones = ["13922223333", "13911112222", "13933334444", "13955556666", "13977778888"];
     rt.block_on(async {
         let c = reqwest::Client::new();
         for _ in 0..100 {
@@ -182,6 +185,32 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
             .json(&serde_json::json!({"matter_no": "LOG-1", "channel": "pad", "level": 9, "rater": {"phone": new_phones[1]}}))
             .send().await.unwrap();
         assert!(!r.text().await.unwrap().contains(new_phones[1]));
+        // The machine channels: LOG-S's applicant is invited by SMS and replies 2, then a reason; the hotline
+        // rates LOG-2 by the caller's number; the province sends a real-name rating of LOG-3.
+        let m = serde_json::json!({"matter_no": "LOG-S", "item_code": "61032701001", "unit_code": "LX-SCJ", "accepted_at": now, "completed_at": now,
+            "applicant": {"kind": "person", "name": "吴十", "phone": new_phones[4]}});
+        assert_eq!(c.post(format!("{base}/matters")).bearer_auth(&system_key).json(&m).send().await.unwrap().status().as_u16(), 201);
+        let sms = |text: &str| serde_json::json!({"from": new_phones[4], "text": text});
+        for text in ["2", "201"] {
+            let r = c.post(format!("{base}/sms/inbound")).bearer_auth(&sms_key).json(&sms(text)).send().await.unwrap();
+            let v: serde_json::Value = r.json().await.unwrap();
+            assert!(v["outcome"] == "rated" || v["outcome"] == "reasons_added", "{v}");
+            assert!(!v.to_string().contains(new_phones[4]));
+        }
+        for (no, phone) in [("LOG-2", new_phones[2]), ("LOG-3", "13966667777")] {
+            let m = serde_json::json!({"matter_no": no, "item_code": "61032701001", "unit_code": "LX-SCJ", "accepted_at": now, "completed_at": now,
+                "applicant": {"kind": "person", "name": "吴十", "phone": phone}});
+            assert_eq!(c.post(format!("{base}/matters")).bearer_auth(&system_key).json(&m).send().await.unwrap().status().as_u16(), 201);
+        }
+        let r = c.post(format!("{base}/hotline/ratings")).bearer_auth(&hotline_key)
+            .json(&serde_json::json!({"call_id": "CALL-1", "caller_phone": new_phones[2], "key": 1, "reasons": ["106"]}))
+            .send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
+        let r = c.post(format!("{base}/province/ratings")).bearer_auth(&province_key)
+            .json(&serde_json::json!({"record_id": "SX-1", "matter_no": "LOG-3", "level": 2, "reasons": ["202"], "rated_at": now,
+                "rater": {"name": "冯十二", "phone": new_phones[3]}}))
+            .send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 201);
         // Let the notifier run over the new case.
         tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
     });
@@ -189,7 +218,12 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
     let _ = server.wait();
     let logged = std::fs::read_to_string(&log_path).unwrap();
     assert!(logged.len() > 1_000, "trace logging was on: {}", logged.len());
-    for p in personal.iter().map(String::as_str).chain(new_phones).chain(["郑十一", "吴十", "11010519491231002X"]).filter(|p| p.len() >= 6)
+    for p in personal
+        .iter()
+        .map(String::as_str)
+        .chain(new_phones)
+        .chain(["郑十一", "吴十", "冯十二", "11010519491231002X"])
+        .filter(|p| p.len() >= 6)
     {
         assert!(!logged.contains(p), "{p} appears in the logs");
         assert!(!seed_out.contains(p), "{p} appears in the demo's output");

@@ -551,9 +551,24 @@ both!(master_data_catalogue_and_openapi, |app| {
         "/api/v1/items",
         "/api/v1/staff",
         "/api/v1/session",
+        "/api/v1/sms/inbound",
+        "/api/v1/hotline/ratings",
+        "/api/v1/province/ratings",
     ] {
         assert!(doc["paths"][path].is_object(), "OpenAPI lacks {path}");
     }
+    // The machine channels describe their bodies and their answers, errors included.
+    for (path, schema) in [
+        ("/api/v1/sms/inbound", "InboundSms"),
+        ("/api/v1/hotline/ratings", "HotlineRatingIn"),
+        ("/api/v1/province/ratings", "ProvinceRatingIn"),
+    ] {
+        let post = &doc["paths"][path]["post"];
+        assert!(post["requestBody"].to_string().contains(schema), "{path}: {post}");
+        assert!(post["responses"]["422"].is_object() && post["responses"]["403"].is_object(), "{path}: {post}");
+        assert!(doc["components"]["schemas"][schema]["properties"].is_object(), "{schema}");
+    }
+    assert!(doc["components"]["schemas"]["RatingIn"]["properties"].get("reasons_follow").is_none(), "set by use cases only");
     let resp = app.client.get(format!("{}/docs", app.base)).send().await.unwrap();
     let html = resp.text().await.unwrap();
     assert!(html.contains("/api/v1/ratings"), "docs list the endpoints");
