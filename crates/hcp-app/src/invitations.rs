@@ -5,7 +5,7 @@
 
 use hcp_domain::Timestamp;
 use hcp_domain::person::{Phone, mask_phone};
-use hcp_storage::invitations::{Invitation, NewInvitation};
+use hcp_storage::invitations::{Invitation, InviteState, NewInvitation};
 use hcp_storage::notifications::NewNotification;
 
 use crate::App;
@@ -87,8 +87,20 @@ pub async fn sweep(app: &App) -> AppResult<usize> {
     let now = Timestamp::now();
     app.db.close_invitations(now.micros()).await?;
     let mut sent = 0;
-    for (inv, rated) in app.db.due_reminders(now.micros(), 200).await? {
-        let message = if rated || inv.closes_at <= now.micros() { None } else { Some(reminder(app, &inv, now).await?) };
+    for (inv, unwanted) in app.db.due_reminders(now.micros(), 200).await? {
+        let message = if unwanted || inv.closes_at <= now.micros() {
+            None
+        } else {
+            match reminder(app, &inv, now).await {
+                Ok(m) => Some(m),
+                // One that cannot be written (a phone that no longer decrypts) is dropped, not retried for ever,
+                // and stops nobody else's.
+                Err(e) => {
+                    tracing::warn!(error = %e, matter = %inv.matter_no, "a reminder could not be written; dropped");
+                    None
+                }
+            }
+        };
         if app.db.take_reminder(&inv.matter_id, message.as_ref(), now.micros()).await? && message.is_some() {
             sent += 1;
         }
@@ -111,12 +123,33 @@ pub fn message_to(app: &App, inv: &Invitation, kind: &str, template: &str, body:
     Ok(sms(app, source(kind, &inv.matter_no), Some(inv.matter_id.clone()), inv.phone.clone(), masked, template, body))
 }
 
-/// The opt-out link of the rating page: the matter's applicant is invited no more. The rating token proves
-/// the link came from the matter's own message or receipt. `false` when the matter has no phone to stop.
+/// The opt-out link of the rating page: the phone the matter's invitation went to (or, without one, the
+/// matter's applicant's) is invited no more. The rating token proves the link came from the matter's own
+/// message or receipt. `false` when the matter has no phone to stop.
 pub async fn opt_out_by_link(app: &App, matter_no: &str) -> AppResult<bool> {
     let m = app.db.find_matter(matter_no).await?.ok_or(AppError::NotFound("办件"))?;
-    let Some(env) = m.applicant_phone else { return Ok(false) };
+    let env = match app.db.invitation(&m.id).await? {
+        Some(inv) => inv.phone,
+        None => match m.applicant_phone {
+            Some(env) => env,
+            None => return Ok(false),
+        },
+    };
     let phone = app.secrets.decrypt(&env)?;
     app.db.opt_out(&app.secrets.phone_index(&phone), "link", Timestamp::now().micros()).await?;
     Ok(true)
+}
+
+/// Whether an invitation's message (invitation or reminder) may still go out when its turn comes: not after
+/// the phone opted out, the matter was rated, or the window closed, even for a message retried or re-run.
+pub async fn still_wanted(app: &App, source: &str) -> AppResult<Result<(), &'static str>> {
+    let Some(matter_no) = matter_of_source(source) else { return Ok(Ok(())) };
+    let Some(m) = app.db.find_matter(matter_no).await? else { return Ok(Err("办件不存在")) };
+    let Some(inv) = app.db.invitation(&m.id).await? else { return Ok(Err("邀请不存在")) };
+    Ok(match inv.state {
+        _ if inv.closes_at <= Timestamp::now().micros() => Err("已超过评价期限，不再发送"),
+        InviteState::OptedOut => Err("评价人已退订，不再发送"),
+        InviteState::Open => Ok(()),
+        _ => Err("办件已评价，不再发送"),
+    })
 }

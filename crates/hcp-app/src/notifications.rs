@@ -341,6 +341,11 @@ async fn send_one(app: &App, notifier: &Notifier, job: &ClaimedJob) -> AppResult
         app.db.finish_job(job, JobOutcome::Done).await?;
         return Ok(());
     };
+    if let Err(why) = crate::invitations::still_wanted(app, &note.n.source).await? {
+        app.db.record_attempt(&id, attempt, false, Delivery::Dead, why, at).await?;
+        app.db.finish_job(job, JobOutcome::Done).await?;
+        return Ok(());
+    }
     let to = app.secrets.decrypt(&note.n.address)?;
     let mut body = match (&note.n.case_id, note.n.recipient.as_str()) {
         (Some(case_id), "rater") => note.n.body.replace(FEEDBACK_PLACEHOLDER, &app.feedback_url(case_id)),

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use hcp_domain::access::Act;
-use hcp_domain::case_event::EventDetail;
+use hcp_domain::case_event::{EventDetail, EventKind};
 use hcp_domain::master::MasterData;
 use hcp_domain::province::{EvaluationRecord, Identity, Op, Origin, Record, ServiceRecord, Source, Step, StepRecord, record_time};
 use hcp_domain::records::{Case, CaseEvent, Rating};
@@ -267,8 +267,18 @@ async fn build(app: &App, claimed: &[Claimed]) -> AppResult<Vec<Result<Record, S
     let (matters, services) = app.db.province_services(&matter_ids).await?;
     let matters: HashMap<String, Matter> = matters.into_iter().map(|m| (m.id.clone(), m)).collect();
     let services: HashMap<(String, i64), Service> = services.into_iter().map(|s| ((s.matter_id.clone(), s.seq), s)).collect();
-    let ratings: HashMap<String, (Rating, String)> =
+    let mut ratings: HashMap<String, (Rating, String)> =
         app.db.province_ratings(&rating_ids).await?.into_iter().map(|(r, k)| (r.id.clone(), (r, k))).collect();
+    // A bad review by key press or SMS reply whose reasons followed it: the record carries them if they came
+    // before it was sent (a record once delivered is never altered).
+    let awaiting: Vec<String> = ratings.values().filter(|(r, _)| r.reasons.is_empty() && r.level <= 2).map(|(r, _)| r.id.clone()).collect();
+    for (rating_id, note) in app.db.reasons_added(&awaiting).await? {
+        if let (Some((r, _)), Ok(EventDetail::ReasonsAdded { reasons, .. })) =
+            (ratings.get_mut(&rating_id), EventDetail::from_note(EventKind::ReasonsAdded, Some(&note)))
+        {
+            r.reasons = reasons.join(",");
+        }
+    }
     let (cases, events) = app.db.province_steps(&case_ids, &event_ids).await?;
     let cases: HashMap<String, (Case, i64)> = cases.into_iter().map(|(c, r)| (c.id.clone(), (c, r))).collect();
     let events: HashMap<String, CaseEvent> = events.into_iter().map(|e| (e.id.clone(), e)).collect();

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use hcp_domain::access::{Act, Principal, Target};
+use hcp_domain::access::{Act, KeyKind, Principal, Target};
 use hcp_domain::case_event::EventDetail;
 use hcp_domain::case_flow::CaseState;
 use hcp_domain::ids::{parse_code, parse_service_no, service_no};
@@ -61,6 +61,10 @@ pub struct RatingIn {
     /// after the level and follow on its case (`add_reasons`).
     #[serde(skip)]
     pub reasons_follow: bool,
+    /// Set by the use cases of the machine channels (SMS replies, the hotline's calls, the province's
+    /// ratings): the keys of the SMS gateway and of the province rate only through them.
+    #[serde(skip)]
+    pub own_endpoint: bool,
 }
 
 impl RatingIn {
@@ -81,6 +85,7 @@ impl RatingIn {
             token: None,
             device_id: None,
             reasons_follow: false,
+            own_endpoint: false,
         }
     }
 }
@@ -176,6 +181,16 @@ pub async fn rate(app: &App, caller: &Caller, input: RatingIn, origin: Origin) -
     }
     // Whether this credential rates through this channel at all, before anything is looked up.
     app.allow(&principal, Act::Rate(checked.channel), None)?;
+    if let Caller::Key(k) = caller
+        && matches!(k.kind, KeyKind::SmsGateway | KeyKind::Province)
+        && !input.own_endpoint
+    {
+        // An SMS gateway rates only what a citizen replied to an invitation, the province only with its record id.
+        return Err(AppError::forbidden(
+            "use_own_endpoint",
+            "该密钥只能通过其专用接口提交评价（/api/v1/sms/inbound 或 /api/v1/province/ratings）",
+        ));
+    }
 
     let wanted = explicit_seq.or(token.as_ref().map(|t| t.service_seq)).filter(|s| *s > 0);
     let (matter, service) = app.db.matter_for_rating(&matter_no, wanted).await?.ok_or(AppError::NotFound("办件"))?;
@@ -356,7 +371,8 @@ pub async fn add_reasons(app: &App, actor: &str, rating_id: &str, codes: &[Strin
         return Err(AppError::invalid("missing_field", "reasons", "请至少给出一个原因编码"));
     }
     let case_id = app.db.case_of_rating(rating_id).await?.ok_or(AppError::NotFound("工单"))?;
-    // A state that moved under us (a handler's step) is read again: the reasons do not depend on it.
+    // Once per case (a flag in the same transaction), whatever the retries; a state that moved under us (a
+    // handler's step) is read again: the reasons do not depend on it.
     for _ in 0..3 {
         let (summary, events) = app.db.get_case(&case_id).await?.ok_or(AppError::NotFound("工单"))?;
         if let Some(mut given) = reasons_given(&r, &events) {
@@ -369,10 +385,8 @@ pub async fn add_reasons(app: &App, actor: &str, rating_id: &str, codes: &[Strin
         }
         let detail = EventDetail::ReasonsAdded { reasons: checked.clone(), via: via.code().to_string() };
         let event = CaseEvent::new(&case_id, actor, Timestamp::now(), summary.state, &detail);
-        match app.db.append_case_event(&event, summary.state, None).await {
-            Ok(_) => return Ok(checked),
-            Err(hcp_storage::StoreError::Conflict(hcp_storage::Conflict::CaseChanged)) => continue,
-            Err(e) => return Err(e.into()),
+        if app.db.append_case_event_once(&event, summary.state, None, Some("reasons_added")).await?.is_some() {
+            return Ok(checked);
         }
     }
     Err(AppError::conflict("case_changed", "工单正在处理中，请稍后重试", None))
@@ -557,6 +571,7 @@ pub async fn rate_from_province(app: &App, caller: &Caller, input: ProvinceRatin
     rating.anonymous = input.anonymous;
     rating.rater = input.rater;
     rating.rated_at = Some(input.rated_at);
+    rating.own_endpoint = true;
     let origin = Origin { idempotency_key: Some(format!("province:{record_id}")), digest, ..Origin::default() };
     rate(app, caller, rating, origin).await
 }

@@ -63,49 +63,70 @@ pub async fn inbound(app: &App, caller: &Caller, msg: InboundSms) -> AppResult<I
         app.db.opt_out(&ix, "sms", now.micros()).await?;
         return Ok(result("opted_out", &msg, Some(sms::opted_out(&sender))));
     }
-    let Some(inv) = app.db.latest_invitation(&ix).await?.filter(|i| i.closes_at > now.micros()) else {
-        return Ok(result("no_invitation", &msg, Some(sms::nothing_to_rate(&sender))));
-    };
-    match (reply, inv.state) {
-        (Reply::Level(level), InviteState::Open) => rate(app, caller, &msg, &inv, level).await,
-        (Reply::Level(_), InviteState::AwaitingReasons | InviteState::Rated) => {
-            Ok(result("already_rated", &msg, Some(sms::already_rated(&sender))))
-        }
-        (Reply::Codes(codes), InviteState::AwaitingReasons) => add_reasons(app, caller, &msg, &inv, &codes).await,
-        (_, InviteState::OptedOut | InviteState::Closed) => Ok(result("no_invitation", &msg, Some(sms::nothing_to_rate(&sender)))),
-        (_, state) => Ok(result("not_understood", &msg, Some(sms::help(&sender, state == InviteState::AwaitingReasons)))),
+    let all = app.db.invitations_of_phone(&ix).await?;
+    let live = |state: InviteState| all.iter().find(|i| i.state == state && i.closes_at > now.micros());
+    match reply {
+        // A level rates the invitation last sent that is still open; codes go to the bad review awaiting them.
+        Reply::Level(level) => match live(InviteState::Open) {
+            Some(inv) => rate(app, caller, &msg, inv, level).await,
+            None if all.iter().any(|i| matches!(i.state, InviteState::AwaitingReasons | InviteState::Rated)) => {
+                Ok(result("already_rated", &msg, Some(sms::already_rated(&sender))))
+            }
+            None => Ok(result("no_invitation", &msg, Some(sms::nothing_to_rate(&sender)))),
+        },
+        Reply::Codes(codes) => match live(InviteState::AwaitingReasons) {
+            Some(inv) => add_reasons(app, caller, &msg, inv, &codes).await,
+            None => not_understood(&msg, &sender, &all, now),
+        },
+        Reply::OptOut | Reply::Other => not_understood(&msg, &sender, &all, now),
     }
+}
+
+/// Help for what the phone's invitations wait for, or word that nothing does.
+fn not_understood(msg: &InboundSms, sender: &str, all: &[Invitation], now: Timestamp) -> AppResult<InboundResult> {
+    let waiting = all.iter().find(|i| matches!(i.state, InviteState::Open | InviteState::AwaitingReasons) && i.closes_at > now.micros());
+    Ok(match waiting {
+        Some(i) => result("not_understood", msg, Some(sms::help(sender, i.state == InviteState::AwaitingReasons))),
+        None => result("no_invitation", msg, Some(sms::nothing_to_rate(sender))),
+    })
 }
 
 async fn rate(app: &App, caller: &Caller, msg: &InboundSms, inv: &Invitation, level: hcp_domain::Level) -> AppResult<InboundResult> {
     let sender = app.config.sender_name.clone();
     let mut input = RatingIn::new(inv.matter_no.clone(), Channel::Sms, i64::from(level.value()));
     input.reasons_follow = true;
-    let created = match crate::ratings::rate(app, caller, input, Origin::default()).await {
-        Ok(c) => c,
-        Err(AppError::Conflict { code: "already_rated", .. }) => {
-            // Rated meanwhile through another channel: the invitation has done its work.
-            app.db.move_invitation(&inv.matter_id, InviteState::Open, InviteState::Rated, None, &[], Timestamp::now().micros()).await?;
-            return Ok(result("already_rated", msg, Some(sms::already_rated(&sender))));
+    input.own_endpoint = true;
+    let now = Timestamp::now().micros();
+    let (id, case_id, bad) = match crate::ratings::rate(app, caller, input, Origin::default()).await {
+        Ok(c) => (c.id, c.case_id, c.bad_review),
+        Err(AppError::Conflict { code: "already_rated", existing_id: Some(existing), .. }) => {
+            match app.db.get_rating(&existing).await? {
+                // A reply delivered twice (or two at once): the first one rated; this one finishes its work.
+                Some(r) if r.channel == Channel::Sms => (existing.clone(), app.db.case_of_rating(&existing).await?, r.level <= 2),
+                // Rated meanwhile through another channel: the invitation has done its work.
+                _ => {
+                    app.db.move_invitation(&inv.matter_id, InviteState::Open, InviteState::Rated, Some(&existing), &[], now).await?;
+                    return Ok(result("already_rated", msg, Some(sms::already_rated(&sender))));
+                }
+            }
+        }
+        // The rating window of the matter's latest service closed before the invitation's: nothing to rate.
+        Err(AppError::Invalid(e)) if matches!(e.code, "rating_window_closed" | "matter_not_completed") => {
+            app.db.move_invitation(&inv.matter_id, InviteState::Open, InviteState::Closed, None, &[], now).await?;
+            return Ok(result("no_invitation", msg, Some(sms::nothing_to_rate(&sender))));
         }
         Err(e) => return Err(e),
     };
-    let now = Timestamp::now().micros();
-    let (to, messages, reply) = if created.bad_review {
+    let (to, messages, reply) = if bad {
         let body = sms::reasons_request(&sender, app.catalogue.reasons_for(level, Channel::Sms.mode()));
         let follow_up = crate::invitations::message_to(app, inv, "reasons", "reason_request", body)?;
         (InviteState::AwaitingReasons, vec![follow_up], None)
     } else {
         (InviteState::Rated, Vec::new(), Some(sms::thanks(&sender)))
     };
-    app.db.move_invitation(&inv.matter_id, InviteState::Open, to, Some(&created.id), &messages, now).await?;
-    Ok(InboundResult {
-        outcome: "rated".into(),
-        message_id: msg.message_id.clone(),
-        rating_id: Some(created.id),
-        case_id: created.case_id,
-        reply,
-    })
+    // Whoever moves the invitation sends the follow-up (it is also one per matter by its source).
+    app.db.move_invitation(&inv.matter_id, InviteState::Open, to, Some(&id), &messages, now).await?;
+    Ok(InboundResult { outcome: "rated".into(), message_id: msg.message_id.clone(), rating_id: Some(id), case_id, reply })
 }
 
 async fn add_reasons(app: &App, caller: &Caller, msg: &InboundSms, inv: &Invitation, codes: &[String]) -> AppResult<InboundResult> {

@@ -27,7 +27,7 @@ fn normalise(text: &str) -> String {
         })
         .collect::<String>()
         .to_ascii_uppercase()
-        .trim_end_matches(['。', '.', '!', '！'])
+        .trim_end_matches(['。', '.', '!', '！', '，', ',', '分', '星'])
         .trim()
         .to_string()
 }
@@ -35,7 +35,8 @@ fn normalise(text: &str) -> String {
 /// Reads a reply. Words are matched whole (`不满意` is not `满意`).
 pub fn parse_reply(text: &str) -> Reply {
     let t = normalise(text);
-    if matches!(t.as_str(), "TD" | "T" | "退订" | "N" | "QX" | "取消" | "0000") {
+    // Only the words that mean it: a stray `N` or `T` from an old keypad must not stop invitations.
+    if matches!(t.as_str(), "TD" | "T D" | "退订" | "退定" | "QXDY" | "取消订阅") {
         return Reply::OptOut;
     }
     let level = match t.as_str() {
@@ -137,6 +138,9 @@ mod tests {
         assert_eq!(parse_reply("退订"), Reply::OptOut);
         assert_eq!(parse_reply("201 203"), Reply::Codes(vec!["201".into(), "203".into()]));
         assert_eq!(parse_reply("203，201、203"), Reply::Codes(vec!["201".into(), "203".into()]));
+        assert_eq!(parse_reply("5，"), level(5));
+        assert_eq!(parse_reply("5分"), level(5));
+        assert_eq!(parse_reply("N"), Reply::Other, "not an opt-out");
         assert_eq!(parse_reply("6"), Reply::Other);
         assert_eq!(parse_reply("55"), Reply::Other);
         assert_eq!(parse_reply("2019"), Reply::Other);

@@ -497,34 +497,37 @@ async fn drain_bench(args: &BenchArgs, url: &str, master_key: &[u8; 32]) -> anyh
         }
         anyhow::Ok(sent)
     };
+    // The default first (one node, two senders), over the whole target: with a backlog of the target's size
+    // this is the time to drain it. Then one sender, and two nodes, over what is left.
     let t = Instant::now();
-    let one = run(a.clone(), gateway()?, target).await?;
-    let one_rate = one as f64 / t.elapsed().as_secs_f64();
-    println!(
-        "drain, one node, one sender: {one} records in {:.1} s ({one_rate:.0} records/s, batches of 100, SM2, over HTTP)",
-        t.elapsed().as_secs_f64()
-    );
-    let t = Instant::now();
-    let (x, y) = tokio::join!(run(a.clone(), gateway()?, target / 2), run(a.clone(), gateway()?, target / 2));
+    let (x, y) = tokio::join!(run(a.clone(), gateway()?, target / 2), run(a.clone(), gateway()?, target - target / 2));
     let senders = x? + y?;
-    let senders_rate = senders as f64 / t.elapsed().as_secs_f64();
+    let senders_secs = t.elapsed().as_secs_f64();
+    let senders_rate = senders as f64 / senders_secs;
     println!(
-        "drain, one node, two senders (the default): {senders} records in {:.1} s ({senders_rate:.0} records/s)",
-        t.elapsed().as_secs_f64()
+        "drain, one node, two senders (the default): {senders} records in {senders_secs:.1} s ({senders_rate:.0} records/s, batches of 100, SM2, over HTTP)"
     );
+    let rate = |n: usize, secs: f64| if n == 0 { "nothing left to drain".to_string() } else { format!("{:.0} records/s", n as f64 / secs) };
+    let t = Instant::now();
+    let one = run(a.clone(), gateway()?, target / 2).await?;
+    println!("drain, one node, one sender: {one} records in {:.1} s ({})", t.elapsed().as_secs_f64(), rate(one, t.elapsed().as_secs_f64()));
     let b = node(1).await?;
     let t = Instant::now();
-    let (x, y) = tokio::join!(run(a, gateway()?, target / 2), run(b, gateway()?, target / 2));
+    let (x, y) = tokio::join!(run(a, gateway()?, target / 4), run(b, gateway()?, target / 4));
     let two = x? + y?;
-    let two_rate = two as f64 / t.elapsed().as_secs_f64();
-    println!("drain, two nodes (two senders in all): {two} records in {:.1} s ({two_rate:.0} records/s)", t.elapsed().as_secs_f64());
+    println!(
+        "drain, two nodes (one sender each): {two} records in {:.1} s ({})",
+        t.elapsed().as_secs_f64(),
+        rate(two, t.elapsed().as_secs_f64())
+    );
     let h = fake.holdings();
     println!(
-        "fake province holds {} records ({} refused, {} duplicates); a backlog of 1,000,000 records drains in about {:.1} min at the best of these rates",
+        "fake province holds {} records ({} refused, {} duplicates); {senders} records of a {planned}-entry backlog drained in {:.1} min with the default senders (1,000,000 at that rate: {:.1} min)",
         h.services + h.evaluations + h.rectifications,
         h.refused,
         h.duplicates,
-        1_000_000.0 / one_rate.max(two_rate).max(senders_rate) / 60.0
+        senders_secs / 60.0,
+        1_000_000.0 / senders_rate.max(1.0) / 60.0
     );
     Ok(())
 }

@@ -91,12 +91,13 @@ where
 }
 
 impl Tx {
-    /// Stores the invitation of a matter just completed, with its message, unless the phone opted out or the
-    /// matter already has one. Returns whether it was stored.
+    /// Stores the invitation of a matter just completed, with its message, unless the phone opted out, is not
+    /// the phone stored with the matter, or the matter already has one. Returns whether it was stored.
     pub async fn invite(&mut self, matter_id: &str, matter_no: &str, inv: &NewInvitation, now: i64) -> Result<bool> {
         let inserted = on_tx!(self, t => sqlx::query(
             "INSERT INTO invitations (matter_id, matter_no, phone, phone_ix, state, invited_at, remind_at, closes_at, updated_at) \
              SELECT $1, $2, $3, $4, 'open', $5, $6, $7, $5 WHERE NOT EXISTS (SELECT 1 FROM sms_optouts WHERE phone_ix = $4) \
+             AND EXISTS (SELECT 1 FROM matters WHERE id = $1 AND applicant_phone_ix = $4) \
              ON CONFLICT (matter_id) DO NOTHING")
             .bind(matter_id).bind(matter_no).bind(&inv.phone).bind(&inv.phone_ix).bind(now).bind(inv.remind_at).bind(inv.closes_at)
             .execute(&mut **t).await?.rows_affected());
@@ -109,13 +110,20 @@ impl Tx {
 }
 
 impl Db {
-    /// The invitation most recently sent to a phone (by blind index): the one an SMS reply answers.
-    pub async fn latest_invitation(&self, phone_ix: &str) -> Result<Option<Invitation>> {
-        let sql = format!("SELECT {INVITE_COLS} FROM invitations WHERE phone_ix = $1 ORDER BY invited_at DESC, matter_id DESC LIMIT 1");
-        Ok(on_db!(self, pool => match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(phone_ix).fetch_optional(pool).await? {
-            Some(r) => Some(invitation_from_row(&r)?),
-            None => None,
-        }))
+    /// The invitations of a phone (by blind index), the one whose last message (invitation or reminder) went
+    /// out most recently first: those an SMS reply may answer.
+    pub async fn invitations_of_phone(&self, phone_ix: &str) -> Result<Vec<Invitation>> {
+        let sql = format!(
+            "SELECT {INVITE_COLS} FROM invitations WHERE phone_ix = $1 \
+             ORDER BY COALESCE(reminded_at, invited_at) DESC, matter_id DESC LIMIT 20"
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(phone_ix).fetch_all(pool).await? {
+                out.push(invitation_from_row(&r)?);
+            }
+        });
+        Ok(out)
     }
 
     pub async fn invitation(&self, matter_id: &str) -> Result<Option<Invitation>> {
@@ -181,17 +189,22 @@ impl Db {
         )
     }
 
-    /// Open invitations whose reminder is due, with whether their matter was rated meanwhile (by any channel).
+    /// Open invitations whose reminder is due, with whether it is no longer wanted: the matter was rated
+    /// meanwhile (by any channel), or the phone was invited since for another matter (a reply would then be
+    /// taken for the newer one).
     pub async fn due_reminders(&self, now: i64, limit: i64) -> Result<Vec<(Invitation, bool)>> {
         let cols = INVITE_COLS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
-            "SELECT {cols}, m.first_rated_at AS first_rated_at FROM invitations i JOIN matters m ON m.id = i.matter_id \
+            "SELECT {cols}, CASE WHEN m.first_rated_at IS NOT NULL OR EXISTS (SELECT 1 FROM invitations j \
+               WHERE j.phone_ix = i.phone_ix AND j.invited_at > i.invited_at AND j.state IN ('open', 'awaiting_reasons')) \
+               THEN 1 ELSE 0 END AS unwanted \
+             FROM invitations i JOIN matters m ON m.id = i.matter_id \
              WHERE i.state = 'open' AND i.remind_at <= $1 ORDER BY i.remind_at LIMIT $2"
         );
         let mut out = Vec::new();
         on_db!(self, pool => {
             for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(limit).fetch_all(pool).await? {
-                out.push((invitation_from_row(&r)?, r.try_get::<Option<i64>, _>("first_rated_at")?.is_some()));
+                out.push((invitation_from_row(&r)?, r.try_get::<i32, _>("unwanted")? == 1));
             }
         });
         Ok(out)

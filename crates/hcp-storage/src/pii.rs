@@ -136,12 +136,13 @@ impl Secrets {
 }
 
 /// Every column that holds an envelope, by table (with the table's key column).
-pub const ENVELOPE_COLUMNS: &[(&str, &[&str])] = &[
-    ("matters", &["applicant_name", "applicant_phone", "applicant_id"]),
-    ("ratings", &["rater_name", "rater_phone", "rater_id_number"]),
-    ("complaints", &["contact_name", "contact_phone"]),
-    ("notifications", &["address"]),
-    ("users", &["mobile", "totp_secret"]),
+pub const ENVELOPE_COLUMNS: &[(&str, &str, &[&str])] = &[
+    ("matters", "id", &["applicant_name", "applicant_phone", "applicant_id"]),
+    ("ratings", "id", &["rater_name", "rater_phone", "rater_id_number"]),
+    ("complaints", "id", &["contact_name", "contact_phone"]),
+    ("notifications", "id", &["address"]),
+    ("users", "id", &["mobile", "totp_secret"]),
+    ("invitations", "matter_id", &["phone"]),
 ];
 
 /// Append-only tables among them: their triggers are lifted for the rewrite, in the same transaction.
@@ -171,13 +172,13 @@ impl crate::db::Db {
                     }
                 }
             }
-            for (table, cols) in ENVELOPE_COLUMNS {
+            for (table, key, cols) in ENVELOPE_COLUMNS {
                 let mut rewritten = 0_u64;
                 let mut after = String::new();
                 let present = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect::<Vec<_>>().join(" OR ");
-                let select = format!("SELECT id, {} FROM {table} WHERE ({present}) AND id > $1 ORDER BY id LIMIT 500", cols.join(", "));
+                let select = format!("SELECT {key} AS id, {} FROM {table} WHERE ({present}) AND {key} > $1 ORDER BY {key} LIMIT 500", cols.join(", "));
                 let sets = cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect::<Vec<_>>().join(", ");
-                let update = format!("UPDATE {table} SET {sets} WHERE id = ${}", cols.len() + 1);
+                let update = format!("UPDATE {table} SET {sets} WHERE {key} = ${}", cols.len() + 1);
                 loop {
                     let rows = sqlx::query(sqlx::AssertSqlSafe(select.clone())).bind(&after).fetch_all(&mut *tx).await?;
                     if rows.is_empty() {

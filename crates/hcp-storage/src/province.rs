@@ -285,6 +285,30 @@ impl Db {
         Ok(out)
     }
 
+    /// The reasons given after the level (`reasons_added` events) of the ratings named that have any:
+    /// `(rating id, the event's stored note)`.
+    pub async fn reasons_added(&self, rating_ids: &[String]) -> Result<Vec<(String, String)>> {
+        if rating_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT c.rating_id AS rating_id, e.note AS note FROM case_events e JOIN cases c ON c.id = e.case_id \
+             WHERE e.kind = 'reasons_added' AND c.rating_id IN ({})",
+            in_list(matches!(self, Db::Pg(_)), 1, rating_ids.len())
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in rating_ids {
+                q = q.bind(id);
+            }
+            for r in q.fetch_all(pool).await? {
+                out.push((r.try_get("rating_id")?, r.try_get::<Option<String>, _>("note")?.unwrap_or_default()));
+            }
+        });
+        Ok(out)
+    }
+
     /// The cases of step records with their current reply deadline, and the events the steps name.
     pub async fn province_steps(&self, case_ids: &[String], event_ids: &[String]) -> Result<(Vec<(Case, i64)>, Vec<CaseEvent>)> {
         let is_pg = matches!(self, Db::Pg(_));

@@ -255,6 +255,13 @@ fn demo_database_verifies_and_keeps_phones_encrypted() {
             assert!(!rotated.is_stale(&n));
             first_only.decrypt(&n).unwrap();
         }
+        // The invitations' phones too (the serve above invited LOG-S's applicant).
+        let phones: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT phone FROM invitations").fetch_all(p).await.unwrap();
+        assert!(!phones.is_empty());
+        for (ph,) in phones {
+            assert!(!rotated.is_stale(&ph));
+            first_only.decrypt(&ph).unwrap();
+        }
         db.close().await;
     });
 }

@@ -165,6 +165,26 @@ inviting!(a_completed_matter_invites_once_reminds_once_and_stops, |app, gw, n| {
     assert_eq!(app.count("SELECT COUNT(*) FROM invitations WHERE matter_no = 'INV-5'").await, 0);
     let forged = app.client.post(format!("{}/r/not-a-token/optout", app.base)).send().await.unwrap();
     assert_eq!(forged.status(), 403, "a forged link opts nobody out");
+
+    // An invitation still queued when its phone opts out is not sent (nor when re-run).
+    let before = gw.messages().await.len();
+    matter(&app, "INV-6", "13911110006", 0).await;
+    assert_eq!(sms(&app, "13911110006", "TD").await["outcome"], "opted_out");
+    pump(&app, &n).await;
+    assert_eq!(gw.messages().await.len(), before, "nothing went to a phone that opted out");
+    assert_eq!(app.count("SELECT COUNT(*) FROM notifications WHERE source = 'invitation:INV-6' AND state = 'dead'").await, 1);
+
+    // A phone invited again for a newer matter gets no reminder of the older one: a reply would rate the newer.
+    matter(&app, "INV-7", "13911110007", 0).await;
+    matter(&app, "INV-8", "13911110007", 0).await;
+    pump(&app, &n).await;
+    let before = gw.messages().await.len();
+    reminders_due(&app).await;
+    assert_eq!(hcp_app::invitations::sweep(&app.state).await.unwrap(), 1, "INV-8 only");
+    pump(&app, &n).await;
+    let got = gw.messages().await;
+    assert_eq!(got.len(), before + 1);
+    assert!(got.last().unwrap().1.contains("INV-8"), "{:?}", got.last());
     app
 });
 
@@ -218,13 +238,28 @@ inviting!(an_sms_reply_rates_once_and_its_reasons_follow, |app, gw, n| {
     assert_eq!(codes, ["201", "203"], "{r}");
     let (_, c) = app.get(&format!("/cases/{}", v["case_id"].as_str().unwrap()), Some(&app.system_key)).await;
     assert!(c.to_string().contains("reasons_added"), "{c}");
-    assert_eq!(sms(&app, "13922220001", "202").await["outcome"], "not_understood", "reasons are added once");
+    assert_eq!(sms(&app, "13922220001", "202").await["outcome"], "no_invitation", "reasons are added once");
+
+    // The gateway delivers one reply twice at once: one rating, one follow-up, the invitation awaits reasons.
+    matter(&app, "SMS-3", "13922220003", 0).await;
+    let (a, b) = tokio::join!(sms(&app, "13922220003", "1"), sms(&app, "13922220003", "1"));
+    let outcomes = [a["outcome"].as_str().unwrap(), b["outcome"].as_str().unwrap()];
+    assert!(outcomes.contains(&"rated"), "{a} {b}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE matter_no = 'SMS-3'").await, 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invitations WHERE matter_no = 'SMS-3' AND state = 'awaiting_reasons' AND rating_id IS NOT NULL")
+            .await,
+        1
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM notifications WHERE source = 'reasons:SMS-3'").await, 1);
+    assert_eq!(sms(&app, "13922220003", "106").await["outcome"], "reasons_added");
 
     // 非常满意 in words, full-width digits and the like.
     let v = sms(&app, "13922220002", "非常满意").await;
     assert_eq!(v["outcome"], "rated");
     assert!(v["reply"].as_str().unwrap().contains("感谢"), "{v}");
     assert!(v["case_id"].is_null());
+    pump(&app, &n).await;
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     app
 });
@@ -252,6 +287,11 @@ both!(the_hotline_key_press_rates_by_matter_or_caller_and_its_reason_follows, |a
     }
     let (s, v) = app.post("/hotline/ratings", Some(&app.system_key), &json!({"call_id": "C1", "matter_no": "HOT-1", "key": 5})).await;
     assert_eq!((s, code(&v)), (403, "channel_not_allowed"), "{v}");
+    // Without the hotline's key nobody learns whether a number has an unrated matter.
+    for phone in ["13800138000", "13600000000"] {
+        let (s, v) = app.post("/hotline/ratings", None, &json!({"call_id": "C1", "caller_phone": phone, "key": 5})).await;
+        assert_eq!(s, 401, "{v}");
+    }
     assert_eq!(ledger_len(&app).await, before, "nothing was written");
 
     // Key 1 from the applicant's phone: their most recent unrated matter (HOT-2), a case, reasons asked for.
@@ -288,6 +328,16 @@ both!(the_hotline_key_press_rates_by_matter_or_caller_and_its_reason_follows, |a
     assert_eq!((s, v["needs_reasons"].as_bool(), v["case_id"].is_null()), (201, Some(false), true), "{v}");
     let (s, v) = app.post("/hotline/ratings", Some(&hk), &json!({"call_id": "C3", "matter_no": "HOT-1", "key": 4})).await;
     assert_eq!((s, code(&v)), (409, "already_rated"), "{v}");
+    // The province gets the reason that followed the key press (it came before the record was sent).
+    let link = crate::province::province(std::time::Duration::from_secs(5)).await;
+    crate::province::drain_all(&app.state, &link, 50).await;
+    let key = link.fake.keys().into_iter().find(|k| k.starts_with("evaluation|HOT-2|")).expect("HOT-2's evaluation was sent");
+    let record: Value = serde_json::from_str(&link.fake.record(&key).unwrap()).unwrap();
+    assert_eq!(
+        (record["evalDetail"].as_str(), record["pf"].as_i64(), record["satisfaction"].as_i64()),
+        (Some("106"), Some(6), Some(1)),
+        "{record}"
+    );
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     app
 });
@@ -315,6 +365,11 @@ both!(ratings_from_the_province_are_deduplicated_and_never_reported_back, |app| 
     assert_eq!((s, code(&v)), (403, "channel_not_allowed"), "{v}");
     let (s, v) = app.post("/ratings", Some(&pk), &json!({"matter_no": "PRV-1", "channel": "business_system", "level": 5})).await;
     assert_eq!((s, code(&v)), (403, "channel_not_allowed"), "{v}");
+    // The province and the SMS gateway rate only through their own endpoints (a record id; a citizen's reply).
+    let (s, v) = app.post("/ratings", Some(&pk), &json!({"matter_no": "PRV-1", "channel": "province", "level": 5})).await;
+    assert_eq!((s, code(&v)), (403, "use_own_endpoint"), "{v}");
+    let (s, v) = app.post("/ratings", Some(&app.sms_key), &json!({"matter_no": "PRV-1", "channel": "sms", "level": 5})).await;
+    assert_eq!((s, code(&v)), (403, "use_own_endpoint"), "{v}");
     assert_eq!(ledger_len(&app).await, before, "nothing was written");
 
     // A bad review from the province opens a case like any other; the same record again is the same rating.

@@ -52,7 +52,17 @@ both!(every_channel_rates_once_and_statistics_follow, |app| {
         let (status, v) = match *cred {
             "device" => app.post("/ratings", Some(&app.device_key), &body).await,
             "hotline" => app.post("/ratings", Some(&app.hotline_key), &body).await,
-            "province" => app.post("/ratings", Some(&app.province_key), &body).await,
+            "province" => {
+                // The province rates through its own endpoint, with its record id and time.
+                let now = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap();
+                let mut p = json!({"record_id": format!("SX-{no}"), "matter_no": no, "level": level, "rated_at": now});
+                for k in ["reasons", "text"] {
+                    if !body[k].is_null() {
+                        p[k] = body[k].clone();
+                    }
+                }
+                app.post("/province/ratings", Some(&app.province_key), &p).await
+            }
             "system" => app.post("/ratings", Some(&sk), &body).await,
             "token" => {
                 body["token"] = json!(token_of(&url));

@@ -29,7 +29,11 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let Some(caller) = caller.filter(|c| !matches!(c, Caller::Anonymous)) else { return resp };
     let status = resp.status();
     let change = !matches!(method, Method::GET | Method::HEAD);
-    let exempt = (method == Method::POST && path == "/api/v1/ratings") || path == "/api/v1/session" || path == "/api/v1/sessions";
+    // Ratings and the machine channels that rate are on the ledger already; an SMS that rates nothing writes nothing.
+    let exempt = (method == Method::POST
+        && matches!(path.as_str(), "/api/v1/ratings" | "/api/v1/sms/inbound" | "/api/v1/hotline/ratings" | "/api/v1/province/ratings"))
+        || path == "/api/v1/session"
+        || path == "/api/v1/sessions";
     let refused = status == StatusCode::FORBIDDEN
         || (status == StatusCode::NOT_FOUND
             && (path.starts_with("/api/v1/cases/") || path.starts_with("/api/v1/ratings/") || path.starts_with("/staff/cases/")));

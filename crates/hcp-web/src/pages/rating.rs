@@ -229,7 +229,10 @@ pub async fn opt_out(State(state): State<AppState>, Path(raw): Path<String>, Que
         Err(e) => return refused(&e, big),
     };
     match hcp_app::invitations::opt_out_by_link(&state, &matter_no).await {
-        Ok(_) => rater_message(
+        Ok(false) => {
+            rater_message(StatusCode::OK, big, "无需退订", "status", vec!["该办件没有登记手机号码，不会收到评价邀请短信。".into()], None)
+        }
+        Ok(true) => rater_message(
             StatusCode::OK,
             big,
             "已退订",
