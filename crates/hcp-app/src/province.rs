@@ -88,6 +88,7 @@ pub async fn drain(app: &App, gateway: &dyn Gateway, s: &DrainSettings) -> AppRe
             break;
         }
     }
+    app.db.release_province_leases(Timestamp::now()).await?;
     let token = uuid::Uuid::now_v7().to_string();
     let mut sent = 0;
     'ops: for op in Op::ALL {

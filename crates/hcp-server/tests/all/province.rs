@@ -269,6 +269,8 @@ both!(a_record_waits_for_the_one_it_follows_even_while_another_node_holds_it, |a
     assert_eq!(p.fake.holdings().requests, 0);
     // That node died: its lease runs out and this node takes the service over, then the rest in order.
     let later = now.plus_seconds(61);
+    assert_eq!(app.state.db.release_province_leases(now.plus_seconds(59)).await.unwrap(), 0, "a lease still running is kept");
+    assert_eq!(app.state.db.release_province_leases(later).await.unwrap(), 1);
     let taken = app.state.db.claim_province(hcp_domain::province::Op::Service, 10, 60_000_000, "this-node", later).await.unwrap();
     assert_eq!(taken.len(), 1, "an expired lease is taken over");
     app.state
