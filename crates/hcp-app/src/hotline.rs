@@ -126,10 +126,7 @@ pub async fn rate(app: &App, caller: &Caller, input: HotlineRatingIn) -> AppResu
     };
     let needs_reasons = created.bad_review && reasons.is_empty();
     let reason_choices = if needs_reasons {
-        app.catalogue
-            .reasons_for(level, Channel::Phone.mode())
-            .map(|r| ReasonView { code: r.code.clone(), label: r.label.clone() })
-            .collect()
+        app.catalogue.reasons_for(level, Channel::Phone.mode()).map(|r| crate::ratings::reason_view(app, &r.code)).collect()
     } else {
         Vec::new()
     };

@@ -460,13 +460,14 @@ pub struct RatingView {
     pub untrue: bool,
 }
 
-/// The reason labels of a stored rating's reason codes.
-pub fn reasons_of(app: &App, r: &Rating) -> Vec<ReasonView> {
-    r.reasons
-        .split(',')
-        .filter(|c| !c.is_empty())
-        .map(|c| ReasonView { code: c.to_string(), label: app.catalogue.reason(c).map(|x| x.label.clone()).unwrap_or_default() })
-        .collect()
+/// A reason code with its label in the catalogue in force (empty when the catalogue no longer has it).
+pub fn reason_view(app: &App, code: &str) -> ReasonView {
+    ReasonView { code: code.to_string(), label: app.catalogue.reason(code).map(|x| x.label.clone()).unwrap_or_default() }
+}
+
+/// The reasons of a rating with their labels: its own, or those added after it on its case (`events`).
+pub fn reasons_of(app: &App, r: &Rating, events: &[CaseEvent]) -> Vec<ReasonView> {
+    reasons_given(r, events).unwrap_or_default().iter().map(|c| reason_view(app, c)).collect()
 }
 
 /// The rating as stored, with the rater's data masked, for a key or staff session of the rating's unit (or a
@@ -480,19 +481,15 @@ pub async fn get_rating(app: &App, caller: &Caller, id: &str) -> AppResult<Ratin
     let r = app.db.get_rating(id).await?.ok_or(AppError::NotFound("评价"))?;
     app.authorize_found(caller, Act::ReadRating, &Target::unit(&r.unit_code), "评价")?;
     let level = Level::new(r.level, "level")?;
-    let mut reasons = reasons_of(app, &r);
-    if reasons.is_empty()
-        && level.is_bad()
-        && let Some(case_id) = app.db.case_of_rating(&r.id).await?
-        && let Some((_, events)) = app.db.get_case(&case_id).await?
-    {
-        // Reasons asked for after the key press or SMS reply are on the case.
-        reasons = reasons_given(&r, &events)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| ReasonView { label: app.catalogue.reason(&c).map(|x| x.label.clone()).unwrap_or_default(), code: c })
-            .collect();
-    }
+    // Reasons asked for after the key press or SMS reply are on the case.
+    let events = match r.reasons.is_empty() && level.is_bad() {
+        true => match app.db.case_of_rating(&r.id).await? {
+            Some(case_id) => app.db.get_case(&case_id).await?.map(|(_, e)| e).unwrap_or_default(),
+            None => Vec::new(),
+        },
+        false => Vec::new(),
+    };
+    let reasons = reasons_of(app, &r, &events);
     let rater = (!r.anonymous).then(|| RaterView {
         name: r.rater_name.as_ref().map(|b| mask_name(&app.reveal(b))),
         phone: r.rater_phone.as_ref().map(|b| mask_phone(&app.reveal(b))),

@@ -238,6 +238,19 @@ inviting!(an_sms_reply_rates_once_and_its_reasons_follow, |app, gw, n| {
     assert_eq!(codes, ["201", "203"], "{r}");
     let (_, c) = app.get(&format!("/cases/{}", v["case_id"].as_str().unwrap()), Some(&app.system_key)).await;
     assert!(c.to_string().contains("reasons_added"), "{c}");
+    // The handler's case page shows them as the review's reasons.
+    let cookie = app.sign_in("scj_staff").await;
+    let page = app
+        .client
+        .get(format!("{}/staff/cases/{}", app.base, v["case_id"].as_str().unwrap()))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("办事指南不准确或不完整") && page.contains("材料要求多或重复提交"), "{page}");
     assert_eq!(sms(&app, "13922220001", "202").await["outcome"], "no_invitation", "reasons are added once");
 
     // The gateway delivers one reply twice at once: one rating, one follow-up, the invitation awaits reasons.

@@ -93,7 +93,10 @@ fn build(state: &AppState, session: &Session, file: &CaseFile, error: Option<Str
             .rating
             .as_ref()
             .map(|r| {
-                hcp_app::ratings::reasons_of(state, r).into_iter().map(|x| if x.label.is_empty() { x.code } else { x.label }).collect()
+                hcp_app::ratings::reasons_of(state, r, &file.events)
+                    .into_iter()
+                    .map(|x| if x.label.is_empty() { x.code } else { x.label })
+                    .collect()
             })
             .unwrap_or_default(),
         text,
