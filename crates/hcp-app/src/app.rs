@@ -24,8 +24,9 @@ pub struct Config {
     pub rating_window_days: i64,
     /// How far a device clock may run ahead of the server's before `rated_at` counts as in the future.
     pub max_clock_skew_secs: i64,
-    /// `pf` code for channels without a national one (paper, business_system, province).
-    pub other_pf: u8,
+    /// The `pf` code each channel is reported with (national order by default; channels without a national
+    /// code get 9 unless configured).
+    pub pf_codes: hcp_domain::channel::PfCodes,
     /// Working days to respond to and to reply on a bad review (the plan: 1 and 5).
     pub deadline_rule: hcp_domain::cases::DeadlineRule,
     /// How often a case may be reopened and extended, and how far.
@@ -71,7 +72,7 @@ impl Default for Config {
             public_base_url: "http://127.0.0.1:8080".into(),
             rating_window_days: 30,
             max_clock_skew_secs: 300,
-            other_pf: 9,
+            pf_codes: hcp_domain::channel::PfCodes::default(),
             deadline_rule: hcp_domain::cases::DeadlineRule::default(),
             loop_limits: hcp_domain::case_flow::LoopLimits::default(),
             appeal_stops_clock: false,
@@ -243,10 +244,9 @@ impl App {
 
     /// A signed link to the rating page for one matter (`seq` 0) or one service occasion, valid for the
     /// rating window counted from `from`.
-    pub fn rating_url(&self, matter_no: &str, seq: i64, from: hcp_domain::Timestamp) -> String {
+    pub fn rating_url(&self, matter_no: &str, seq: i64, from: hcp_domain::Timestamp, channel: hcp_domain::Channel) -> String {
         let expires = from.plus_seconds(self.config.rating_window_days * 86_400).micros() / 1_000_000;
-        let token = hcp_domain::token::RatingToken { matter_no: matter_no.to_string(), service_seq: seq, expires_unix: expires }
-            .sign(self.secrets.token_key());
+        let token = hcp_domain::token::RatingToken::new(matter_no, seq, expires, channel).sign(self.secrets.token_key());
         format!("{}/r/{}", self.config.public_base_url.trim_end_matches('/'), token)
     }
 

@@ -55,7 +55,7 @@ pub struct CaseOut {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CaseEventOut {
     /// `opened`, `responded`, `callback`, `outcome`, `extended`, `replied`, `verdict`, `overdue`, `due_warning`,
-    /// `appeal_applied`, `appeal_opinion`, `appeal_decided`
+    /// `appeal_applied`, `appeal_opinion`, `appeal_decided`, `reasons_added`, `deadlines_recomputed`
     pub kind: String,
     pub actor: String,
     pub at: String,
@@ -106,11 +106,11 @@ pub fn case_out(app: &App, s: &CaseSummary) -> CaseOut {
         real_name: c.real_name,
         state: s.state.code().into(),
         opened_at: Timestamp(c.opened_at).to_rfc3339(),
-        respond_by: c.respond_by.to_string(),
+        respond_by: s.respond_by.to_string(),
         reply_by: s.reply_by.to_string(),
-        respond_overdue: s.state == CaseState::Open && overdue(c.respond_by),
+        respond_overdue: s.state == CaseState::Open && overdue(s.respond_by),
         reply_overdue: s.state.awaits_reply() && overdue(s.reply_by),
-        deadlines_provisional: c.provisional,
+        deadlines_provisional: s.provisional,
     }
 }
 
@@ -261,7 +261,7 @@ pub async fn work_queue(app: &App, caller: &Caller) -> AppResult<Vec<QueueEntry>
             let out = case_out(app, &summary);
             let respond_step = summary.state == CaseState::Open;
             let (deadline, overdue) =
-                if respond_step { (summary.case.respond_by, out.respond_overdue) } else { (summary.reply_by, out.reply_overdue) };
+                if respond_step { (summary.respond_by, out.respond_overdue) } else { (summary.reply_by, out.reply_overdue) };
             let urgency = if summary.state == CaseState::Replied {
                 Urgency::WaitingForRater
             } else if overdue {

@@ -77,7 +77,7 @@ pub fn for_completion(
 pub async fn rating_link(app: &App, source: &str) -> AppResult<Option<String>> {
     let Some(matter_no) = matter_of_source(source) else { return Ok(None) };
     let Some(m) = app.db.find_matter(matter_no).await? else { return Ok(None) };
-    Ok(m.completed_at.map(|done| format!("{}?c=sms", app.rating_url(&m.matter_no, 0, done))))
+    Ok(m.completed_at.map(|done| app.rating_url(&m.matter_no, 0, done, hcp_domain::Channel::Sms)))
 }
 
 /// Closes invitations whose rating window ended and sends the reminders that are due, once each whatever the

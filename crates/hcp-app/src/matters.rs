@@ -2,10 +2,11 @@
 //! staff, and the receipt that carries a matter's rating QR code.
 
 use hcp_domain::access::Act;
-use hcp_domain::ids::{parse_code, service_no};
-use hcp_domain::person::{IdNumber, PersonName, Phone, mask_name, mask_phone};
-use hcp_domain::{DomainError, Timestamp};
-use hcp_storage::matters::{Matter, NewMatter, Registered};
+use hcp_domain::ids::{parse_code, parse_text, service_no};
+use hcp_domain::national::{Handling, LimitUnit, ProcChannel, TimeLimit, applicant_prop};
+use hcp_domain::person::{IdNumber, PersonName, Phone, applicant_identity, mask_name, mask_phone};
+use hcp_domain::{Channel, DomainError, Timestamp};
+use hcp_storage::matters::{Matter, MatterDetails, NewMatter, Registered};
 use hcp_storage::pii::Secrets;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,8 +20,32 @@ use crate::error::{AppError, AppResult};
 pub struct ApplicantIn {
     /// `person` (自然人) or `legal` (法人或其他组织)
     pub kind: String,
+    /// The national applicant code (userProp): 1 for a person; for a legal person 2 企业法人 (the default),
+    /// 3 事业法人, 4 社会组织法人, 5 非法人企业, 6 行政机关, 9 其他组织.
+    pub prop: Option<i64>,
     pub name: String,
     pub phone: Option<String>,
+    /// A person's resident identity card number, or a legal person's 统一社会信用代码 (both checked, with
+    /// their check characters).
+    pub id_number: Option<String>,
+}
+
+/// A time limit: an amount and its unit.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimeLimitIn {
+    /// 0–9999
+    pub amount: i64,
+    /// `day`, `working_day`, `month` or `year` (天, 工作日, 月, 年 are taken too)
+    pub unit: String,
+}
+
+/// Who applied on the applicant's behalf (代理人).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentIn {
+    pub name: String,
+    /// resident identity card number
     pub id_number: Option<String>,
 }
 
@@ -36,6 +61,20 @@ pub struct MatterIn {
     pub accepted_at: String,
     /// RFC 3339; may be sent later by registering the matter again with it.
     pub completed_at: Option<String>,
+    /// 办件名称 (defaults to the item's name in the national record)
+    pub project_name: Option<String>,
+    /// 承诺时限
+    pub promise_limit: Option<TimeLimitIn>,
+    /// 法定时限
+    pub legal_limit: Option<TimeLimitIn>,
+    /// `instant` (即办件) or `promised` (承诺件); without it, a matter completed on the day it was accepted
+    /// counts as 即办件
+    pub handling: Option<String>,
+    /// `online` (线上) or `offline` (线下, the default)
+    pub proc_channel: Option<String>,
+    pub agent: Option<AgentIn>,
+    /// 经办人: the staff code of who handled a matter online (a service occasion names its own staff)
+    pub handler_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -51,10 +90,50 @@ pub struct MatterOut {
     pub applicant_phone: Option<String>,
     pub accepted_at: String,
     pub completed_at: Option<String>,
-    /// Link to the unified rating page for the matter as a whole (一事一评), once it is completed.
+    /// the national applicant code (userProp)
+    pub applicant_prop: i64,
+    pub project_name: Option<String>,
+    /// e.g. `20工作日`
+    pub promise_limit: Option<String>,
+    pub legal_limit: Option<String>,
+    pub handling: Option<String>,
+    pub proc_channel: Option<String>,
+    /// masked
+    pub agent_name: Option<String>,
+    pub handler_code: Option<String>,
+    /// Link to the unified rating page for the matter as a whole (一事一评), once it is completed: the one to
+    /// print as the receipt's QR code (ratings through it are recorded as `qr`).
     pub rating_url: Option<String>,
+    /// The same link issued for the business system's own portal and app (recorded as `pc` and `mobile`).
+    pub rating_links: Option<RatingLinks>,
     /// true when this call created the matter
     pub created: bool,
+}
+
+/// A rating link per channel it may be issued for: the channel of a rating is the one its link was issued for,
+/// never what the page's address says.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RatingLinks {
+    /// for the receipt's QR code (`qr`)
+    pub qr: String,
+    /// for a web portal (`pc`)
+    pub pc: String,
+    /// for a mobile app or mini program (`mobile`)
+    pub mobile: String,
+}
+
+impl RatingLinks {
+    fn new(app: &App, matter_no: &str, seq: i64, from: Timestamp) -> Self {
+        RatingLinks {
+            qr: app.rating_url(matter_no, seq, from, Channel::Qr),
+            pc: app.rating_url(matter_no, seq, from, Channel::Pc),
+            mobile: app.rating_url(matter_no, seq, from, Channel::Mobile),
+        }
+    }
+}
+
+fn limit_label((amount, unit): (i64, i64)) -> Option<String> {
+    LimitUnit::from_code(unit).map(|u| TimeLimit { amount, unit: u }.label())
 }
 
 fn matter_out(app: &App, m: &Matter, created: bool) -> MatterOut {
@@ -68,7 +147,16 @@ fn matter_out(app: &App, m: &Matter, created: bool) -> MatterOut {
         applicant_phone: m.applicant_phone.as_ref().map(|p| mask_phone(&app.reveal(p))),
         accepted_at: m.accepted_at.to_rfc3339(),
         completed_at: m.completed_at.map(|t| t.to_rfc3339()),
-        rating_url: m.completed_at.map(|done| app.rating_url(&m.matter_no, 0, done)),
+        applicant_prop: m.details.applicant_prop.unwrap_or(if m.applicant_kind == "person" { 1 } else { 2 }),
+        project_name: m.details.project_name.clone(),
+        promise_limit: m.details.promise.and_then(limit_label),
+        legal_limit: m.details.legal.and_then(limit_label),
+        handling: m.details.handling.clone(),
+        proc_channel: m.details.proc_channel.clone(),
+        agent_name: m.details.agent_name.as_ref().map(|n| mask_name(&app.reveal(n))),
+        handler_code: m.details.handler_code.clone(),
+        rating_url: m.completed_at.map(|done| app.rating_url(&m.matter_no, 0, done, Channel::Qr)),
+        rating_links: m.completed_at.map(|done| RatingLinks::new(app, &m.matter_no, 0, done)),
         created,
     }
 }
@@ -110,9 +198,24 @@ pub async fn register_matter(app: &App, caller: &Caller, input: MatterIn) -> App
         return Err(AppError::invalid("timestamp_in_future", "completed_at", "办结时间不能晚于当前时间"));
     }
     let a = &input.applicant;
-    let applicant = Applicant { kind: &kind, name: &a.name, phone: a.phone.as_deref(), id_number: a.id_number.as_deref() };
+    let applicant = Applicant { kind: &kind, prop: a.prop, name: &a.name, phone: a.phone.as_deref(), id_number: a.id_number.as_deref() };
+    let limit = |l: &Option<TimeLimitIn>, field: &str| {
+        l.as_ref()
+            .map(|l| TimeLimit::new(l.amount, LimitUnit::parse(&l.unit, &format!("{field}.unit"))?, &format!("{field}.amount")))
+            .transpose()
+    };
+    let details = Details {
+        project_name: input.project_name.as_deref(),
+        promise: limit(&input.promise_limit, "promise_limit")?,
+        legal: limit(&input.legal_limit, "legal_limit")?,
+        handling: input.handling.as_deref().map(|h| Handling::parse(h, "handling")).transpose()?,
+        proc_channel: input.proc_channel.as_deref().map(|c| ProcChannel::parse(c, "proc_channel")).transpose()?,
+        agent_name: input.agent.as_ref().map(|g| g.name.as_str()),
+        agent_id: input.agent.as_ref().and_then(|g| g.id_number.as_deref()),
+        handler_code: handler(app, caller, input.handler_code.as_deref())?,
+    };
     let source = (if matches!(caller, Caller::Key(_)) { "key" } else { "staff" }, caller.id().map(str::to_string));
-    let new = seal(&app.secrets, MatterRecord { matter_no, item_code, unit_code, applicant, accepted_at, completed_at }, source)?;
+    let new = seal(&app.secrets, MatterRecord { matter_no, item_code, unit_code, applicant, accepted_at, completed_at, details }, source)?;
     // The invitation to rate that a completion brings (stored only if this registration records it).
     let phone = a.phone.as_deref().map(|p| Phone::parse(p, "applicant.phone")).transpose()?;
     let invite = match new.completed_at {
@@ -125,10 +228,26 @@ pub async fn register_matter(app: &App, caller: &Caller, input: MatterIn) -> App
     })
 }
 
+/// The staff member who handled a matter online (经办人): one of the caller's own tree, like a service's.
+pub(crate) fn handler(app: &App, caller: &Caller, code: Option<&str>) -> AppResult<Option<String>> {
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else { return Ok(None) };
+    let code = parse_code(code, "handler_code", 40)?;
+    let member = app
+        .master()
+        .staff
+        .get(&code)
+        .cloned()
+        .ok_or_else(|| AppError::invalid("unknown_reference", "handler_code", format!("工作人员 {code} 不存在")))?;
+    app.authorize_in(caller, Act::RegisterMatter, &member.unit_code)?;
+    Ok(Some(code))
+}
+
 /// A matter's applicant as given.
 pub struct Applicant<'a> {
     /// `person` or `legal`
     pub kind: &'a str,
+    /// the national applicant code, if given
+    pub prop: Option<i64>,
     pub name: &'a str,
     pub phone: Option<&'a str>,
     pub id_number: Option<&'a str>,
@@ -142,6 +261,21 @@ pub struct MatterRecord<'a> {
     pub applicant: Applicant<'a>,
     pub accepted_at: Timestamp,
     pub completed_at: Option<Timestamp>,
+    pub details: Details<'a>,
+}
+
+/// What the national record needs beyond the basics, as given (the limits and codes already checked).
+#[derive(Default)]
+pub struct Details<'a> {
+    pub project_name: Option<&'a str>,
+    pub promise: Option<TimeLimit>,
+    pub legal: Option<TimeLimit>,
+    pub handling: Option<Handling>,
+    pub proc_channel: Option<ProcChannel>,
+    pub agent_name: Option<&'a str>,
+    pub agent_id: Option<&'a str>,
+    /// a staff code already checked
+    pub handler_code: Option<String>,
 }
 
 /// Checks a matter's applicant and times, and encrypts the applicant's data for storage. `source` is who
@@ -149,11 +283,31 @@ pub struct MatterRecord<'a> {
 pub fn seal(secrets: &Secrets, m: MatterRecord, source: (&str, Option<String>)) -> AppResult<NewMatter> {
     let name = PersonName::parse(m.applicant.name, "applicant.name")?;
     let phone = m.applicant.phone.map(|p| Phone::parse(p, "applicant.phone")).transpose()?;
-    let id_number = m.applicant.id_number.map(|i| IdNumber::parse(i, "applicant.id_number")).transpose()?;
+    let id_number = m.applicant.id_number.map(|i| applicant_identity(m.applicant.kind, i, "applicant.id_number")).transpose()?;
+    let prop = applicant_prop(m.applicant.kind, m.applicant.prop, "applicant.prop")?;
     if m.completed_at.is_some_and(|c| c < m.accepted_at) {
         return Err(AppError::invalid("invalid_timestamp", "completed_at", "办结时间不能早于受理时间"));
     }
+    let d = &m.details;
+    let project_name = d.project_name.map(|p| parse_text(p, "project_name", 200)).transpose()?.filter(|p| !p.is_empty());
+    let agent_name = d.agent_name.map(|n| PersonName::parse(n, "agent.name")).transpose()?;
+    let agent_id = d.agent_id.map(|i| IdNumber::parse(i, "agent.id_number")).transpose()?;
+    if agent_id.is_some() && agent_name.is_none() {
+        return Err(AppError::invalid("missing_field", "agent.name", "填写代理人证件号码时须同时填写代理人姓名"));
+    }
+    let details = MatterDetails {
+        project_name,
+        applicant_prop: Some(prop),
+        promise: d.promise.map(|l| (l.amount, l.unit.code())),
+        legal: d.legal.map(|l| (l.amount, l.unit.code())),
+        handling: d.handling.map(|h| h.code().to_string()),
+        proc_channel: d.proc_channel.map(|c| c.code().to_string()),
+        agent_name: agent_name.as_ref().map(|n| secrets.encrypt(n.as_str())).transpose()?,
+        agent_id: agent_id.as_ref().map(|i| secrets.encrypt(i.as_str())).transpose()?,
+        handler_code: d.handler_code.clone(),
+    };
     Ok(NewMatter {
+        details,
         matter_no: m.matter_no,
         item_code: m.item_code,
         unit_code: m.unit_code,
@@ -161,7 +315,7 @@ pub fn seal(secrets: &Secrets, m: MatterRecord, source: (&str, Option<String>)) 
         applicant_name: secrets.encrypt(name.as_str())?,
         applicant_phone: phone.as_ref().map(|p| secrets.encrypt(p.as_str())).transpose()?,
         applicant_phone_ix: phone.as_ref().map(|p| secrets.phone_index(p.as_str())),
-        applicant_id: id_number.as_ref().map(|i| secrets.encrypt(i.as_str())).transpose()?,
+        applicant_id: id_number.as_ref().map(|i| secrets.encrypt(i)).transpose()?,
         accepted_at: m.accepted_at,
         completed_at: m.completed_at,
         source_kind: source.0.to_string(),
@@ -218,8 +372,10 @@ pub struct ServiceOut {
     pub window_code: Option<String>,
     pub staff_code: Option<String>,
     pub served_at: String,
-    /// Signed, single-purpose link to rate exactly this service occasion (一次一评).
+    /// Signed, single-purpose link to rate exactly this service occasion (一次一评), for its QR code (`qr`).
     pub rating_url: String,
+    /// The same link issued for a portal and an app.
+    pub rating_links: RatingLinks,
 }
 
 /// Records one service occasion of a matter (for 一次一评). A rating device or the hotline records none: each
@@ -259,7 +415,8 @@ pub async fn add_service(app: &App, caller: &Caller, matter_no: &str, input: Ser
         window_code: svc.window_code,
         staff_code: svc.staff_code,
         served_at: svc.served_at.to_rfc3339(),
-        rating_url: app.rating_url(&matter.matter_no, svc.seq, svc.served_at),
+        rating_url: app.rating_url(&matter.matter_no, svc.seq, svc.served_at, Channel::Qr),
+        rating_links: RatingLinks::new(app, &matter.matter_no, svc.seq, svc.served_at),
     })
 }
 
@@ -284,7 +441,7 @@ pub async fn receipt(app: &App, caller: &Caller, matter_no: &str) -> AppResult<R
     app.authorize(caller, Act::RegisterMatter)?;
     let matter = app.db.find_matter(&matter_no).await?.ok_or(AppError::NotFound("办件"))?;
     app.authorize_in(caller, Act::RegisterMatter, &matter.unit_code)?;
-    let url = latest_rating_url(app, &matter).await?;
+    let url = latest_rating_url(app, &matter, Channel::Qr).await?;
     let master = app.master();
     Ok(Receipt {
         item_name: master.item_name(&matter.item_code).unwrap_or_default(),
@@ -297,13 +454,13 @@ pub async fn receipt(app: &App, caller: &Caller, matter_no: &str) -> AppResult<R
     })
 }
 
-/// The rating link of a matter's latest service occasion, or of the matter as a whole.
-pub(crate) async fn latest_rating_url(app: &App, matter: &Matter) -> AppResult<String> {
+/// The rating link of a matter's latest service occasion, or of the matter as a whole, issued for `channel`.
+pub(crate) async fn latest_rating_url(app: &App, matter: &Matter, channel: Channel) -> AppResult<String> {
     let (seq, from) = match app.db.latest_service(&matter.id).await? {
         Some(s) => (s.seq, s.served_at),
         None => (0, matter.completed_at.unwrap_or_else(Timestamp::now)),
     };
-    Ok(app.rating_url(&matter.matter_no, seq, from))
+    Ok(app.rating_url(&matter.matter_no, seq, from, channel))
 }
 
 /// How the rating page describes the matter and service a token names (no personal data).
@@ -314,6 +471,21 @@ pub struct RatedService {
     pub unit_name: String,
     pub window_name: Option<String>,
     pub when: Timestamp,
+    /// The rating already made through this link, if any: the page says so at once instead of offering the
+    /// levels again.
+    pub used: Option<UsedLink>,
+}
+
+/// The rating a used link already made.
+#[derive(Debug, Clone)]
+pub struct UsedLink {
+    pub rated_at: Timestamp,
+    pub level_label: &'static str,
+    pub channel_label: &'static str,
+    pub bad_review: bool,
+    /// The rater's page of the case the bad review opened (the reply, a verdict on the handling and the one
+    /// 追评, as the case's state allows): the holder of the rating link is its rater.
+    pub feedback_url: Option<String>,
 }
 
 /// The matter and service a valid rating token names, for the rating page.
@@ -322,6 +494,21 @@ pub async fn describe_token(app: &App, raw_token: &str) -> AppResult<(hcp_domain
         .map_err(AppError::Forbidden)?;
     let seq = (token.service_seq > 0).then_some(token.service_seq);
     let (matter, service) = app.db.matter_for_rating(&token.matter_no, seq).await?.ok_or(AppError::NotFound("办件"))?;
+    // The occasion a rating through this link is of (the rating use case's one rule).
+    let rated_seq = service.as_ref().map(|s| s.seq).unwrap_or(0);
+    let used = match app.db.first_rating_of(&matter.id, rated_seq).await? {
+        Some(r) => {
+            let case = if r.level <= 2 { app.db.case_of_rating(&r.id).await? } else { None };
+            Some(UsedLink {
+                rated_at: Timestamp(r.rated_at),
+                level_label: hcp_domain::Level::new(r.level, "level").map(|l| l.label()).unwrap_or("—"),
+                channel_label: r.channel.label(),
+                bad_review: r.level <= 2,
+                feedback_url: case.map(|c| app.feedback_url(&c)),
+            })
+        }
+        None => None,
+    };
     let service = if token.service_seq == 0 { None } else { service };
     let m = app.master();
     let described = RatedService {
@@ -330,6 +517,7 @@ pub async fn describe_token(app: &App, raw_token: &str) -> AppResult<(hcp_domain
         window_name: service.as_ref().and_then(|s| s.window_code.as_deref()).and_then(|w| m.window_name(w)),
         when: service.as_ref().map(|s| s.served_at).or(matter.completed_at).unwrap_or(matter.accepted_at),
         matter_no: matter.matter_no,
+        used,
     };
     Ok((token, described))
 }
@@ -353,7 +541,7 @@ pub async fn kiosk_link(app: &App, matter_no: &str, phone4: &str) -> AppResult<S
     let matter = app.db.find_matter(matter_no).await?;
     let phone = matter.as_ref().and_then(|m| m.applicant_phone.as_ref()).and_then(|p| app.secrets.decrypt(p).ok());
     match (matter, phone) {
-        (Some(m), Some(p)) if p.ends_with(phone4) => latest_rating_url(app, &m).await,
+        (Some(m), Some(p)) if p.ends_with(phone4) => latest_rating_url(app, &m, Channel::HallTerminal).await,
         _ => {
             app.db.record_login_failure(&lock_key, 5, 86_400, 86_400).await?;
             Err(not_found())

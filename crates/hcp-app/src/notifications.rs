@@ -174,6 +174,12 @@ fn happening(e: &CaseEvent) -> Option<Happening> {
             Happening::AppealOpinion { agree }
         }
         EventDetail::AppealDecided { upheld, .. } => Happening::AppealDecided { upheld },
+        EventDetail::DeadlinesRecomputed { respond_by, reply_by, previous_respond_by, previous_reply_by, .. } => {
+            Happening::DeadlinesRecomputed {
+                respond_by: (respond_by != previous_respond_by).then(|| respond_by.date()),
+                reply_by: (reply_by != previous_reply_by).then(|| reply_by.date()),
+            }
+        }
         _ => return None,
     })
 }
@@ -188,7 +194,7 @@ async fn rows_for(app: &App, source: &str, s: &CaseSummary, h: &Happening) -> Ap
         unit_name: master.unit_name(&c.unit_code).unwrap_or_else(|| c.unit_code.clone()),
         item_name: master.item_name(&c.item_code),
         kind_label: c.kind.label().to_string(),
-        respond_by: c.respond_by.date(),
+        respond_by: s.respond_by.date(),
         reply_by: s.reply_by.date(),
         // The personal link is made at sending time: neither the database nor staff ever hold it.
         feedback_url: matches!(h, Happening::Replied { .. }).then(|| FEEDBACK_PLACEHOLDER.to_string()),

@@ -350,10 +350,21 @@ impl Builder<'_> {
             (0, _) | (_, None) => (item_name.clone(), m.completed_at.unwrap_or(m.accepted_at)),
             (n, Some(s)) => (format!("{item_name}（第 {n} 次服务）"), s.served_at),
         };
-        let manager = occasion.and_then(|s| s.staff_code.as_deref()).and_then(|c| self.master.staff.get(c)).map(|s| s.name.clone());
+        // The staff member at the occasion, else the matter's own 经办人 (handled online).
+        let manager = occasion
+            .and_then(|s| s.staff_code.as_deref())
+            .or(m.details.handler_code.as_deref())
+            .and_then(|c| self.master.staff.get(c))
+            .map(|s| s.name.clone());
         let legal = m.applicant_kind != "person";
-        // Same working day from acceptance to completion: 即办件; otherwise a promised time limit (承诺件).
-        let at_once = m.completed_at.is_some_and(|c| c.biz_day() == m.accepted_at.biz_day());
+        let d = &m.details;
+        // As registered; else, same working day from acceptance to completion: 即办件, otherwise 承诺件.
+        let at_once = match d.handling.as_deref() {
+            Some(h) => h == "instant",
+            None => m.completed_at.is_some_and(|c| c.biz_day() == m.accepted_at.biz_day()),
+        };
+        let (promise_day, promise_type) = d.promise.unwrap_or((0, 1));
+        let (anticipate_day, anticipate_type) = d.legal.unwrap_or((0, 1));
         Ok(Record::Service(ServiceRecord {
             project_no: m.matter_no.clone(),
             service_number: seq,
@@ -366,17 +377,17 @@ impl Builder<'_> {
             pro_depart: self.unit_name(&m.unit_code),
             pro_manager: manager.unwrap_or_default(),
             pro_status: if m.completed_at.is_some() { 3 } else { 2 },
-            pro_channel: 2,
+            pro_channel: if d.proc_channel.as_deref() == Some("online") { 1 } else { 2 },
             accept_date: record_time(m.accepted_at),
             result_date: m.completed_at.map(record_time).unwrap_or_default(),
             user_name: self.reveal(Some(&m.applicant_name))?,
-            user_prop: if legal { 2 } else { 1 },
+            user_prop: d.applicant_prop.unwrap_or(if legal { 2 } else { 1 }),
             mobile: self.reveal(m.applicant_phone.as_ref())?,
-            project_name: item_name,
-            promise_day: 0,
-            promise_type: 1,
-            anticipate_day: 0,
-            anticipate_type: 1,
+            project_name: d.project_name.clone().unwrap_or(item_name),
+            promise_day,
+            promise_type,
+            anticipate_day,
+            anticipate_type,
             promise_time: if at_once { 1 } else { 2 },
             credit_type: if legal { "001" } else { "111" }.into(),
             credit_num: self.reveal(m.applicant_id.as_ref())?,
@@ -389,7 +400,7 @@ impl Builder<'_> {
             project_no: r.matter_no.clone(),
             service_number: r.service_seq,
             assess_number: r.assess_number,
-            pf: i64::from(r.channel.pf_code(self.app.config.other_pf)),
+            pf: i64::from(self.app.config.pf_codes.code(r.channel)),
             satisfaction: r.level,
             eval_detail: r.reasons.clone(),
             writing_evaluation: r.text.clone().unwrap_or_default(),

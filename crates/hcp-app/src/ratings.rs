@@ -178,6 +178,16 @@ pub async fn rate(app: &App, caller: &Caller, input: RatingIn, origin: Origin) -
         {
             return Err(AppError::Forbidden(DomainError::new("token_mismatch", "token", "评价凭证不属于该服务")));
         }
+        // The channel is the one the link was issued for (a receipt's QR code is not a portal's link).
+        if let Some(c) = t.channel
+            && c != checked.channel
+        {
+            return Err(AppError::Forbidden(DomainError::new(
+                "channel_mismatch",
+                "channel",
+                format!("该评价链接为“{}”渠道发放，渠道应为 {}", c.label(), c.code()),
+            )));
+        }
     }
     // Whether this credential rates through this channel at all, before anything is looked up.
     app.allow(&principal, Act::Rate(checked.channel), None)?;
@@ -502,7 +512,7 @@ pub async fn get_rating(app: &App, caller: &Caller, id: &str) -> AppResult<Ratin
         service_no: (r.service_seq > 0).then(|| service_no(&r.matter_no, r.service_seq)),
         assess_number: r.assess_number,
         channel: r.channel.code().to_string(),
-        pf: r.channel.pf_code(app.config.other_pf),
+        pf: app.config.pf_codes.code(r.channel),
         level: r.level,
         level_label: level.label().into(),
         bad_review: level.is_bad(),

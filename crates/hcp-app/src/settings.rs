@@ -56,20 +56,30 @@ pub fn decode_text(bytes: &[u8]) -> String {
     }
 }
 
-/// Loads a year's holiday notice (CSV `date,kind,holiday`); each year in the file is replaced. Returns the years.
+/// What loading holiday notices did.
+#[derive(Debug, Clone)]
+pub struct CalendarLoaded {
+    pub years: Vec<i32>,
+    /// open cases whose provisional deadlines moved (their units are told)
+    pub changed: Vec<crate::sweeps::DeadlineChange>,
+}
+
+/// Loads a year's holiday notice (CSV `date,kind,holiday`); each year in the file is replaced. The provisional
+/// deadlines of open cases are then recomputed on it.
 #[tracing::instrument(skip_all)]
-pub async fn import_calendar(app: &App, bytes: &[u8], source: &str) -> AppResult<Vec<i32>> {
+pub async fn import_calendar(app: &App, bytes: &[u8], source: &str) -> AppResult<CalendarLoaded> {
     let days = WorkCalendar::parse_csv(&decode_text(bytes))?;
     if days.is_empty() {
         return Err(AppError::invalid("invalid_calendar", "csv", "文件中没有节假日安排"));
     }
     let years = app.db.store_calendar(&days, source).await?;
     app.reload_calendar().await?;
-    Ok(years)
+    let changed = crate::sweeps::recompute_deadlines(app, &years).await?;
+    Ok(CalendarLoaded { years, changed })
 }
 
 /// The same from the settings page: the county's administrators only (the calendar is shared by every tree).
-pub async fn import_calendar_as(app: &App, caller: &Caller, bytes: &[u8]) -> AppResult<Vec<i32>> {
+pub async fn import_calendar_as(app: &App, caller: &Caller, bytes: &[u8]) -> AppResult<CalendarLoaded> {
     app.authorize(caller, Act::ManageSettings)?;
     import_calendar(app, bytes, &format!("web:{}", caller.actor())).await
 }

@@ -59,3 +59,68 @@ pub async fn warn_due_today(app: &App) -> AppResult<usize> {
     }
     Ok(warned)
 }
+
+/// A case whose deadlines moved when a year's holiday notice was loaded.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct DeadlineChange {
+    pub case_id: String,
+    pub unit_code: String,
+    pub unit_name: String,
+    /// before → after (`YYYY-MM-DD`)
+    pub respond_by: (String, String),
+    pub reply_by: (String, String),
+    /// still provisional (another year's notice is missing)
+    pub provisional: bool,
+}
+
+/// Recomputes the deadlines of every open case that were computed across a year whose notice was missing,
+/// on the calendar now in force (call it after loading notices). A case whose deadlines move gets a
+/// `deadlines_recomputed` step on the ledger, which tells its unit; one whose deadlines stay is only no longer
+/// marked provisional. Returns the cases whose deadlines moved. Safe to run on any node, any number of times.
+#[tracing::instrument(skip_all)]
+pub async fn recompute_deadlines(app: &App, years: &[i32]) -> AppResult<Vec<DeadlineChange>> {
+    let cal = app.calendar().await?;
+    let rule = app.config.deadline_rule;
+    let now = Timestamp::now();
+    let master = app.master();
+    let mut changed = Vec::new();
+    for s in app.db.provisional_cases().await? {
+        let c = &s.case;
+        let from = (s.respond_by, s.reply_by);
+        let (respond, reply, provisional) = hcp_domain::cases::recomputed(
+            &cal,
+            c.arrival_day.date(),
+            s.state == hcp_domain::case_flow::CaseState::Open,
+            (s.respond_by.date(), s.reply_by.date()),
+            c.reply_by.date(),
+            rule,
+        );
+        let to = (hcp_domain::BizDay::from(respond), hcp_domain::BizDay::from(reply));
+        if to == from {
+            if !provisional {
+                app.db.settle_deadlines(&c.id, from).await?;
+            }
+            continue;
+        }
+        let detail = EventDetail::DeadlinesRecomputed {
+            years: years.to_vec(),
+            respond_by: to.0,
+            reply_by: to.1,
+            previous_respond_by: from.0,
+            previous_reply_by: from.1,
+            provisional,
+        };
+        let event = CaseEvent::new(&c.id, "system", now, s.state, &detail);
+        if app.db.move_deadlines(&event, from, to, provisional).await? {
+            changed.push(DeadlineChange {
+                case_id: c.id.clone(),
+                unit_code: c.unit_code.clone(),
+                unit_name: master.unit_name(&c.unit_code).unwrap_or_else(|| c.unit_code.clone()),
+                respond_by: (from.0.to_string(), to.0.to_string()),
+                reply_by: (from.1.to_string(), to.1.to_string()),
+                provisional,
+            });
+        }
+    }
+    Ok(changed)
+}

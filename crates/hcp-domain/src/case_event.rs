@@ -28,10 +28,11 @@ pub enum EventKind {
     AppealOpinion,
     AppealDecided,
     ReasonsAdded,
+    DeadlinesRecomputed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::Opened,
         EventKind::Responded,
         EventKind::Callback,
@@ -45,6 +46,7 @@ impl EventKind {
         EventKind::AppealOpinion,
         EventKind::AppealDecided,
         EventKind::ReasonsAdded,
+        EventKind::DeadlinesRecomputed,
     ];
 
     pub fn code(self) -> &'static str {
@@ -62,6 +64,7 @@ impl EventKind {
             EventKind::AppealOpinion => "appeal_opinion",
             EventKind::AppealDecided => "appeal_decided",
             EventKind::ReasonsAdded => "reasons_added",
+            EventKind::DeadlinesRecomputed => "deadlines_recomputed",
         }
     }
 
@@ -85,6 +88,7 @@ impl EventKind {
             EventKind::AppealOpinion => "复核初审意见",
             EventKind::AppealDecided => "复核决定",
             EventKind::ReasonsAdded => "补充差评原因",
+            EventKind::DeadlinesRecomputed => "期限重算",
         }
     }
 }
@@ -172,6 +176,19 @@ pub enum EventDetail {
         /// the channel they came through (`phone`, `sms`)
         via: String,
     },
+    /// Deadlines computed across a year whose holiday notice was not yet loaded (Monday–Friday assumed),
+    /// computed again once it was. Only the deadlines the case still runs on: the response deadline while it
+    /// awaits a response, the reply deadline while nobody moved it (an extension's date was chosen by a person).
+    DeadlinesRecomputed {
+        /// the years whose notices were loaded
+        years: Vec<i32>,
+        respond_by: BizDay,
+        reply_by: BizDay,
+        previous_respond_by: BizDay,
+        previous_reply_by: BizDay,
+        /// still provisional (another year's notice is missing)
+        provisional: bool,
+    },
 }
 
 /// An outcome as recorded: the outcome's own fields, tagged `outcome`.
@@ -226,6 +243,7 @@ impl EventDetail {
             EventDetail::AppealOpinion { .. } => EventKind::AppealOpinion,
             EventDetail::AppealDecided { .. } => EventKind::AppealDecided,
             EventDetail::ReasonsAdded { .. } => EventKind::ReasonsAdded,
+            EventDetail::DeadlinesRecomputed { .. } => EventKind::DeadlinesRecomputed,
         }
     }
 
@@ -320,6 +338,20 @@ impl EventDetail {
                 v
             }
             EventDetail::ReasonsAdded { reasons, via } => vec![("原因编码", reasons.join("、")), ("渠道", via.clone())],
+            EventDetail::DeadlinesRecomputed { years, respond_by, reply_by, previous_respond_by, previous_reply_by, provisional } => {
+                let years = years.iter().map(|y| format!("{y} 年")).collect::<Vec<_>>().join("、");
+                let mut v = vec![("依据", format!("{years}节假日安排已公布"))];
+                if respond_by != previous_respond_by {
+                    v.push(("响应期限", format!("{previous_respond_by} → {respond_by}")));
+                }
+                if reply_by != previous_reply_by {
+                    v.push(("答复期限", format!("{previous_reply_by} → {reply_by}")));
+                }
+                if *provisional {
+                    v.push(("说明", "仍有年份的节假日安排未公布，期限暂按周一至周五计算".into()));
+                }
+                v
+            }
         };
         parts.into_iter().filter(|(_, v)| !v.trim().is_empty()).map(|(k, v)| format!("{k}：{v}")).collect::<Vec<_>>().join("；")
     }

@@ -40,10 +40,19 @@ pub fn facts(case: &Case, reply_by: crate::bizday::BizDay, events: &[CaseEvent])
         Some(EventDetail::Outcome { outcome }) => Some(outcome.kind()),
         _ => None,
     });
+    // The response deadline as opened, or as recomputed once a year's holiday notice was loaded.
+    let respond_by = details
+        .iter()
+        .rev()
+        .find_map(|(_, d)| match d {
+            Some(EventDetail::DeadlinesRecomputed { respond_by, .. }) => Some(respond_by.date()),
+            _ => None,
+        })
+        .unwrap_or(case.respond_by.date());
     Some(CaseFactsForMetrics {
         real_name: case.real_name,
         callbacks: events.iter().filter(|e| e.kind == EventKind::Callback).count() as u32,
-        respond_by: case.respond_by.date(),
+        respond_by,
         responded_on: first(EventKind::Responded),
         reply_by: reply_by.date(),
         replied_on: first(EventKind::Replied),

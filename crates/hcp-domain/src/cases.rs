@@ -54,6 +54,25 @@ pub fn deadlines(cal: &WorkCalendar, arrival: Date, rule: DeadlineRule) -> Deadl
     Deadlines { respond_by, reply_by, provisional: p1 || p2 }
 }
 
+/// A case's deadlines computed again on the calendar in force (a year's holiday notice was loaded): the
+/// response deadline while the case still awaits its response, the reply deadline while it is still the one
+/// computed at opening (an extension's date was chosen by a person and a reopening restarted the clock: those
+/// stay). Returns `(respond_by, reply_by, still provisional)`.
+pub fn recomputed(
+    cal: &WorkCalendar,
+    arrival: Date,
+    awaiting_response: bool,
+    current: (Date, Date),
+    as_opened_reply_by: Date,
+    rule: DeadlineRule,
+) -> (Date, Date, bool) {
+    let fresh = deadlines(cal, arrival, rule);
+    let respond = if awaiting_response { fresh.respond_by } else { current.0 };
+    let reply_recomputed = current.1 == as_opened_reply_by;
+    let reply = if reply_recomputed { fresh.reply_by } else { current.1 };
+    (respond, reply, fresh.provisional && (awaiting_response || reply_recomputed))
+}
+
 /// Classification for routing (分类交办): alleged misconduct also goes to the competent authority.
 /// What a case came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -186,5 +205,29 @@ mod tests {
             deadlines(&WorkCalendar::default(), parse_date("2026-11-27", "d").unwrap(), DeadlineRule { respond_days: 1, reply_days: 5 });
         assert_eq!(format_date(empty.respond_by), "2026-11-30", "Friday + 1 is Monday");
         assert_eq!(CaseCategory::of_review(true), CaseCategory::Misconduct);
+    }
+
+    #[test]
+    fn provisional_deadlines_are_recomputed_once_the_notice_is_known() {
+        let d = |s: &str| parse_date(s, "d").unwrap();
+        let known = WorkCalendar::parse_csv(include_str!("../../../data/cn-official-calendar-2020-2026.csv")).unwrap();
+        let rule = DeadlineRule::default();
+        // Without 2027's notice, Thursday 2026-12-31 + 1 and + 5 working days are counted Monday–Friday.
+        let before = WorkCalendar::new(known.clone(), []);
+        let guessed = deadlines(&before, d("2026-12-31"), rule);
+        assert_eq!((format_date(guessed.respond_by), format_date(guessed.reply_by)), ("2027-01-01".into(), "2027-01-07".into()));
+        assert!(guessed.provisional);
+        // The notice makes 1 January a holiday.
+        let mut days = known;
+        days.extend(WorkCalendar::parse_csv("2027-01-01,holiday,元旦\n").unwrap());
+        let after = WorkCalendar::new(days, []);
+        let (respond, reply, provisional) =
+            recomputed(&after, d("2026-12-31"), true, (guessed.respond_by, guessed.reply_by), guessed.reply_by, rule);
+        assert_eq!((format_date(respond), format_date(reply)), ("2027-01-04".into(), "2027-01-08".into()));
+        assert!(!provisional);
+        // Responded already: the response deadline is history; an extended reply deadline is a person's choice.
+        let extended = d("2027-01-20");
+        let (r2, p2, still) = recomputed(&after, d("2026-12-31"), false, (guessed.respond_by, extended), guessed.reply_by, rule);
+        assert_eq!((r2, p2, still), (guessed.respond_by, extended, false));
     }
 }

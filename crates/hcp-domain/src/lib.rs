@@ -21,6 +21,7 @@ pub mod ids;
 pub mod ledger;
 pub mod level;
 pub mod master;
+pub mod national;
 pub mod notices;
 pub mod person;
 pub mod province;

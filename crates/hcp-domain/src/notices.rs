@@ -23,15 +23,37 @@ pub enum Audience {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Happening {
     Opened,
-    DueToday { step: Step, deadline: Date },
-    Overdue { step: Step, deadline: Date },
-    Extended { new_reply_by: Date, reason: String },
-    Replied { text: String },
+    DueToday {
+        step: Step,
+        deadline: Date,
+    },
+    Overdue {
+        step: Step,
+        deadline: Date,
+    },
+    Extended {
+        new_reply_by: Date,
+        reason: String,
+    },
+    Replied {
+        text: String,
+    },
     Reopened,
     Closed,
-    AppealApplied { to_bureau_next: bool },
-    AppealOpinion { agree: bool },
-    AppealDecided { upheld: bool },
+    AppealApplied {
+        to_bureau_next: bool,
+    },
+    AppealOpinion {
+        agree: bool,
+    },
+    AppealDecided {
+        upheld: bool,
+    },
+    /// A year's holiday notice was loaded and the case's deadlines moved.
+    DeadlinesRecomputed {
+        respond_by: Option<Date>,
+        reply_by: Option<Date>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -215,6 +237,21 @@ pub fn notices(h: &Happening, c: &CaseContext) -> Vec<Notice> {
             format!("评价人对答复不满意，工单已退回重新办理，请于{}（含）前再次答复。", day(&c.reply_by)),
         )],
         Happening::Closed => Vec::new(),
+        Happening::DeadlinesRecomputed { respond_by, reply_by } => {
+            let mut moved = Vec::new();
+            if let Some(d) = respond_by {
+                moved.push(format!("响应期限改为{}", day(d)));
+            }
+            if let Some(d) = reply_by {
+                moved.push(format!("答复期限改为{}", day(d)));
+            }
+            vec![staff(
+                Audience::Unit,
+                "unit_deadlines_recomputed",
+                format!("{}工单期限已按节假日安排重算", c.kind_label),
+                format!("国务院办公厅节假日安排已导入，该工单的期限已重新计算：{}。", moved.join("，")),
+            )]
+        }
         Happening::AppealApplied { to_bureau_next } => vec![staff(
             Audience::UnitApprovers,
             "unit_appeal_applied",

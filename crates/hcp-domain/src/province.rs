@@ -123,6 +123,9 @@ impl Step {
             EventKind::Opened | EventKind::DueWarning | EventKind::AppealOpinion | EventKind::AppealDecided => None,
             // Reasons that follow a key press or SMS reply change nothing of the handling.
             EventKind::ReasonsAdded => return Vec::new(),
+            // A deadline recomputed on a newly loaded holiday notice is the calendar's correction, not a step
+            // of the handling (the province computes its own deadlines on its own calendar).
+            EventKind::DeadlinesRecomputed => return Vec::new(),
             EventKind::Responded => Some(Step::Responded),
             EventKind::Callback => Some(Step::Callback),
             EventKind::Outcome => Some(Step::Outcome),

@@ -1,15 +1,21 @@
 //! Rating tokens: signed, single-purpose credentials printed in QR codes and push links. A token names one
-//! matter and one service occasion (0 = the matter as a whole, 一事一评) and expires with the rating window.
-//! Format: `MATTER_NO.SEQ.EXPIRES.SIGNATURE` (signature: HMAC-SHA256 truncated to 128 bits, base64url).
+//! matter and one service occasion (0 = the matter as a whole, 一事一评), the channel it was issued for (the
+//! receipt's QR code, an invitation SMS, the portal, the hall terminal), and expires with the rating window.
+//! Format: `MATTER_NO.SEQ.EXPIRES.CH.SIGNATURE` (CH: one letter, see [`link_channel_letter`]; signature:
+//! HMAC-SHA256 truncated to 128 bits, base64url). Tokens issued before the channel was signed in
+//! (`MATTER_NO.SEQ.EXPIRES.SIGNATURE`, printed on receipts that are still in people's hands) stay valid and
+//! name no channel: the rating page takes them as the QR code they were printed as.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::channel::Channel;
 use crate::error::DomainError;
 
-const PURPOSE: &str = "hcp-rate-v1";
+const PURPOSE_V1: &str = "hcp-rate-v1";
+const PURPOSE: &str = "hcp-rate-v2";
 const SIG_LEN: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,19 +23,49 @@ pub struct RatingToken {
     pub matter_no: String,
     pub service_seq: i64,
     pub expires_unix: i64,
+    /// The channel the link was issued for; `None` for a token issued before channels were signed in.
+    pub channel: Option<Channel>,
+}
+
+/// The channels a rating link is issued for, with the letter the token carries.
+const LINK_CHANNELS: [(Channel, char); 5] =
+    [(Channel::Qr, 'q'), (Channel::Sms, 's'), (Channel::Mobile, 'm'), (Channel::Pc, 'p'), (Channel::HallTerminal, 't')];
+
+/// The letter of a channel a rating link may be issued for (`None` for the others: a window device, the
+/// hotline, paper, a business system and the province rate without a link).
+pub fn link_channel_letter(c: Channel) -> Option<char> {
+    LINK_CHANNELS.iter().find(|(ch, _)| *ch == c).map(|(_, l)| *l)
 }
 
 fn mac(key: &[u8], t: &RatingToken) -> Option<Hmac<Sha256>> {
     let mut m = Hmac::<Sha256>::new_from_slice(key).ok()?;
-    m.update(format!("{PURPOSE}|{}|{}|{}", t.matter_no, t.service_seq, t.expires_unix).as_bytes());
+    match t.channel.and_then(link_channel_letter) {
+        Some(l) => m.update(format!("{PURPOSE}|{}|{}|{}|{l}", t.matter_no, t.service_seq, t.expires_unix).as_bytes()),
+        None => m.update(format!("{PURPOSE_V1}|{}|{}|{}", t.matter_no, t.service_seq, t.expires_unix).as_bytes()),
+    }
     Some(m)
 }
 
 impl RatingToken {
+    /// A token for a link issued for `channel` (one of the link channels; any other is signed as a QR code).
+    pub fn new(matter_no: &str, service_seq: i64, expires_unix: i64, channel: Channel) -> Self {
+        let channel = Some(if link_channel_letter(channel).is_some() { channel } else { Channel::Qr });
+        RatingToken { matter_no: matter_no.to_string(), service_seq, expires_unix, channel }
+    }
+
     pub fn sign(&self, key: &[u8]) -> String {
         let sig = mac(key, self).map(|m| m.finalize().into_bytes().to_vec()).unwrap_or_default();
         let sig = URL_SAFE_NO_PAD.encode(&sig[..SIG_LEN.min(sig.len())]);
-        format!("{}.{}.{}.{}", self.matter_no, self.service_seq, self.expires_unix, sig)
+        match self.channel.and_then(link_channel_letter) {
+            Some(l) => format!("{}.{}.{}.{l}.{}", self.matter_no, self.service_seq, self.expires_unix, sig),
+            None => format!("{}.{}.{}.{}", self.matter_no, self.service_seq, self.expires_unix, sig),
+        }
+    }
+
+    /// The channel a rating through this link is recorded with: the one it was issued for; a token from
+    /// before channels were signed in was printed as a receipt's QR code.
+    pub fn rating_channel(&self) -> Channel {
+        self.channel.unwrap_or(Channel::Qr)
     }
 
     /// Checks the signature (in constant time) and the expiry.
@@ -39,13 +75,23 @@ impl RatingToken {
             return Err(bad());
         }
         let parts: Vec<&str> = raw.trim().split('.').collect();
-        let [matter, seq, exp, sig] = parts.as_slice() else {
-            return Err(bad());
+        let (matter, seq, exp, channel, sig) = match parts.as_slice() {
+            [matter, seq, exp, sig] => (matter, seq, exp, None, sig),
+            [matter, seq, exp, ch, sig] => {
+                let mut letters = ch.chars();
+                let (Some(l), None) = (letters.next(), letters.next()) else {
+                    return Err(bad());
+                };
+                let c = LINK_CHANNELS.iter().find(|(_, x)| *x == l).map(|(c, _)| *c).ok_or_else(bad)?;
+                (matter, seq, exp, Some(c), sig)
+            }
+            _ => return Err(bad()),
         };
         let t = RatingToken {
             matter_no: (*matter).to_string(),
             service_seq: seq.parse().map_err(|_| bad())?,
             expires_unix: exp.parse().map_err(|_| bad())?,
+            channel,
         };
         let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| bad())?;
         let m = mac(key, &t).ok_or_else(bad)?;
@@ -111,8 +157,9 @@ mod tests {
     #[test]
     fn sign_verify_tamper_expire() {
         let key = b"0123456789abcdef0123456789abcdef";
-        let t = RatingToken { matter_no: "M-1".into(), service_seq: 2, expires_unix: 2_000 };
+        let t = RatingToken::new("M-1", 2, 2_000, Channel::Qr);
         let s = t.sign(key);
+        assert_eq!(s.split('.').nth(3), Some("q"));
         assert_eq!(RatingToken::verify(&s, key, 1_000).unwrap(), t);
         assert_eq!(RatingToken::verify(&s, key, 3_000).unwrap_err().code, "token_expired");
         let forged = s.replacen("M-1", "M-2", 1);
@@ -128,5 +175,29 @@ mod tests {
         assert_eq!(FeedbackToken::verify(&fs.replacen("0193", "0194", 1), key, 1_000).unwrap_err().code, "invalid_token");
         assert_eq!(RatingToken::verify(&format!("M.{fs}"), key, 1_000).unwrap_err().code, "invalid_token");
         assert_eq!(RatingToken::verify(short, key, 1_000).unwrap_err().code, "invalid_token");
+    }
+
+    #[test]
+    fn the_channel_is_signed_in() {
+        let key = b"0123456789abcdef0123456789abcdef";
+        let sms = RatingToken::new("M-1", 0, 2_000, Channel::Sms).sign(key);
+        let t = RatingToken::verify(&sms, key, 1_000).unwrap();
+        assert_eq!((t.channel, t.rating_channel()), (Some(Channel::Sms), Channel::Sms));
+        // Changing the letter breaks the signature; an unknown letter or two letters are refused outright.
+        for forged in [sms.replacen(".s.", ".q.", 1), sms.replacen(".s.", ".z.", 1), sms.replacen(".s.", ".ss.", 1)] {
+            assert_eq!(RatingToken::verify(&forged, key, 1_000).unwrap_err().code, "invalid_token", "{forged}");
+        }
+        // A channel that is never issued as a link is signed as the QR code.
+        assert_eq!(RatingToken::new("M-1", 0, 2_000, Channel::Pad).channel, Some(Channel::Qr));
+        // A token printed before the channel was signed in still works, as the QR code it was.
+        let old = RatingToken { matter_no: "M-1".into(), service_seq: 3, expires_unix: 2_000, channel: None };
+        let raw = old.sign(key);
+        assert_eq!(raw.split('.').count(), 4);
+        let back = RatingToken::verify(&raw, key, 1_000).unwrap();
+        assert_eq!((back.channel, back.rating_channel()), (None, Channel::Qr));
+        // …and cannot be turned into a token of another channel.
+        let parts: Vec<&str> = raw.split('.').collect();
+        let upgraded = format!("{}.{}.{}.m.{}", parts[0], parts[1], parts[2], parts[3]);
+        assert_eq!(RatingToken::verify(&upgraded, key, 1_000).unwrap_err().code, "invalid_token");
     }
 }

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use hcp_app::matters::{Applicant, MatterRecord, seal, store};
+use hcp_app::matters::{Applicant, Details, MatterRecord, seal, store};
 use hcp_domain::Channel;
 use hcp_domain::Timestamp;
 use hcp_domain::access::KeyKind;
@@ -176,9 +176,10 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
             matter_no: format!("B{i:08}"),
             item_code: item.code.clone(),
             unit_code: item.owner_unit_code.clone(),
-            applicant: Applicant { kind: "person", name: "测试人", phone: Some(&tel), id_number: None },
+            applicant: Applicant { kind: "person", prop: None, name: "测试人", phone: Some(&tel), id_number: None },
             accepted_at: now.plus_seconds(-7200),
             completed_at: Some(now.plus_seconds(-3600)),
+            details: Details::default(),
         };
         if !matches!(store(&db, &secrets, &seal(&secrets, m, ("bench", None))?, "测试人", None).await?, Registered::Created(_)) {
             bail!("matter {i} existed");
@@ -305,9 +306,10 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
             matter_no: format!("S{m:08}"),
             item_code: item.code.clone(),
             unit_code: unit.clone(),
-            applicant: Applicant { kind: "legal", name: "测试企业", phone: None, id_number: None },
+            applicant: Applicant { kind: "legal", prop: None, name: "测试企业", phone: None, id_number: None },
             accepted_at: year_ago,
             completed_at: None,
+            details: Details::default(),
         };
         let matter = match store(&db, &secrets, &seal(&secrets, reg, ("bench", None))?, "测试企业", None).await? {
             Registered::Created(x) | Registered::Existing { matter: x, .. } => x,

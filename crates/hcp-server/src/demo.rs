@@ -10,13 +10,14 @@
 
 use anyhow::Context;
 use hcp_app::App;
-use hcp_app::matters::{Applicant, MatterRecord, seal, store};
+use hcp_app::matters::{Applicant, Details, MatterRecord, seal, store};
 use hcp_app::passwords;
 use hcp_domain::access::{KeyKind, Role};
 use hcp_domain::case_event::EventDetail;
 use hcp_domain::case_flow::{Action, CaseState, Outcome, Verdict};
 use hcp_domain::case_history::detail_of;
 use hcp_domain::master::MasterData;
+use hcp_domain::national::{Handling, LimitUnit, ProcChannel, TimeLimit};
 use hcp_domain::records::{CaseEvent, Rating};
 use hcp_domain::{BizDay, Channel, Level, Timestamp};
 use hcp_storage::Db;
@@ -90,6 +91,21 @@ fn id_number(g: &mut Gen) -> Option<String> {
     Some(format!("{body}{}", CHECK[(sum % 11) as usize]))
 }
 
+/// A made-up 统一社会信用代码 of a company registered in the county, with a correct check character.
+fn credit_code(g: &mut Gen) -> Option<String> {
+    const CHARS: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut body = String::from("91610327");
+    for _ in 0..9 {
+        body.push(char::from(CHARS[g.below(31) as usize]));
+    }
+    let (mut weight, mut sum) = (1_usize, 0_usize);
+    for c in body.bytes() {
+        sum += CHARS.iter().position(|x| *x == c).unwrap_or(0) * weight;
+        weight = weight * 3 % 31;
+    }
+    Some(format!("{body}{}", char::from(CHARS[(31 - sum % 31) % 31])))
+}
+
 /// Imports the master data of Long County from the CSV files shipped with the program.
 pub async fn seed_master(db: &Db) -> anyhow::Result<()> {
     use hcp_app::settings::import_master_into;
@@ -143,7 +159,7 @@ pub async fn seed(app: &App, matters: usize) -> anyhow::Result<DemoInfo> {
     walk_cases(db).await?;
     // One matter to try the rating page with, served a moment ago and not yet rated.
     let now = hcp_domain::Timestamp::now();
-    let applicant = Applicant { kind: "person", name: "试用申请人", phone: Some("13800001234"), id_number: None };
+    let applicant = Applicant { kind: "person", prop: None, name: "试用申请人", phone: Some("13800001234"), id_number: None };
     let try_it = MatterRecord {
         matter_no: "LX-DEMO-0001".into(),
         item_code: "61032707009".into(),
@@ -151,6 +167,7 @@ pub async fn seed(app: &App, matters: usize) -> anyhow::Result<DemoInfo> {
         applicant,
         accepted_at: now.plus_seconds(-1_800),
         completed_at: Some(now.plus_seconds(-60)),
+        details: Details { handling: Some(Handling::Instant), proc_channel: Some(ProcChannel::Offline), ..Details::default() },
     };
     let m = match store(db, secrets, &seal(secrets, try_it, ("demo", None))?, "试用申请人", None).await? {
         Registered::Created(m) | Registered::Existing { matter: m, .. } => m,
@@ -268,14 +285,33 @@ async fn seed_activity(app: &App, master: &MasterData, count: usize) -> anyhow::
         let name = person(&mut g);
         let kind = if g.chance(15) { "legal" } else { "person" };
         let tel = phone(&mut g);
-        let id = if g.chance(40) { id_number(&mut g) } else { None };
+        let id = match kind {
+            "legal" => credit_code(&mut g),
+            _ if g.chance(40) => id_number(&mut g),
+            _ => None,
+        };
+        let agent = (kind == "person" && g.chance(8)).then(|| person(&mut g));
         let record = MatterRecord {
             matter_no: format!("LX{}{:06}", accepted.biz_day().key(), n + 1),
             item_code: item.code.clone(),
             unit_code: unit.clone(),
-            applicant: Applicant { kind, name: &name, phone: Some(&tel), id_number: id.as_deref() },
+            applicant: Applicant { kind, prop: None, name: &name, phone: Some(&tel), id_number: id.as_deref() },
             accepted_at: accepted,
             completed_at: completed,
+            details: Details {
+                promise: Some(TimeLimit { amount: 5, unit: LimitUnit::WorkingDay }),
+                legal: Some(TimeLimit { amount: 20, unit: LimitUnit::WorkingDay }),
+                handling: Some(if completed.is_some_and(|c| c.biz_day() == accepted.biz_day()) {
+                    Handling::Instant
+                } else {
+                    Handling::Promised
+                }),
+                proc_channel: Some(if online { ProcChannel::Online } else { ProcChannel::Offline }),
+                agent_name: agent.as_deref(),
+                // Handled online: the department's staff member who handled it (经办人).
+                handler_code: if online { staff_at(&window) } else { None },
+                ..Details::default()
+            },
         };
         let matter = match store(db, secrets, &seal(secrets, record, ("demo", None))?, &name, None).await? {
             Registered::Created(m) | Registered::Existing { matter: m, .. } => m,

@@ -71,6 +71,10 @@ struct ServeArgs {
     /// Days after an SMS invitation when one reminder goes to a matter still unrated (0: no reminder)
     #[arg(long, env = "HCP_INVITE_REMINDER_DAYS", default_value_t = 3)]
     invite_reminder_days: i64,
+    /// `pf` codes (评价渠道) the province expects where they differ from the national order, `channel=code,…`,
+    /// e.g. `sms=6,paper=5` (default: pc 1 … sms 7, paper, business_system and province 9)
+    #[arg(long, env = "HCP_PF_CODES", default_value = "", value_parser = parse_pf_codes)]
+    pf_codes: hcp_domain::channel::PfCodes,
     /// Sender name in notifications, e.g. 陇县政务服务
     #[arg(long, env = "HCP_SENDER_NAME", default_value = "政务服务好差评")]
     sender_name: String,
@@ -239,6 +243,10 @@ enum UsersCommand {
     },
 }
 
+fn parse_pf_codes(text: &str) -> Result<hcp_domain::channel::PfCodes, String> {
+    hcp_domain::channel::PfCodes::parse(text, "pf_codes").map_err(|e| e.message)
+}
+
 fn app_config(args: &ServeArgs) -> Config {
     Config {
         public_base_url: args.public_url.clone().unwrap_or_else(|| format!("http://{}", args.listen)),
@@ -256,6 +264,7 @@ fn app_config(args: &ServeArgs) -> Config {
         feedback_days: args.feedback_days.clamp(1, 366),
         invite_by_sms: !args.no_sms_invitations,
         invite_reminder_days: args.invite_reminder_days.clamp(0, 366),
+        pf_codes: args.pf_codes,
         sender_name: args.sender_name.clone(),
         session_idle_secs: args.session_idle_minutes.clamp(1, 24 * 60) * 60,
         admin_second_factor: args.admin_second_factor,
@@ -393,8 +402,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(info) = &seeded {
                 let (no, seq, served) = &info.try_matter;
                 let expires = served.plus_seconds(state.config.rating_window_days * 86_400).micros() / 1_000_000;
-                let token = hcp_domain::token::RatingToken { matter_no: no.clone(), service_seq: *seq, expires_unix: expires }
-                    .sign(state.secrets.token_key());
+                let token = hcp_domain::token::RatingToken::new(no, *seq, expires, hcp_domain::Channel::Qr).sign(state.secrets.token_key());
                 println!("  pages:");
                 println!("    rate a matter (as its QR code would):   {url}/r/{token}");
                 println!("    self-service terminal:                  {url}/kiosk  (matter {no}, phone ending 1234)");
@@ -527,9 +535,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Calendar { command: CalendarCommand::Import { ref file } } => {
             let app = cli_app(&cli).await?;
             let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
-            let years = hcp_app::settings::import_calendar(&app, &bytes, &file.display().to_string()).await?;
+            let loaded = hcp_app::settings::import_calendar(&app, &bytes, &file.display().to_string()).await?;
+            let years = &loaded.years;
             cli_audit(&app.db, "calendar_imported", &format!("calendar:{years:?}")).await;
             println!("calendar loaded for {years:?} (running servers pick it up within a minute)");
+            if !loaded.changed.is_empty() {
+                println!("deadlines recomputed for {} open cases (their units are told):", loaded.changed.len());
+                for c in &loaded.changed {
+                    println!(
+                        "  {} {}  respond {} -> {}  reply {} -> {}{}",
+                        c.case_id,
+                        c.unit_name,
+                        c.respond_by.0,
+                        c.respond_by.1,
+                        c.reply_by.0,
+                        c.reply_by.1,
+                        if c.provisional { "  (still provisional)" } else { "" }
+                    );
+                }
+            }
         }
         Command::Bench(args) => {
             hcp_server::bench::run(args).await?;

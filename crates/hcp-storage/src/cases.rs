@@ -12,7 +12,7 @@ use sqlx::Row;
 use crate::db::Db;
 use crate::error::{Conflict, Result, StoreError};
 use crate::on_db;
-use crate::rows::{CASE_COLS, EVENT_COLS, day, event_from_row, prefixed, state_of, summary_from_row};
+use crate::rows::{CASE_COLS, EVENT_COLS, STATUS_SELECT, day, event_from_row, prefixed, state_of, summary_from_row};
 use crate::tx::{Tx, on_tx};
 
 pub use crate::rows::CaseSummary;
@@ -45,7 +45,7 @@ impl Db {
         let marks: Vec<String> = (0..units.len()).map(|i| if is_pg { format!("${}", i + 3) } else { "?".into() }).collect();
         let (state_mark, limit_mark) = if is_pg { ("$1", "$2") } else { ("?", "?") };
         let sql = format!(
-            "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id \
+            "SELECT {}, {STATUS_SELECT} FROM cases c JOIN case_status s ON s.case_id = c.id \
              WHERE ({state_mark} = '' OR s.state = {state_mark}) AND c.unit_code IN ({}) ORDER BY c.opened_at DESC LIMIT {limit_mark}",
             prefixed("c", CASE_COLS, "c_"),
             marks.join(",")
@@ -130,6 +130,51 @@ impl Db {
         Ok(Some(head.seq))
     }
 
+    /// Cases not closed whose deadlines were computed across a year whose holiday notice was missing.
+    pub async fn provisional_cases(&self) -> Result<Vec<CaseSummary>> {
+        let sql = format!(
+            "SELECT {}, {STATUS_SELECT} FROM cases c JOIN case_status s ON s.case_id = c.id \
+             WHERE s.provisional = $1 AND s.state <> 'closed' ORDER BY c.opened_at",
+            prefixed("c", CASE_COLS, "c_")
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(true).fetch_all(pool).await? {
+                out.push(summary_from_row(&r)?);
+            }
+        });
+        Ok(out)
+    }
+
+    /// Records recomputed deadlines of a case (a `deadlines_recomputed` event on the ledger) and moves them in
+    /// the projection, if nobody moved them meanwhile (`from`: the deadlines the recomputation started from).
+    /// `false` when the case changed first; it is then left for the next recomputation.
+    pub async fn move_deadlines(&self, event: &CaseEvent, from: (BizDay, BizDay), to: (BizDay, BizDay), provisional: bool) -> Result<bool> {
+        let mut tx = Tx::write(self).await?;
+        let head = tx.lock_head().await?;
+        let moved = on_tx!(&mut tx, t => sqlx::query(
+            "UPDATE case_status SET respond_by = $1, reply_by = $2, provisional = $3, updated_at = $4 \
+             WHERE case_id = $5 AND respond_by = $6 AND reply_by = $7 AND state = $8")
+            .bind(to.0.key()).bind(to.1.key()).bind(provisional).bind(event.at).bind(&event.case_id)
+            .bind(from.0.key()).bind(from.1.key()).bind(event.state_after.code())
+            .execute(&mut **t).await?.rows_affected());
+        if moved != 1 {
+            return Ok(false);
+        }
+        let entry = tx.insert_event(event).await?;
+        tx.append(head, &[entry], event.at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Marks a case's deadlines as no longer provisional when recomputing them changed nothing (no event:
+    /// nothing happened to the case).
+    pub async fn settle_deadlines(&self, case_id: &str, from: (BizDay, BizDay)) -> Result<()> {
+        on_db!(self, pool => sqlx::query("UPDATE case_status SET provisional = $1 WHERE case_id = $2 AND respond_by = $3 AND reply_by = $4")
+            .bind(false).bind(case_id).bind(from.0.key()).bind(from.1.key()).execute(pool).await?.rows_affected());
+        Ok(())
+    }
+
     /// Steps whose deadline has passed (`today` is after it), not yet marked overdue.
     pub async fn overdue_candidates(&self, today: BizDay) -> Result<Vec<Due>> {
         self.due("overdue", "<", today).await
@@ -143,12 +188,12 @@ impl Db {
     #[tracing::instrument(skip_all)]
     async fn due(&self, flag: &str, cmp: &str, today: BizDay) -> Result<Vec<Due>> {
         let sql = format!(
-            "SELECT c.id, c.unit_code, s.state, c.respond_by, s.reply_by, \
-             EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = '{flag}_respond_' || CAST(c.respond_by AS TEXT)) AS respond_flagged, \
+            "SELECT c.id, c.unit_code, s.state, s.respond_by, s.reply_by, \
+             EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = '{flag}_respond_' || CAST(s.respond_by AS TEXT)) AS respond_flagged, \
              EXISTS (SELECT 1 FROM case_flags f WHERE f.case_id = c.id AND f.flag = '{flag}_reply_' || CAST(s.reply_by AS TEXT)) AS reply_flagged, \
              EXISTS (SELECT 1 FROM appeals a WHERE a.case_id = c.id AND a.state IN ('pending_unit', 'pending_bureau')) AS appeal_pending \
              FROM cases c JOIN case_status s ON s.case_id = c.id \
-             WHERE (s.state = 'open' AND c.respond_by {cmp} $1) OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by {cmp} $1)"
+             WHERE (s.state = 'open' AND s.respond_by {cmp} $1) OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by {cmp} $1)"
         );
         let mut out = Vec::new();
         let today_key = today.key();
@@ -184,7 +229,7 @@ impl Db {
         let (a, b) = if is_pg { ("$1", "$2") } else { ("?", "?") };
         let filter = format!("c.arrival_day >= {a} AND c.arrival_day <= {b} AND c.unit_code IN ({})", marks.join(","));
         let csql = format!(
-            "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id WHERE {filter}",
+            "SELECT {}, {STATUS_SELECT} FROM cases c JOIN case_status s ON s.case_id = c.id WHERE {filter}",
             prefixed("c", CASE_COLS, "c_")
         );
         let esql = format!(
@@ -222,7 +267,7 @@ impl Db {
     pub async fn case_counts(&self, today: BizDay) -> Result<(i64, i64)> {
         Ok(on_db!(self, pool => {
             let r = sqlx::query(
-                "SELECT COUNT(*) AS open, COALESCE(SUM(CASE WHEN (s.state = 'open' AND c.respond_by < $1) \
+                "SELECT COUNT(*) AS open, COALESCE(SUM(CASE WHEN (s.state = 'open' AND s.respond_by < $1) \
                  OR (s.state IN ('open', 'responded', 'decided') AND s.reply_by < $1) THEN 1 ELSE 0 END), 0) AS overdue \
                  FROM case_status s JOIN cases c ON c.id = s.case_id WHERE s.state <> 'closed'")
                 .bind(today.key()).fetch_one(pool).await?;
@@ -330,7 +375,7 @@ impl Db {
     #[tracing::instrument(skip_all)]
     pub async fn get_case(&self, id: &str) -> Result<Option<(CaseSummary, Vec<CaseEvent>)>> {
         let sql = format!(
-            "SELECT {}, s.state AS s_state, s.reply_by AS s_reply_by FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.id = $1",
+            "SELECT {}, {STATUS_SELECT} FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.id = $1",
             prefixed("c", CASE_COLS, "c_")
         );
         let esql = format!("SELECT {} FROM case_events e WHERE e.case_id = $1 ORDER BY e.at, e.id", prefixed("e", EVENT_COLS, "e_"));

@@ -96,6 +96,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_invitations.sql"),
         postgres: include_str!("../migrations/postgres/0008_invitations.sql"),
     },
+    Migration {
+        version: 9,
+        name: "national_fields",
+        common: include_str!("../migrations/common_0009.sql"),
+        sqlite: include_str!("../migrations/sqlite/0009_national_fields.sql"),
+        postgres: include_str!("../migrations/postgres/0009_national_fields.sql"),
+    },
 ];
 
 impl Db {

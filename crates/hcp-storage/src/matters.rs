@@ -23,8 +23,31 @@ pub struct NewMatter {
     pub applicant_id: Option<Vec<u8>>,
     pub accepted_at: Timestamp,
     pub completed_at: Option<Timestamp>,
+    pub details: MatterDetails,
     pub source_kind: String,
     pub source_id: Option<String>,
+}
+
+/// What the national 办件服务 record needs beyond the basics, all optional (matters registered before these
+/// were kept have none). The agent's name and identity number are envelopes, like the applicant's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatterDetails {
+    /// 办件名称
+    pub project_name: Option<String>,
+    /// the applicant's kind in the national codes (userProp 1, 2, 3, 4, 5, 6, 9)
+    pub applicant_prop: Option<i64>,
+    /// 承诺时限: (amount, unit 0 天 / 1 工作日 / 2 月 / 3 年)
+    pub promise: Option<(i64, i64)>,
+    /// 法定时限: (amount, unit)
+    pub legal: Option<(i64, i64)>,
+    /// `instant` (即办件) or `promised` (承诺件)
+    pub handling: Option<String>,
+    /// `online` or `offline`
+    pub proc_channel: Option<String>,
+    pub agent_name: Option<Vec<u8>>,
+    pub agent_id: Option<Vec<u8>>,
+    /// 经办人 of a matter handled online (a service occasion names its own staff)
+    pub handler_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +62,7 @@ pub struct Matter {
     pub applicant_id: Option<Vec<u8>>,
     pub accepted_at: Timestamp,
     pub completed_at: Option<Timestamp>,
+    pub details: MatterDetails,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +86,9 @@ pub enum Registered {
     },
 }
 
-pub(crate) const MATTER_COLS: &str =
-    "id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, accepted_at, completed_at";
+pub(crate) const MATTER_COLS: &str = "id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, \
+     accepted_at, completed_at, project_name, applicant_prop, promise_limit, promise_unit, legal_limit, legal_unit, handling, proc_channel, \
+     agent_name, agent_id, handler_code";
 
 pub(crate) fn matter_from_row<R: Row>(r: &R) -> Result<Matter>
 where
@@ -83,6 +108,17 @@ where
         applicant_id: r.try_get("applicant_id")?,
         accepted_at: Timestamp(r.try_get("accepted_at")?),
         completed_at: r.try_get::<Option<i64>, _>("completed_at")?.map(Timestamp),
+        details: MatterDetails {
+            project_name: r.try_get("project_name")?,
+            applicant_prop: r.try_get("applicant_prop")?,
+            promise: r.try_get::<Option<i64>, _>("promise_limit")?.zip(r.try_get::<Option<i64>, _>("promise_unit")?),
+            legal: r.try_get::<Option<i64>, _>("legal_limit")?.zip(r.try_get::<Option<i64>, _>("legal_unit")?),
+            handling: r.try_get("handling")?,
+            proc_channel: r.try_get("proc_channel")?,
+            agent_name: r.try_get("agent_name")?,
+            agent_id: r.try_get("agent_id")?,
+            handler_code: r.try_get("handler_code")?,
+        },
     })
 }
 
@@ -100,15 +136,20 @@ impl Db {
     ) -> Result<Registered> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = Timestamp::now().micros();
+        let d = &m.details;
         let mut tx = Tx::plain(self).await?;
         let (inserted, existing) = on_tx!(&mut tx, t => {
             let inserted = sqlx::query(
-                "INSERT INTO matters (id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, applicant_phone_ix, accepted_at, completed_at, source_kind, source_id, created_at) \
-                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (matter_no) DO NOTHING RETURNING id")
+                "INSERT INTO matters (id, matter_no, item_code, unit_code, applicant_kind, applicant_name, applicant_phone, applicant_id, applicant_phone_ix, accepted_at, completed_at, source_kind, source_id, created_at, \
+                 project_name, applicant_prop, promise_limit, promise_unit, legal_limit, legal_unit, handling, proc_channel, agent_name, agent_id, handler_code) \
+                 VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25) ON CONFLICT (matter_no) DO NOTHING RETURNING id")
                 .bind(&id).bind(&m.matter_no).bind(&m.item_code).bind(&m.unit_code).bind(&m.applicant_kind)
                 .bind(&m.applicant_name).bind(&m.applicant_phone).bind(&m.applicant_id).bind(&m.applicant_phone_ix)
                 .bind(m.accepted_at.micros()).bind(m.completed_at.map(|t| t.micros()))
                 .bind(&m.source_kind).bind(&m.source_id).bind(now)
+                .bind(&d.project_name).bind(d.applicant_prop).bind(d.promise.map(|p| p.0)).bind(d.promise.map(|p| p.1))
+                .bind(d.legal.map(|p| p.0)).bind(d.legal.map(|p| p.1)).bind(&d.handling).bind(&d.proc_channel)
+                .bind(&d.agent_name).bind(&d.agent_id).bind(&d.handler_code)
                 .fetch_optional(&mut **t).await
                 .map_err(|e| crate::error::on_insert(e, "matters", &m.matter_no, "item_code"))?;
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {MATTER_COLS} FROM matters WHERE matter_no = $1")))

@@ -137,7 +137,7 @@ impl Secrets {
 
 /// Every column that holds an envelope, by table (with the table's key column).
 pub const ENVELOPE_COLUMNS: &[(&str, &str, &[&str])] = &[
-    ("matters", "id", &["applicant_name", "applicant_phone", "applicant_id"]),
+    ("matters", "id", &["applicant_name", "applicant_phone", "applicant_id", "agent_name", "agent_id"]),
     ("ratings", "id", &["rater_name", "rater_phone", "rater_id_number"]),
     ("complaints", "id", &["contact_name", "contact_phone"]),
     ("notifications", "id", &["address"]),

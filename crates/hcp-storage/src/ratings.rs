@@ -340,6 +340,18 @@ impl Db {
         self.rating_where("r.id = $1", id).await
     }
 
+    /// The first rating (`assessNumber` 1) of a matter's service occasion (0 = the matter as a whole), if made:
+    /// what a used rating link shows at once.
+    pub async fn first_rating_of(&self, matter_id: &str, service_seq: i64) -> Result<Option<Rating>> {
+        let id: Option<String> = on_db!(self, pool => sqlx::query(
+            "SELECT id FROM ratings WHERE matter_id = $1 AND service_seq = $2 AND assess_number = 1")
+            .bind(matter_id).bind(service_seq).fetch_optional(pool).await?.map(|r| r.try_get("id")).transpose()?);
+        match id {
+            Some(id) => self.get_rating(&id).await,
+            None => Ok(None),
+        }
+    }
+
     async fn rating_where(&self, filter: &'static str, value: &str) -> Result<Option<Rating>> {
         let cols = RATING_COLS.split(", ").map(|c| format!("r.{c}")).collect::<Vec<_>>().join(", ");
         let sql = sqlx::AssertSqlSafe(format!(

@@ -61,13 +61,21 @@ where
     })
 }
 
-/// A case with its current state and reply deadline (moved by extensions).
+/// A case with its current state and deadlines: the reply deadline moved by extensions, and both recomputed
+/// when the holiday notice of a year they were provisionally computed across is loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseSummary {
     pub case: Case,
     pub state: CaseState,
+    pub respond_by: BizDay,
     pub reply_by: BizDay,
+    /// the deadlines still cross a year whose holiday notice is not loaded
+    pub provisional: bool,
 }
+
+/// The projection's columns a case summary reads, after the case's own.
+pub(crate) const STATUS_SELECT: &str =
+    "s.state AS s_state, s.respond_by AS s_respond_by, s.reply_by AS s_reply_by, s.provisional AS s_provisional";
 
 pub const CASE_COLS: &[&str] = &[
     "id",
@@ -166,7 +174,17 @@ where
     for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     let state: String = r.try_get("s_state")?;
-    Ok(CaseSummary { case: case_from_row(r, "c_")?, state: state_of(&state)?, reply_by: day(r.try_get("s_reply_by")?, "reply_by")? })
+    let case = case_from_row(r, "c_")?;
+    Ok(CaseSummary {
+        state: state_of(&state)?,
+        respond_by: match r.try_get::<Option<i64>, _>("s_respond_by")? {
+            Some(k) => day(k, "respond_by")?,
+            None => case.respond_by,
+        },
+        reply_by: day(r.try_get("s_reply_by")?, "reply_by")?,
+        provisional: r.try_get::<Option<bool>, _>("s_provisional")?.unwrap_or(case.provisional),
+        case,
+    })
 }
 
 pub const COMPLAINT_COLS: &[&str] = &[

@@ -69,8 +69,9 @@ impl Tx {
                 .bind(&c.window_code).bind(&c.staff_code).bind(c.level).bind(c.category.code()).bind(c.real_name).bind(c.referral)
                 .bind(c.opened_at).bind(c.arrival_day.key()).bind(c.respond_by.key()).bind(c.reply_by.key()).bind(c.provisional)
                 .execute(&mut **t).await?;
-            sqlx::query("INSERT INTO case_status (case_id, unit_code, state, reply_by, updated_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&c.id).bind(&c.unit_code).bind(opened.state_after.code()).bind(c.reply_by.key()).bind(opened.at)
+            sqlx::query("INSERT INTO case_status (case_id, unit_code, state, respond_by, reply_by, provisional, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&c.id).bind(&c.unit_code).bind(opened.state_after.code()).bind(c.respond_by.key()).bind(c.reply_by.key())
+                .bind(c.provisional).bind(opened.at)
                 .execute(&mut **t).await?;
         });
         self.insert_event(opened).await?;

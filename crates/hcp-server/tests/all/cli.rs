@@ -280,11 +280,12 @@ fn verify_names_the_first_tampered_record() {
         let hcp_storage::Db::Sqlite(p) = &db else { unreachable!() };
         sqlx::query("DROP TRIGGER ratings_no_update").execute(p).await.unwrap();
         let seq: i64 =
-            sqlx::query_scalar("SELECT l.seq FROM ratings r JOIN ledger l ON l.ref_id = r.id WHERE r.level <= 2 ORDER BY l.seq LIMIT 1")
+            sqlx::query_scalar("SELECT l.seq FROM ratings r JOIN ledger l ON l.ref_id = r.id WHERE r.level >= 3 ORDER BY l.seq LIMIT 1")
                 .fetch_one(p)
                 .await
                 .unwrap();
-        sqlx::query("UPDATE ratings SET level = 5 WHERE id = (SELECT ref_id FROM ledger WHERE seq = $1)")
+        // A good review turned bad (a rating's level moved, on the record that counts).
+        sqlx::query("UPDATE ratings SET level = 1 WHERE id = (SELECT ref_id FROM ledger WHERE seq = $1)")
             .bind(seq)
             .execute(p)
             .await

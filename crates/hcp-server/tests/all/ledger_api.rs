@@ -34,11 +34,11 @@ both!(every_channel_rates_once_and_statistics_follow, |app| {
         let no = format!("FLOW-{i}");
         let online = matches!(*channel, "mobile" | "pc" | "sms" | "business_system" | "province");
         let matter = app.matter(&no, true).await;
-        let (service_no, url) = if online {
-            (Value::Null, matter["rating_url"].clone())
+        let (service_no, links, seq) = if online {
+            (Value::Null, matter["rating_links"].clone(), 0)
         } else {
             let s = app.service(&no, "ZX-01").await;
-            (s["service_no"].clone(), s["rating_url"].clone())
+            (s["service_no"].clone(), s["rating_links"].clone(), s["seq"].as_i64().unwrap())
         };
         let level = if i % 3 == 0 { 1 } else { 5 };
         let mut body = json!({"matter_no": no, "channel": channel, "level": level});
@@ -65,7 +65,16 @@ both!(every_channel_rates_once_and_statistics_follow, |app| {
             }
             "system" => app.post("/ratings", Some(&sk), &body).await,
             "token" => {
-                body["token"] = json!(token_of(&url));
+                // The link issued for the channel: the QR code's, the portal's and the app's come with the matter;
+                // the terminal and the invitations issue their own (as the kiosk and the SMS sender do).
+                body["token"] = json!(match *channel {
+                    "qr" | "pc" | "mobile" => token_of(&links[*channel]),
+                    other => {
+                        let expires = time::OffsetDateTime::now_utc().unix_timestamp() + 86_400;
+                        let ch = hcp_domain::Channel::parse(other, "channel").unwrap();
+                        hcp_domain::token::RatingToken::new(&no, seq, expires, ch).sign(app.state.secrets.token_key())
+                    }
+                });
                 app.post("/ratings", None, &body).await
             }
             _ => {
@@ -359,12 +368,13 @@ both!(offline_device_ratings_are_accepted_exactly_once, |app| {
 both!(concurrent_duplicates_yield_one_rating, |app| {
     app.matter("CON-1", true).await;
     let svc = app.service("CON-1", "ZX-01").await;
-    let tok = token_of(&svc["rating_url"]);
     let mut handles = Vec::new();
     for i in 0..24 {
         let client = app.client.clone();
         let url = format!("{}/ratings", app.url);
+        // The receipt's QR code and the app's link of the same visit, at once.
         let channel = if i % 2 == 0 { "qr" } else { "mobile" };
+        let tok = token_of(&svc["rating_links"][channel]);
         let body = json!({"matter_no": "CON-1", "channel": channel, "level": 5, "token": tok});
         handles.push(tokio::spawn(async move { client.post(url).json(&body).send().await.unwrap().status().as_u16() }));
     }
@@ -595,7 +605,11 @@ both!(one_visit_is_rated_once_whatever_the_link, |app| {
     let m = app.matter("ONE-1", true).await;
     let svc = app.service("ONE-1", "ZX-01").await;
     let (s, v) = app
-        .post("/ratings", None, &json!({"matter_no": "ONE-1", "channel": "mobile", "level": 5, "token": token_of(&m["rating_url"])}))
+        .post(
+            "/ratings",
+            None,
+            &json!({"matter_no": "ONE-1", "channel": "mobile", "level": 5, "token": token_of(&m["rating_links"]["mobile"])}),
+        )
         .await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["service_no"], svc["service_no"]);

@@ -21,3 +21,4 @@ mod province;
 mod rating_page;
 mod responses;
 mod security;
+mod working_day;

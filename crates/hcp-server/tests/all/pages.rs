@@ -433,12 +433,17 @@ both!(the_self_service_terminal_rates_through_the_same_page, |app| {
     let r = post("8000").await;
     assert_eq!(r.status().as_u16(), 303);
     let to = r.headers().get("location").unwrap().to_str().unwrap().to_string();
-    assert!(to.starts_with("/r/KSK-1.") && to.ends_with("c=hall_terminal"), "{to}");
+    // The terminal's own link: its token is signed for the hall terminal, and the address says nothing of it.
+    assert!(to.starts_with("/r/KSK-1.") && !to.contains('?') && to.split('.').nth(3) == Some("t"), "{to}");
     let html = c.get(format!("{}{to}", app.base)).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("请您评价本次政务服务"));
-    let r = c.post(format!("{}{to}&level=5", app.base)).form(&[("level", "5"), ("c", "hall_terminal")]).send().await.unwrap();
+    let r = c.post(format!("{}{to}?level=5&c=qr", app.base)).form(&[("level", "5"), ("c", "pc")]).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 201);
     assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE channel = 'hall_terminal'").await, 1);
+    // Opened again, the used link says so at once, with how and when, instead of offering the levels again.
+    let again = c.get(format!("{}{to}", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(again.contains("该服务已评价") && again.contains("大厅自助终端") && again.contains("非常满意"), "{again}");
+    assert!(!again.contains("class=\"level\""), "no levels offered on a used link: {again}");
     // Guessing is cut short.
     let mut last = 0;
     for _ in 0..6 {

@@ -33,7 +33,7 @@ pub async fn submit(State(state): State<AppState>, headers: HeaderMap, form: For
         return kiosk_page(&state, &headers, Some("页面已过期，请重新输入".into()));
     }
     match hcp_app::matters::kiosk_link(&state, &form.text("matter_no"), &form.text("phone4")).await {
-        Ok(url) => see_other(&url.split_once("/r/").map(|(_, t)| format!("/r/{t}?c=hall_terminal")).unwrap_or_else(|| "/kiosk".into())),
+        Ok(url) => see_other(&url.split_once("/r/").map(|(_, t)| format!("/r/{t}")).unwrap_or_else(|| "/kiosk".into())),
         Err(e) => kiosk_page(&state, &headers, Some(e.message())),
     }
 }

@@ -7,10 +7,11 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hcp_app::matters::{RatedService, describe_token};
+use hcp_app::matters::{RatedService, UsedLink, describe_token};
 use hcp_app::ratings::{RatingIn, rate};
 use hcp_app::{AppError, Caller};
-use hcp_domain::{Channel, Level};
+use hcp_domain::token::RatingToken;
+use hcp_domain::{Channel, Level, Timestamp};
 use serde::Deserialize;
 
 use super::{minute, render};
@@ -22,20 +23,8 @@ use crate::state::AppState;
 #[derive(Deserialize)]
 pub struct LevelQuery {
     pub level: Option<i64>,
-    pub c: Option<String>,
     /// `1`: the elder-friendly mode
     pub big: Option<u8>,
-}
-
-/// The channel a link names (`?c=`): the terminal's and the push links' own, else the QR code.
-fn page_channel(c: Option<&str>) -> Channel {
-    match c {
-        Some("mobile") => Channel::Mobile,
-        Some("pc") => Channel::Pc,
-        Some("sms") => Channel::Sms,
-        Some("hall_terminal") => Channel::HallTerminal,
-        _ => Channel::Qr,
-    }
 }
 
 #[derive(Template)]
@@ -43,7 +32,8 @@ fn page_channel(c: Option<&str>) -> Channel {
 struct RatePage {
     big: bool,
     channel: &'static str,
-    level_query: String,
+    /// the same step in the other mode (standard ↔ 大字版)
+    mode_href: String,
     service: RatedService,
     when: String,
     levels: Vec<(u8, &'static str, String)>,
@@ -96,19 +86,36 @@ struct Filled {
     error: Option<String>,
 }
 
-async fn form_page(
-    state: &AppState,
-    raw: &str,
-    channel: Channel,
-    level: Option<Level>,
-    big: bool,
-    filled: Filled,
-    status: StatusCode,
-) -> Response {
-    let (_, service) = match describe_token(state, raw).await {
+/// What a link that was already used says at once: when and how it was used, and where the rater may go on
+/// (the case's page, for a bad review).
+fn used_page(big: bool, used: &UsedLink) -> Response {
+    let mut paragraphs = vec![
+        format!("本次服务已于 {} 通过“{}”评价为“{}”。", minute(used.rated_at), used.channel_label, used.level_label),
+        "每次服务只能评价一次，您的评价已经记录，不需要再评。".into(),
+    ];
+    let link = match &used.feedback_url {
+        Some(url) => {
+            paragraphs.push("您的意见已转承办单位核实整改。可以查看处理进度和答复；答复后可对处理结果表态，办结后可追评一次。".into());
+            Some((url.clone(), "查看处理进度、答复与追评".to_string()))
+        }
+        None if used.bad_review => {
+            paragraphs.push("如有新的意见，可拨打政务服务热线反映。".into());
+            None
+        }
+        None => None,
+    };
+    rater_message(StatusCode::OK, big, "该服务已评价", "status", paragraphs, link)
+}
+
+async fn form_page(state: &AppState, raw: &str, level: Option<Level>, big: bool, filled: Filled, status: StatusCode) -> Response {
+    let (token, service) = match describe_token(state, raw).await {
         Ok(d) => d,
         Err(e) => return refused(&e, big),
     };
+    if let Some(used) = &service.used {
+        return used_page(big, used);
+    }
+    let channel = token.rating_channel();
     let reasons = level
         .map(|l| {
             state
@@ -121,7 +128,12 @@ async fn form_page(
     let page = RatePage {
         big,
         channel: channel.code(),
-        level_query: level.map(|l| format!("level={}&", l.value())).unwrap_or_default(),
+        mode_href: match (level, big) {
+            (Some(l), true) => format!("?level={}", l.value()),
+            (Some(l), false) => format!("?level={}&big=1", l.value()),
+            (None, true) => "?".into(),
+            (None, false) => "?big=1".into(),
+        },
         when: minute(service.when),
         service,
         levels: Level::ALL.iter().rev().map(|l| (l.value(), l.label(), "★".repeat(usize::from(l.value())))).collect(),
@@ -139,7 +151,7 @@ async fn form_page(
 /// `GET /r/{token}`: choose a level; with `?level=N`, the rest of the rating.
 pub async fn page(State(state): State<AppState>, Path(raw): Path<String>, Query(q): Query<LevelQuery>) -> Response {
     let level = q.level.and_then(|l| Level::new(l, "level").ok());
-    form_page(&state, &raw, page_channel(q.c.as_deref()), level, q.big == Some(1), Filled::default(), StatusCode::OK).await
+    form_page(&state, &raw, level, q.big == Some(1), Filled::default(), StatusCode::OK).await
 }
 
 /// `POST /r/{token}`: the rating, through the same use case as the API; a missing reason shows the form again
@@ -152,12 +164,14 @@ pub async fn submit(
     form: Form,
 ) -> Response {
     let big = form.raw("big") == Some("1");
-    let channel = page_channel(form.raw("c"));
+    // The channel the link was issued for; a link that does not verify is refused by the use case.
+    let channel = RatingToken::verify(&raw, state.secrets.token_key(), Timestamp::now().micros() / 1_000_000)
+        .map(|t| t.rating_channel())
+        .unwrap_or(Channel::Qr);
     let Some(level) = form.raw("level").and_then(|l| l.parse::<i64>().ok()).and_then(|l| Level::new(l, "level").ok()) else {
         return form_page(
             &state,
             &raw,
-            channel,
             None,
             big,
             Filled { error: Some("请选择评价等级".into()), ..Filled::default() },
@@ -200,16 +214,7 @@ pub async fn submit(
             None,
         ),
         Err(e @ AppError::Invalid(_)) => {
-            form_page(
-                &state,
-                &raw,
-                channel,
-                Some(level),
-                big,
-                Filled { error: Some(e.message()), ..filled },
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            form_page(&state, &raw, Some(level), big, Filled { error: Some(e.message()), ..filled }, StatusCode::UNPROCESSABLE_ENTITY).await
         }
         Err(e) => refused(&e, big),
     }

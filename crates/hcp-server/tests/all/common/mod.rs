@@ -313,6 +313,12 @@ impl TestApp {
     /// An anonymous bad review of a new 市场监管局 matter, written through the storage writer with the given
     /// arrival day and deadlines (`YYYYMMDD`), as a case that arrived on another day would be.
     pub async fn written_case(&self, no: &str, arrival_day: i64, respond_by: i64, reply_by: i64) -> String {
+        self.written_case_as(no, (arrival_day, respond_by, reply_by), false).await
+    }
+
+    /// As `written_case`, with deadlines marked provisional or not (computed across a year whose holiday
+    /// notice was not loaded).
+    pub async fn written_case_as(&self, no: &str, (arrival_day, respond_by, reply_by): (i64, i64, i64), provisional: bool) -> String {
         let app = self;
         app.matter(no, true).await;
         let svc = app.service(no, "ZX-01").await;
@@ -359,7 +365,7 @@ impl TestApp {
         case.arrival_day = day(arrival_day);
         case.respond_by = day(respond_by);
         case.reply_by = day(reply_by);
-        case.provisional = false;
+        case.provisional = provisional;
         let case_id = case.id.clone();
         let res = app
             .state

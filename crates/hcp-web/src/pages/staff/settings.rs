@@ -101,6 +101,12 @@ pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: Head
     }
 }
 
+/// The last eight characters of a case id, as the pages show it.
+fn tail(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    chars[chars.len().saturating_sub(8)..].iter().collect()
+}
+
 /// Loads a year's holiday notice pasted as CSV (the same format as `haochaping calendar import`).
 pub async fn calendar(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, form: Form) -> Response {
     let session = match Session::of(&state, caller, &headers) {
@@ -111,9 +117,21 @@ pub async fn calendar(State(state): State<AppState>, Who(caller): Who, headers: 
         return settings_page(&state, &session, Some("页面已过期，请重试".into()), None).await;
     }
     match hcp_app::settings::import_calendar_as(&state, &session.caller, form.raw("csv").unwrap_or_default().as_bytes()).await {
-        Ok(years) => {
-            let years = years.iter().map(i32::to_string).collect::<Vec<_>>().join("、");
-            settings_page(&state, &session, None, Some(format!("已导入 {years} 年的节假日安排，所有服务器一分钟内生效"))).await
+        Ok(loaded) => {
+            let years = loaded.years.iter().map(i32::to_string).collect::<Vec<_>>().join("、");
+            let mut done = format!("已导入 {years} 年的节假日安排，所有服务器一分钟内生效。");
+            if loaded.changed.is_empty() {
+                done.push_str("没有工单的期限因此变化。");
+            } else {
+                let list = loaded
+                    .changed
+                    .iter()
+                    .map(|c| format!("{}（工单尾号 {}）答复期限 {} → {}", c.unit_name, tail(&c.case_id), c.reply_by.0, c.reply_by.1))
+                    .collect::<Vec<_>>()
+                    .join("；");
+                done.push_str(&format!("{} 件工单的期限已重算并通知承办单位：{list}", loaded.changed.len()));
+            }
+            settings_page(&state, &session, None, Some(done)).await
         }
         Err(e @ hcp_app::AppError::Forbidden(_)) => error_page(&e),
         Err(e) => settings_page(&state, &session, Some(e.message()), None).await,

@@ -1,0 +1,234 @@
+//! A county's working day: what a matter carries for the national record (limits, 即办件/承诺件, online or
+//! offline, agent, handling staff, legal persons), the channel a link was issued for, provisional deadlines
+//! recomputed when a year's notice arrives, and files as offices save them.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{self, token_of};
+use crate::province::{drain_all, province};
+
+fn code(v: &Value) -> &str {
+    v["error"]["code"].as_str().unwrap_or("")
+}
+
+fn field(v: &Value) -> &str {
+    v["error"]["details"]["field"].as_str().unwrap_or("")
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+}
+
+/// A legal person's matter handled online, with everything the national record asks for.
+fn legal_matter(no: &str) -> Value {
+    let now = time::OffsetDateTime::now_utc();
+    json!({
+        "matter_no": no, "item_code": "61032701001", "unit_code": "LX-SCJ",
+        "applicant": {"kind": "legal", "prop": 3, "name": "陇县第一中学", "phone": "13800138000", "id_number": "11610327mb29600016"},
+        "accepted_at": rfc3339(now - time::Duration::days(3)),
+        "completed_at": rfc3339(now - time::Duration::hours(1)),
+        "project_name": "陇县第一中学事业单位法人登记",
+        "promise_limit": {"amount": 5, "unit": "working_day"},
+        "legal_limit": {"amount": 20, "unit": "工作日"},
+        "handling": "promised",
+        "proc_channel": "online",
+        "agent": {"name": "赵代办", "id_number": "11010519491231002X"},
+        "handler_code": "P014"
+    })
+}
+
+both!(a_matter_carries_what_the_national_record_needs, |app| {
+    let (s, m) = app.post("/matters", Some(&app.system_key), &legal_matter("NAT-1")).await;
+    assert_eq!(s, 201, "{m}");
+    assert_eq!(
+        (m["applicant_kind"].as_str(), m["applicant_prop"].as_i64(), m["applicant_name"].as_str()),
+        (Some("legal"), Some(3), Some("陇****学"))
+    );
+    assert_eq!((m["promise_limit"].as_str(), m["legal_limit"].as_str()), (Some("5工作日"), Some("20工作日")));
+    assert_eq!((m["handling"].as_str(), m["proc_channel"].as_str()), (Some("promised"), Some("online")));
+    assert_eq!((m["agent_name"].as_str(), m["handler_code"].as_str()), (Some("赵*办"), Some("P014")));
+    assert_eq!(m["project_name"], "陇县第一中学事业单位法人登记");
+
+    // Each field is checked, named, in Chinese; nothing is stored.
+    let bad = |patch: Value| {
+        let mut body = legal_matter("NAT-BAD");
+        for (k, v) in patch.as_object().unwrap() {
+            if let Some((outer, inner)) = k.split_once('.') {
+                body[outer][inner] = v.clone();
+            } else {
+                body[k.as_str()] = v.clone();
+            }
+        }
+        body
+    };
+    for (patch, want_code, want_field) in [
+        (json!({"applicant.id_number": "11610327MB29600017"}), "invalid_credit_code", "applicant.id_number"),
+        (json!({"applicant.id_number": "11010519491231002X"}), "invalid_credit_code", "applicant.id_number"),
+        (json!({"applicant.prop": 1}), "invalid_applicant_prop", "applicant.prop"),
+        (json!({"promise_limit": {"amount": 5, "unit": "周"}}), "invalid_limit_unit", "promise_limit.unit"),
+        (json!({"legal_limit": {"amount": 10000, "unit": "天"}}), "invalid_time_limit", "legal_limit.amount"),
+        (json!({"handling": "快办"}), "invalid_handling", "handling"),
+        (json!({"proc_channel": "fax"}), "invalid_proc_channel", "proc_channel"),
+        (json!({"agent": {"name": "赵代办", "id_number": "110105194912310021"}}), "invalid_id_number", "agent.id_number"),
+        (json!({"handler_code": "NOBODY"}), "unknown_reference", "handler_code"),
+    ] {
+        let (s, v) = app.post("/matters", Some(&app.system_key), &bad(patch.clone())).await;
+        assert_eq!((s, code(&v), field(&v)), (422, want_code, want_field), "{patch}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{v}");
+    }
+    // A person's identity card is refused as a legal person's code, and a credit code as a person's card.
+    let mut person = legal_matter("NAT-BAD");
+    person["applicant"] = json!({"kind": "person", "name": "张三", "id_number": "11610327MB29600016"});
+    let (s, v) = app.post("/matters", Some(&app.system_key), &person).await;
+    assert_eq!((s, code(&v)), (422, "invalid_id_number"), "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM matters WHERE matter_no = 'NAT-BAD'").await, 0);
+    // A town's system may not name the county's staff as the handler.
+    let mut town = legal_matter("NAT-TOWN");
+    town["unit_code"] = json!("LX-CG");
+    town["item_code"] = json!("61032707009");
+    let (s, v) = app.post("/matters", Some(&app.town_system_key), &town).await;
+    assert_eq!(s, 403, "{v}");
+
+    // The agent is personal data: an envelope in the database, never the name.
+    let names = app.count("SELECT COUNT(*) FROM matters WHERE agent_name IS NOT NULL AND agent_id IS NOT NULL").await;
+    assert_eq!(names, 1);
+    let sql = "SELECT agent_name, agent_id FROM matters WHERE matter_no = 'NAT-1'";
+    let (name, id): (Vec<u8>, Vec<u8>) = match &app.state.db {
+        hcp_storage::Db::Sqlite(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+        hcp_storage::Db::Pg(p) => sqlx::query_as(sql).fetch_one(p).await.unwrap(),
+    };
+    for (stored, plain) in [(&name, "赵代办"), (&id, "11010519491231002X")] {
+        assert!(!stored.windows(plain.len()).any(|w| w == plain.as_bytes()), "{plain} stored in plain text");
+        assert_eq!(common::test_secrets().decrypt(stored).unwrap(), plain);
+    }
+
+    // The national service record, sent with the matter's first rating, carries it all.
+    let tok = token_of(&m["rating_links"]["mobile"]);
+    let (s, v) = app.post("/ratings", None, &json!({"matter_no": "NAT-1", "channel": "mobile", "level": 5, "token": tok})).await;
+    assert_eq!(s, 201, "{v}");
+    let p = province(Duration::from_secs(15)).await;
+    let total = drain_all(&app.state, &p, 50).await;
+    assert!(total.delivered >= 1, "{total:?}");
+    let key = p.fake.keys().into_iter().find(|k| k.starts_with("service|NAT-1|")).expect("the matter's service record");
+    let r: Value = serde_json::from_str(&p.fake.record(&key).unwrap()).unwrap();
+    assert_eq!(
+        (r["userProp"].as_i64(), r["creditType"].as_str(), r["creditNum"].as_str()),
+        (Some(3), Some("001"), Some("11610327MB29600016"))
+    );
+    assert_eq!((r["promiseDay"].as_i64(), r["promiseType"].as_i64()), (Some(5), Some(1)));
+    assert_eq!((r["anticipateDay"].as_i64(), r["anticipateType"].as_i64()), (Some(20), Some(1)));
+    assert_eq!((r["promiseTime"].as_i64(), r["proChannel"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(r["projectName"], "陇县第一中学事业单位法人登记");
+    assert_eq!(r["proManager"], "朱静", "the online matter's handler");
+    app
+});
+
+both!(the_channel_is_the_one_the_link_was_issued_for, |app| {
+    let m = app.matter("CH-1", true).await;
+    let links = &m["rating_links"];
+    assert_eq!(links["qr"], m["rating_url"], "the receipt's link is the QR code's");
+    // Opened as a portal's link with `?c=qr` in the address, it still rates as the portal.
+    let url = format!("{}?level=5&c=qr", links["pc"].as_str().unwrap());
+    let r = app.client.post(&url).form(&[("level", "5"), ("c", "qr")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE matter_no = 'CH-1' AND channel = 'pc'").await, 1);
+    // Through the API, a token answers only for its own channel.
+    let m2 = app.matter("CH-2", true).await;
+    let qr = token_of(&m2["rating_links"]["qr"]);
+    let (s, v) = app.post("/ratings", None, &json!({"matter_no": "CH-2", "channel": "mobile", "level": 5, "token": qr})).await;
+    assert_eq!((s, code(&v), field(&v)), (403, "channel_mismatch", "channel"), "{v}");
+    let (s, v) = app.post("/ratings", None, &json!({"matter_no": "CH-2", "channel": "qr", "level": 5, "token": qr})).await;
+    assert_eq!(s, 201, "{v}");
+    // A used link says so at once, with the rating it made.
+    let html = app.client.get(m2["rating_links"]["mobile"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("该服务已评价") && html.contains("二维码") && !html.contains("class=\"level\""), "{html}");
+    // A bad review's used link leads to the case's page (reply, verdict, 追评).
+    let m3 = app.matter("CH-3", true).await;
+    let tok = token_of(&m3["rating_url"]);
+    let (s, v) =
+        app.post("/ratings", None, &json!({"matter_no": "CH-3", "channel": "qr", "level": 1, "reasons": ["199"], "token": tok})).await;
+    assert_eq!(s, 201, "{v}");
+    let html = app.client.get(m3["rating_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("/f/") && html.contains("查看处理进度"), "{html}");
+    app
+});
+
+/// A case whose deadlines moved: `(case, (respond before, after), (reply before, after))`.
+type Moved<'a> = (&'a str, (&'a str, &'a str), (&'a str, &'a str));
+
+both!(provisional_deadlines_are_recomputed_when_the_notice_arrives, |app| {
+    // The unit's handler can be reached (the messages are left queued: no gateway here).
+    app.expect_jobs("notify");
+    let mobile = app.state.secrets.encrypt("13900000001").unwrap();
+    assert!(app.state.db.set_user_contact("scj_staff", Some("scj.staff@longxian.example"), Some(mobile)).await.unwrap());
+    // Three cases that arrived on 2026-12-31, with deadlines counted Monday–Friday into 2027, whose notice was
+    // not loaded: one awaiting its response, one responded, one responded and extended by its unit.
+    let guessed = (20261231, 20270101, 20270107);
+    let open = app.written_case_as("PRV-OPEN", guessed, true).await;
+    let responded = app.written_case_as("PRV-RESP", guessed, true).await;
+    let extended = app.written_case_as("PRV-EXT", guessed, true).await;
+    let settled = app.old_case("PRV-OLD").await;
+    let act = |id: &str, body: Value| {
+        let path = format!("/cases/{id}/actions");
+        let app = &app;
+        async move { app.post(&path, Some(&app.system_key), &body).await }
+    };
+    for id in [&responded, &extended] {
+        let (s, v) = act(id, json!({"action": "respond", "note": "已受理"})).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = act(&extended, json!({"action": "extend", "new_reply_by": "2027-01-14", "reason": "需会商"})).await;
+    assert_eq!(s, 200, "{v}");
+    let (_, v) = app.get(&format!("/cases/{open}"), Some(&app.system_key)).await;
+    assert_eq!((v["respond_by"].as_str(), v["deadlines_provisional"].as_bool()), (Some("2027-01-01"), Some(true)), "{v}");
+    hcp_app::notifications::derive(&app.state).await.unwrap();
+
+    // The 2027 notice makes 1 January a holiday.
+    let loaded = hcp_app::settings::import_calendar(&app.state, "2027-01-01,holiday,元旦\n".as_bytes(), "test").await.unwrap();
+    assert_eq!(loaded.years, vec![2027]);
+    let mut changed: Vec<Moved> = loaded
+        .changed
+        .iter()
+        .map(|c| (c.case_id.as_str(), (c.respond_by.0.as_str(), c.respond_by.1.as_str()), (c.reply_by.0.as_str(), c.reply_by.1.as_str())))
+        .collect();
+    changed.sort();
+    let mut want = vec![
+        (open.as_str(), ("2027-01-01", "2027-01-04"), ("2027-01-07", "2027-01-08")),
+        (responded.as_str(), ("2027-01-01", "2027-01-01"), ("2027-01-07", "2027-01-08")),
+    ];
+    want.sort();
+    assert_eq!(changed, want, "the responded case keeps its response deadline; the extended one its chosen date");
+    assert!(loaded.changed.iter().all(|c| c.unit_name == "陇县市场监督管理局" && !c.provisional));
+
+    // The case shows its new deadlines, no longer provisional, and the step in words on its history.
+    let (_, v) = app.get(&format!("/cases/{open}"), Some(&app.system_key)).await;
+    assert_eq!((v["respond_by"].as_str(), v["reply_by"].as_str()), (Some("2027-01-04"), Some("2027-01-08")), "{v}");
+    assert_eq!(v["deadlines_provisional"], false);
+    let step = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "deadlines_recomputed").expect("the step").clone();
+    let d = &step["details"];
+    assert_eq!(
+        (d["previous_respond_by"].as_str(), d["respond_by"].as_str(), d["years"].clone()),
+        (Some("2027-01-01"), Some("2027-01-04"), json!([2027])),
+        "{step}"
+    );
+    assert_eq!(step["actor"], "system");
+    let (_, v) = app.get(&format!("/cases/{extended}"), Some(&app.system_key)).await;
+    assert_eq!((v["reply_by"].as_str(), v["deadlines_provisional"].as_bool()), (Some("2027-01-14"), Some(false)), "{v}");
+    let (_, v) = app.get(&format!("/cases/{settled}"), Some(&app.system_key)).await;
+    assert!(!v["history"].as_array().unwrap().iter().any(|e| e["kind"] == "deadlines_recomputed"), "{v}");
+
+    // The units are told, once per case whose deadlines moved.
+    hcp_app::notifications::derive(&app.state).await.unwrap();
+    let told = app.count("SELECT COUNT(*) FROM notifications WHERE template = 'unit_deadlines_recomputed'").await;
+    assert!(told >= 2, "{told}");
+    let per_case = app.count("SELECT COUNT(DISTINCT case_id) FROM notifications WHERE template = 'unit_deadlines_recomputed'").await;
+    assert_eq!(per_case, 2);
+    // Loading the notice again changes nothing more; the ledger holds.
+    let again = hcp_app::settings::import_calendar(&app.state, "2027-01-01,holiday,元旦\n".as_bytes(), "test").await.unwrap();
+    assert!(again.changed.is_empty(), "{:?}", again.changed);
+    let report = app.state.db.verify_ledger().await.unwrap();
+    assert!(report.first_break.is_none(), "{report:?}");
+    app
+});

@@ -1,0 +1,26 @@
+-- What the national 办件服务 record needs of a matter (NATIONAL-RULES.md §4.3, PROVINCE.md): the matter's name,
+-- the applicant's kind in the national codes (userProp: 1 自然人, 2 企业法人, 3 事业法人, 4 社会组织法人,
+-- 5 非法人企业, 6 行政机关, 9 其他组织), 承诺时限 and 法定时限 with their units (0 天, 1 工作日, 2 月, 3 年),
+-- 即办件 (`instant`) or 承诺件 (`promised`), online or offline handling, the agent (代理人, personal data: kept as
+-- envelopes like the applicant's) and, for a matter handled online, the staff member who handled it (经办人).
+-- All optional: matters registered before keep NULL, and the record falls back as it did.
+ALTER TABLE matters ADD COLUMN project_name TEXT;
+ALTER TABLE matters ADD COLUMN applicant_prop BIGINT;
+ALTER TABLE matters ADD COLUMN promise_limit BIGINT;
+ALTER TABLE matters ADD COLUMN promise_unit BIGINT;
+ALTER TABLE matters ADD COLUMN legal_limit BIGINT;
+ALTER TABLE matters ADD COLUMN legal_unit BIGINT;
+ALTER TABLE matters ADD COLUMN handling TEXT;
+ALTER TABLE matters ADD COLUMN proc_channel TEXT;
+ALTER TABLE matters ADD COLUMN agent_name BYTES_TYPE;
+ALTER TABLE matters ADD COLUMN agent_id BYTES_TYPE;
+ALTER TABLE matters ADD COLUMN handler_code TEXT REFERENCES staff(code);
+
+-- A case's response deadline joins its reply deadline in the projection, and both say whether they are still
+-- provisional: deadlines computed across a year whose holiday notice was not loaded are recomputed when it is
+-- (a `deadlines_recomputed` step on the ledger; the case as opened stays as it was).
+ALTER TABLE case_status ADD COLUMN respond_by BIGINT;
+ALTER TABLE case_status ADD COLUMN provisional BOOLEAN;
+UPDATE case_status SET respond_by = (SELECT c.respond_by FROM cases c WHERE c.id = case_status.case_id),
+                       provisional = (SELECT c.provisional FROM cases c WHERE c.id = case_status.case_id);
+CREATE INDEX case_status_provisional ON case_status(provisional, state);
