@@ -15,6 +15,7 @@ pub mod feedback;
 pub mod hotline;
 pub mod invitations;
 pub mod limiter;
+pub mod matter_import;
 pub mod matters;
 pub mod notifications;
 pub mod passwords;

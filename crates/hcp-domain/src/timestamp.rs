@@ -48,6 +48,31 @@ impl Timestamp {
     }
 }
 
+/// A time as a county's spreadsheet holds it, in Asia/Shanghai: `2026-12-01 09:30`, `2026/12/1 9:30:05`,
+/// `2026-12-01T09:30:00` (a date alone is midnight); RFC 3339 with an offset is taken as it is.
+pub fn parse_local(raw: &str, field: &str) -> Result<Timestamp, DomainError> {
+    let s = raw.trim();
+    if let Ok(t) = Timestamp::parse_rfc3339(s, field) {
+        return Ok(t);
+    }
+    let bad = || DomainError::new("invalid_timestamp", field, format!("时间“{s}”格式不正确，应如 2026-12-01 09:30 或 2026/12/1 9:30:00"));
+    let (date, clock) = s.split_once([' ', 'T']).unwrap_or((s, "0:0"));
+    let numbers = |text: &str, seps: &[char]| -> Option<Vec<u32>> { text.trim().split(seps).map(|p| p.trim().parse().ok()).collect() };
+    let d = numbers(date, &['-', '/', '.']).filter(|v| v.len() == 3).ok_or_else(bad)?;
+    let c = numbers(clock, &[':']).filter(|v| (2..=3).contains(&v.len())).ok_or_else(bad)?;
+    let month = u8::try_from(d[1]).ok().and_then(|m| time::Month::try_from(m).ok()).ok_or_else(bad)?;
+    let date = Date::from_calendar_date(i32::try_from(d[0]).map_err(|_| bad())?, month, u8::try_from(d[2]).map_err(|_| bad())?)
+        .map_err(|_| bad())?;
+    let second = c.get(2).copied().unwrap_or(0);
+    let clock = time::Time::from_hms(
+        u8::try_from(c[0]).map_err(|_| bad())?,
+        u8::try_from(c[1]).map_err(|_| bad())?,
+        u8::try_from(second).map_err(|_| bad())?,
+    )
+    .map_err(|_| bad())?;
+    Ok(Timestamp::from_datetime(time::PrimitiveDateTime::new(date, clock).assume_offset(SHANGHAI)))
+}
+
 /// Parses `YYYY-MM-DD`.
 pub fn parse_date(raw: &str, field: &str) -> Result<Date, DomainError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -62,6 +87,19 @@ pub fn format_date(d: Date) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spreadsheet_times_are_shanghai_times() {
+        let want = Timestamp::parse_rfc3339("2026-12-01T09:30:00+08:00", "t").unwrap();
+        for raw in ["2026-12-01 09:30", "2026/12/1 9:30", "2026-12-01T09:30:00", " 2026.12.01 09:30:00 ", "2026-12-01T01:30:00Z"] {
+            assert_eq!(parse_local(raw, "accepted_at").unwrap(), want, "{raw}");
+        }
+        assert_eq!(parse_local("2026-12-01", "t").unwrap(), Timestamp::parse_rfc3339("2026-12-01T00:00:00+08:00", "t").unwrap());
+        for bad in ["2026-13-01 09:30", "2026-02-30", "2026-12-01 25:00", "昨天", "2026-12", "2026-12-01 9"] {
+            let e = parse_local(bad, "accepted_at").unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), ("invalid_timestamp", Some("accepted_at")), "{bad}");
+        }
+    }
 
     #[test]
     fn shanghai_day_boundaries() {

@@ -153,11 +153,15 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Import master data from CSV (header row: see README)
+    /// Import master data, or matters, from CSV (UTF-8 or GBK; header row: see README)
     Import {
-        /// units, windows, items or staff
+        /// units, windows, items, staff, or matters
         kind: String,
         file: PathBuf,
+        /// matters only: the staff account the matters are registered as (its unit tree bounds what it may
+        /// register)
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: Option<String>,
     },
     /// Load a catalogue version (TOML, as data/catalogue-v1.toml) and put it in force
     Catalogue { file: PathBuf },
@@ -516,7 +520,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             cli_audit(&db, "contact_set", &format!("user:{username}")).await;
             println!("contact of {username} set");
         }
-        Command::Import { ref kind, ref file } => {
+        Command::Import { ref kind, ref file, ref as_user } if kind == "matters" => {
+            let app = cli_app(&cli).await?;
+            let Some(username) = as_user else {
+                eprintln!("导入办件须指定以哪个工作人员账号导入：--as 用户名（其单位范围决定可导入哪些办件）");
+                return Ok(ExitCode::from(2));
+            };
+            let Some(user) = app.db.find_user(username).await? else {
+                eprintln!("用户 {username} 不存在");
+                return Ok(ExitCode::from(2));
+            };
+            let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;
+            let caller = hcp_app::Caller::Staff(user);
+            let r = hcp_app::matter_import::import_matters(&app, &caller, &bytes).await?;
+            cli_audit(&app.db, "matters_imported", &format!("matters:{}:{}", r.imported, r.failed)).await;
+            println!("imported {} matters, {} already registered, {} refused", r.imported, r.unchanged, r.failed);
+            for p in &r.problems {
+                println!("  {}", p.message);
+            }
+            if r.failed > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Import { ref kind, ref file, .. } => {
             let db = hcp_server::connect(&cli.database).await?;
             db.migrate().await?;
             let bytes = std::fs::read(file).with_context(|| format!("无法读取 {}", file.display()))?;

@@ -232,3 +232,69 @@ both!(provisional_deadlines_are_recomputed_when_the_notice_arrives, |app| {
     assert!(report.first_break.is_none(), "{report:?}");
     app
 });
+
+/// A town's matters as its clerk keeps them in a spreadsheet: Chinese headings, local times, limits in words.
+const SHEET: &str = "办件编号,事项编码,单位编码,申请人类型,申请人,手机号码,证件号码,受理时间,办结时间,承诺时限,办件类型,办件渠道
+IMP-1,61032701001,LX-SCJ,自然人,张三,13800138000,11010519491231002X,2026-11-20 09:30,2026/11/20 10:05,5工作日,即办件,线下
+IMP-2,61032701001,LX-SCJ,法人,陇县某某商贸有限公司,,91350100M000100Y43,2026-11-21 14:00,,20个工作日,承诺件,线上
+IMP-3,61032701001,LX-SCJ,自然人,李四,1380013800,,2026-11-22 09:00,,,,
+IMP-4,NOPE,LX-SCJ,自然人,王五,,,2026-11-22 09:00,,,,
+
+IMP-5,61032701001,LX-SCJ,自然人,赵六,,,昨天上午,,,,
+";
+
+async fn import(app: &common::TestApp, key: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = app
+        .client
+        .post(format!("{}/matters/import", app.url))
+        .bearer_auth(key)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+both!(matters_are_imported_from_a_spreadsheet_saved_in_gbk_or_utf8, |app| {
+    // Saved by Excel on Chinese Windows: GBK.
+    let (gbk, _, lossy) = encoding_rs::GBK.encode(SHEET);
+    assert!(!lossy && std::str::from_utf8(&gbk).is_err(), "really GBK bytes");
+    let (s, v) = import(&app, &app.system_key, "text/csv", gbk.to_vec()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["imported"].as_u64(), v["unchanged"].as_u64(), v["failed"].as_u64()), (Some(2), Some(0), Some(3)), "{v}");
+    let problems: Vec<&str> = v["problems"].as_array().unwrap().iter().map(|p| p["message"].as_str().unwrap()).collect();
+    assert!(problems[0].starts_with("第 4 行（手机号码）：") && problems[0].contains("手机号码格式不正确"), "{problems:?}");
+    assert!(problems[1].starts_with("第 5 行（事项编码）：") && problems[1].contains("NOPE"), "{problems:?}");
+    assert!(
+        problems[2].starts_with("第 7 行（受理时间）：") && problems[2].contains("昨天上午"),
+        "the blank line 6 is skipped: {problems:?}"
+    );
+    assert_eq!(v["problems"][0]["field"], "applicant.phone");
+    // Read as GBK: the names are right, and the national fields are kept.
+    let m = app.state.db.find_matter("IMP-2").await.unwrap().expect("imported");
+    assert_eq!(app.state.secrets.decrypt(&m.applicant_name).unwrap(), "陇县某某商贸有限公司");
+    assert_eq!((m.applicant_kind.as_str(), m.details.promise, m.details.handling.as_deref()), ("legal", Some((20, 1)), Some("promised")));
+    assert_eq!(m.details.proc_channel.as_deref(), Some("online"));
+    let one = app.state.db.find_matter("IMP-1").await.unwrap().expect("imported");
+    assert_eq!(one.accepted_at.to_rfc3339(), "2026-11-20T09:30:00+08:00");
+    assert_eq!(one.completed_at.map(|t| t.to_rfc3339()).as_deref(), Some("2026-11-20T10:05:00+08:00"));
+    // Corrected and imported again (UTF-8 with a byte-order mark, as WPS saves it): only what was missing is added.
+    let fixed = SHEET.replace("1380013800,", "13800138001,").replace("NOPE", "61032701001").replace("昨天上午", "2026-11-23 08:45");
+    let (s, v) = import(&app, &app.system_key, "text/csv; charset=utf-8", format!("\u{feff}{fixed}").into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!((v["imported"].as_u64(), v["unchanged"].as_u64(), v["failed"].as_u64()), (Some(3), Some(2), Some(0)), "{v}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM matters WHERE matter_no LIKE 'IMP-%'").await, 5);
+    // A town's key imports its own tree only: each row of another unit is refused and named.
+    let (s, v) = import(&app, &app.town_system_key, "text/csv", SHEET.replace("IMP-", "TWN-").into_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["imported"], 0);
+    assert!(v["problems"].as_array().unwrap().iter().any(|p| p["code"] == "out_of_scope"), "{v}");
+    // A file without a needed column, or not sent as CSV, is refused whole, in Chinese.
+    let (s, v) = import(&app, &app.system_key, "text/csv", "办件编号,事项编码,单位编码,申请人\nX,1,LX,张三\n".as_bytes().to_vec()).await;
+    assert_eq!((s, code(&v), field(&v)), (422, "missing_column", "accepted_at"), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("受理时间"), "{v}");
+    let (s, v) = import(&app, &app.system_key, "application/json", b"{}".to_vec()).await;
+    assert_eq!((s, code(&v)), (415, "unsupported_media_type"), "{v}");
+    app
+});

@@ -2,6 +2,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hcp_app::matter_import::MatterImport;
 use hcp_app::matters::{self, MatterIn, MatterOut, ServiceIn, ServiceOut};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -9,7 +10,7 @@ use utoipa::IntoParams;
 use crate::api::meta::ErrorBody;
 use crate::error::ApiResult;
 use crate::extract::caller::Who;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, CsvBody};
 use crate::state::AppState;
 
 /// Register a matter (办件). Idempotent on `matter_no`: the same body again returns 200 with the stored
@@ -26,6 +27,18 @@ pub async fn register_matter(
 ) -> ApiResult<(StatusCode, Json<MatterOut>)> {
     let out = matters::register_matter(&state, &caller, body.value).await?;
     Ok((if out.created { StatusCode::CREATED } else { StatusCode::OK }, Json(out)))
+}
+
+/// Import matters from a CSV file as a town centre or village station keeps them in Excel or WPS: UTF-8 (with
+/// or without a byte-order mark) or GBK, headings in Chinese (办件编号, 事项编码, 单位编码, 申请人, 受理时间, …)
+/// or as the fields of `POST /matters`. Every row is registered like `POST /matters`; the answer names each
+/// refused row by its line. The body is the file itself (`text/csv`).
+#[utoipa::path(post, path = "/api/v1/matters/import", tag = "matters",
+    request_body(content = String, content_type = "text/csv"),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = MatterImport), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn import_matters(State(state): State<AppState>, Who(caller): Who, CsvBody(body): CsvBody) -> ApiResult<Json<MatterImport>> {
+    Ok(Json(hcp_app::matter_import::import_matters(&state, &caller, &body).await?))
 }
 
 /// Record one service occasion of a matter (for 一次一评). Returns its `service_no` and a signed `rating_url`.

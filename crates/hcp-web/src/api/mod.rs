@@ -65,6 +65,7 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(meta::healthz))
         .routes(routes!(meta::catalogue))
         .routes(routes!(matters::register_matter))
+        .routes(routes!(matters::import_matters))
         .routes(routes!(matters::add_service))
         .routes(routes!(matters::receipt))
         .routes(routes!(ratings::submit_rating))

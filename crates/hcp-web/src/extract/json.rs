@@ -70,3 +70,35 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 fn join_path(path: &str, name: &str) -> String {
     if path.is_empty() || path == "." { name.to_string() } else { format!("{path}.{name}") }
 }
+
+/// Files sent as they are (a CSV file of matters): larger than a JSON body may be.
+pub const MAX_FILE: usize = 8 * 1024 * 1024;
+
+/// A CSV file as the request's body (`Content-Type: text/csv`), at most [`MAX_FILE`].
+pub struct CsvBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for CsvBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let csv = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("text/csv")));
+        if !csv {
+            return Err(ApiError(AppError::UnsupportedMediaType(DomainError::new(
+                "unsupported_media_type",
+                "Content-Type",
+                "请求体须为 CSV 文件（Content-Type: text/csv）",
+            ))));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_FILE).await.map_err(|_| {
+            ApiError(AppError::TooLarge(DomainError::general(
+                "body_too_large",
+                format!("文件过大或无法读取（上限 {} MB），请分批导入", MAX_FILE / 1024 / 1024),
+            )))
+        })?;
+        Ok(CsvBody(bytes))
+    }
+}

@@ -9,6 +9,6 @@ pub mod query;
 
 pub use caller::{Bearer, SESSION_COOKIE, cookie_value};
 pub use form::Form;
-pub use json::{ApiJson, MAX_BODY};
+pub use json::{ApiJson, CsvBody, MAX_BODY};
 pub use origin::origin;
 pub use query::ApiQuery;
