@@ -15,8 +15,12 @@ use crate::App;
 use crate::caller::Caller;
 use crate::error::{AppError, AppResult};
 
-/// The default catalogue, version 1 (`data/catalogue-v1.toml`).
-pub const DEFAULT_CATALOGUE: &str = include_str!("../../../data/catalogue-v1.toml");
+/// The default catalogue, version 2 (`data/catalogue-v2.toml`).
+pub const DEFAULT_CATALOGUE: &str = include_str!("../../../data/catalogue-v2.toml");
+
+/// Earlier default catalogues: a database that still has one of them in force, unchanged, moves to the default
+/// (a catalogue a jurisdiction loaded itself stays in force).
+const EARLIER_DEFAULTS: [&str; 1] = [include_str!("../../../data/catalogue-v1.toml")];
 
 /// The notices of 2020–2026 (`data/cn-official-calendar-2020-2026.csv`).
 pub const DEFAULT_CALENDAR: &str = include_str!("../../../data/cn-official-calendar-2020-2026.csv");
@@ -28,9 +32,11 @@ pub async fn load_catalogue(db: &Db, text: &str) -> AppResult<Catalogue> {
     Ok(cat)
 }
 
-/// The catalogue in force; the default one is put in force on first start.
+/// The catalogue in force; the default one is put in force on first start, and in place of an earlier default
+/// still in force as shipped. Ratings keep the version they were given under.
 pub async fn ensure_catalogue(db: &Db) -> AppResult<Catalogue> {
     match db.catalogue_text_in_force().await? {
+        Some(text) if EARLIER_DEFAULTS.contains(&text.as_str()) => load_catalogue(db, DEFAULT_CATALOGUE).await,
         Some(text) => Catalogue::from_toml(&text).map_err(|e| AppError::internal(format!("the catalogue in force does not parse: {e}"))),
         None => load_catalogue(db, DEFAULT_CATALOGUE).await,
     }

@@ -114,6 +114,87 @@ pub async fn satisfaction(app: &App, caller: &Caller, by: Option<&str>, period: 
     Ok(StatsOut { by: dim.code().into(), from: period.from.to_string(), to: period.to.to_string(), groups })
 }
 
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IndicatorOut {
+    pub code: String,
+    pub label: String,
+    /// `base` (基础测评内容) or `extended` (扩展测评内容)
+    pub set: String,
+    /// `online`, `offline`
+    pub modes: Vec<String>,
+    /// raters who gave this indicator a level
+    pub total: i64,
+    pub counts: LevelCountsOut,
+    /// the mean level, 1–5
+    pub mean: Option<f64>,
+    /// levels 3–5 / all
+    pub satisfaction_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IndicatorStatsOut {
+    pub from: String,
+    pub to: String,
+    /// the unit, or none for the whole county
+    pub unit_code: Option<String>,
+    pub unit_name: Option<String>,
+    /// the indicators of the catalogue in force, each with what raters gave it (none given: a total of 0); an
+    /// indicator of an earlier catalogue that raters still gave appears after them
+    pub indicators: Vec<IndicatorOut>,
+}
+
+/// What raters gave each indicator (二级指标) of the catalogue (S-2), county-wide or within a unit: public like
+/// satisfaction by unit. Ratings found untrue are not counted.
+#[tracing::instrument(skip_all)]
+pub async fn indicators(app: &App, period: Period, unit: Option<&str>) -> AppResult<IndicatorStatsOut> {
+    let unit = unit.map(|u| hcp_domain::ids::parse_code(u, "unit", 40)).transpose()?;
+    let master = match &unit {
+        Some(u) => app.master_with_unit(u).await?,
+        None => app.master(),
+    };
+    if let Some(u) = &unit
+        && !master.units.contains_key(u)
+    {
+        return Err(crate::AppError::invalid("unknown_reference", "unit", format!("单位编码 {u} 不存在")));
+    }
+    let mut counts = app.db.indicator_counts(period.from, period.to, unit.as_deref()).await?;
+    let out = |code: String, label: String, set: String, modes: Vec<String>, c: LevelCounts| {
+        let total = c.total();
+        let weighted: i64 = c.by_level.iter().enumerate().map(|(i, n)| (i as i64 + 1) * n).sum();
+        IndicatorOut {
+            code,
+            label,
+            set,
+            modes,
+            total,
+            counts: LevelCountsOut {
+                level5: c.by_level[4],
+                level4: c.by_level[3],
+                level3: c.by_level[2],
+                level2: c.by_level[1],
+                level1: c.by_level[0],
+            },
+            mean: (total > 0).then(|| (weighted as f64 / total as f64 * 100.0).round() / 100.0),
+            satisfaction_rate: c.satisfaction_rate(),
+        }
+    };
+    let mut list = Vec::new();
+    for ind in &app.catalogue.indicators {
+        let c = counts.iter().position(|(code, _)| *code == ind.code).map(|i| counts.remove(i).1).unwrap_or_default();
+        list.push(out(ind.code.clone(), ind.label.clone(), ind.set.clone(), ind.modes.clone(), c));
+    }
+    for (code, c) in counts {
+        list.push(out(code.clone(), code, String::new(), Vec::new(), c));
+    }
+    Ok(IndicatorStatsOut {
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        unit_name: unit.as_deref().and_then(|u| master.unit_name(u)),
+        unit_code: unit,
+        indicators: list,
+    })
+}
+
 /// One group's figures with the loop's, where the loop is defined for the group.
 #[derive(Debug, Clone)]
 pub struct GroupResult {

@@ -60,6 +60,9 @@ fn mode_name(mode: Mode) -> &'static str {
     }
 }
 
+/// The label of the reason a rater picks when none listed fits.
+pub const OTHER: &str = "其他";
+
 impl Catalogue {
     /// Parses and checks a catalogue document (TOML, as in `catalogue-v1.toml`).
     pub fn from_toml(text: &str) -> Result<Self, DomainError> {
@@ -87,6 +90,17 @@ impl Catalogue {
         for r in &self.reasons {
             if !(1..=5).contains(&r.level) {
                 return Err(DomainError::general("invalid_catalogue", format!("评价标签 {} 的等级无效", r.code)));
+            }
+        }
+        // A rater whose reason is not listed must never be stuck: every bad level offers 其他, online and on site.
+        for l in self.levels.iter().filter(|l| l.bad) {
+            for mode in [Mode::Online, Mode::Offline] {
+                if !self.reasons.iter().any(|r| r.level == l.level && r.label == OTHER && r.applies_to(mode)) {
+                    return Err(DomainError::general(
+                        "invalid_catalogue",
+                        format!("差评等级 {}（{}）须有适用于线上和线下的“其他”原因", l.level, l.label),
+                    ));
+                }
             }
         }
         Ok(())
@@ -207,6 +221,28 @@ mod tests {
         assert_eq!(cat.check_indicators(Mode::Online, &m).unwrap_err().code, "indicator_not_for_channel");
         m.insert("E02".to_string(), 9);
         assert_eq!(cat.check_indicators(Mode::Offline, &m).unwrap_err().code, "invalid_level");
+    }
+
+    #[test]
+    fn version_two_adds_platform_completeness_and_every_bad_level_offers_other() {
+        let v2 = Catalogue::from_toml(include_str!("../../../data/catalogue-v2.toml")).unwrap();
+        assert_eq!(v2.version, 2);
+        let n05 = v2.indicator("N05").expect("平台完善性");
+        assert_eq!((n05.label.as_str(), n05.modes.as_slice()), ("平台完善性", ["online".to_string()].as_slice()));
+        let v1 = Catalogue::from_toml(V1).unwrap();
+        assert_eq!(v2.reasons, v1.reasons, "only the indicator was added");
+        for cat in [&v1, &v2] {
+            for level in Level::ALL.into_iter().filter(|l| l.is_bad()) {
+                for mode in [Mode::Online, Mode::Offline] {
+                    assert!(cat.reasons_for(level, mode).any(|r| r.label == OTHER), "{level:?} {mode:?}");
+                }
+            }
+        }
+        // A catalogue whose bad level lacks 其他 is refused.
+        let without = V1.replace("code = \"199\"\nlevel = 1\nlabel = \"其他\"", "code = \"199\"\nlevel = 1\nlabel = \"其它情况\"");
+        assert_ne!(without, V1);
+        let err = Catalogue::from_toml(&without).unwrap_err();
+        assert!(err.message.contains("差评等级 1") && err.message.contains("其他"), "{err}");
     }
 
     #[test]

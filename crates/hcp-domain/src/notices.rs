@@ -158,8 +158,34 @@ pub fn clip(s: &str, max: usize) -> String {
     out
 }
 
-/// The notices a happening gives rise to (possibly none).
+/// Punctuation that ends or separates a clause in Chinese text.
+const CLAUSE_MARKS: [char; 8] = ['。', '，', '；', '：', '！', '？', '、', ','];
+
+/// A message as it is sent: a text of a person (a reason, a reply) that ends with its own mark, set into a
+/// template that adds one, must not read "。。" or "，。": of marks in a row only the last is kept.
+pub fn tidy(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if CLAUSE_MARKS.contains(&c) && chars.peek().is_some_and(|n| CLAUSE_MARKS.contains(n)) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The notices a happening gives rise to (possibly none), their texts tidied.
 pub fn notices(h: &Happening, c: &CaseContext) -> Vec<Notice> {
+    let mut out = untidy_notices(h, c);
+    for n in &mut out {
+        n.subject = tidy(&n.subject);
+        n.body = tidy(&n.body);
+    }
+    out
+}
+
+fn untidy_notices(h: &Happening, c: &CaseContext) -> Vec<Notice> {
     let what = match &c.item_name {
         Some(item) => format!("您对“{}”的{}", clip(item, 20), c.kind_label),
         None => format!("您提出的{}", c.kind_label),
@@ -330,6 +356,25 @@ mod tests {
         assert_eq!(n[0].audience, Audience::Rater);
         assert!(n[0].body.contains("延长至2026-12-07"));
         assert!(notices(&Happening::Closed, &ctx()).is_empty());
+    }
+
+    #[test]
+    fn no_message_reads_doubled_marks() {
+        assert_eq!(tidy("原因：需会商。。"), "原因：需会商。");
+        assert_eq!(tidy("已收到，。请稍候"), "已收到。请稍候");
+        assert_eq!(tidy("见 https://hcp.example/f/a.b?c=1 。"), "见 https://hcp.example/f/a.b?c=1 。");
+        // Texts of people that end with their own mark, in every template that quotes them.
+        let d = time::macros::date!(2026 - 12 - 10);
+        for h in [
+            Happening::Extended { new_reply_by: d, reason: "需与上级部门会商。".into() },
+            Happening::Replied { text: "已调整窗口排班，感谢监督！".into() },
+        ] {
+            for n in notices(&h, &ctx()) {
+                for pair in ["。。", "！。", "，。", "。，", "！，"] {
+                    assert!(!n.body.contains(pair) && !n.subject.contains(pair), "{}: {}", n.template, n.body);
+                }
+            }
+        }
     }
 
     #[test]

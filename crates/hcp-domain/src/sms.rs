@@ -64,24 +64,27 @@ const LEVELS: &str = "5非常满意、4满意、3基本满意、2不满意、1�
 
 /// The invitation sent when a matter is completed. `link` is a placeholder filled in at sending time.
 pub fn invitation(sender: &str, item: &str, matter_no: &str, link: &str) -> String {
-    format!(
+    crate::notices::tidy(&format!(
         "【{sender}】您办理的“{}”（办件号{matter_no}）已办结，请评价本次服务：回复数字{LEVELS}；或打开 {link} 。回复TD退订",
         clip(item, 20)
-    )
+    ))
 }
 
 /// The one reminder, `days_left` whole days before the rating window closes.
 pub fn reminder(sender: &str, item: &str, matter_no: &str, link: &str, days_left: i64) -> String {
-    format!(
+    crate::notices::tidy(&format!(
         "【{sender}】提醒：您办理的“{}”（办件号{matter_no}）尚未评价，{days_left}天内仍可评价：回复数字{LEVELS}；或打开 {link} 。回复TD退订",
         clip(item, 20)
-    )
+    ))
 }
 
 /// The follow-up after a bad review by SMS: the reasons of its level, by code.
 pub fn reasons_request<'a>(sender: &str, reasons: impl Iterator<Item = &'a Reason>) -> String {
     let list: Vec<String> = reasons.map(|r| format!("{}{}", r.code, r.label)).collect();
-    format!("【{sender}】很抱歉未让您满意，已转有关部门办理。请回复原因编号（可多个，用空格分开）：{}。", list.join("；"))
+    crate::notices::tidy(&format!(
+        "【{sender}】很抱歉未让您满意，已转有关部门办理。请回复原因编号（可多个，用空格分开）：{}。",
+        list.join("；")
+    ))
 }
 
 pub fn thanks(sender: &str) -> String {

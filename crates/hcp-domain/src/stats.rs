@@ -72,6 +72,37 @@ pub fn rollup_keys(r: &Rating) -> Vec<(Dim, &str)> {
     keys
 }
 
+/// The rollup dimension of per-indicator levels, county-wide (key: the indicator's code).
+pub const INDICATOR_DIM: &str = "indicator";
+/// The rollup dimension of per-indicator levels within a unit (key: `UNIT/CODE`).
+pub const UNIT_INDICATOR_DIM: &str = "unit_indicator";
+
+/// The key of an indicator within a unit in the rollups.
+pub fn unit_indicator_key(unit: &str, code: &str) -> String {
+    format!("{unit}/{code}")
+}
+
+/// The per-indicator levels a rating holds (`E01=4,E02=5` as stored).
+pub fn indicator_levels(r: &Rating) -> Vec<(&str, i64)> {
+    r.indicators
+        .split(',')
+        .filter_map(|p| p.split_once('='))
+        .filter_map(|(code, level)| level.trim().parse::<i64>().ok().filter(|l| (1..=5).contains(l)).map(|l| (code.trim(), l)))
+        .collect()
+}
+
+/// Every count a rating adds to the rollups, `(dimension, key, level)`: its overall level in every group of
+/// [`rollup_keys`], and each of its per-indicator levels by indicator, county-wide and within the unit. The one
+/// list used both to count a rating and to take it back out.
+pub fn rollup_counts(r: &Rating) -> Vec<(&'static str, String, i64)> {
+    let mut out: Vec<(&'static str, String, i64)> = rollup_keys(r).into_iter().map(|(d, k)| (d.code(), k.to_string(), r.level)).collect();
+    for (code, level) in indicator_levels(r) {
+        out.push((INDICATOR_DIM, code.to_string(), level));
+        out.push((UNIT_INDICATOR_DIM, unit_indicator_key(&r.unit_code, code), level));
+    }
+    out
+}
+
 /// Every group a matter's completion and first rating are counted in (participation).
 pub fn matter_rollup_keys<'a>(unit: &'a str, item: &'a str) -> [(Dim, &'a str); 3] {
     [(Dim::All, ALL_KEY), (Dim::Unit, unit), (Dim::Item, item)]

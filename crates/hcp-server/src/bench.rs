@@ -342,7 +342,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
                     item_code: item.code.clone(),
                     window_code: None,
                     staff_code: None,
-                    catalogue_version: 1,
+                    catalogue_version: 2,
                     referral: false,
                     rated_at: at.micros(),
                     received_at: at.micros(),

@@ -375,6 +375,18 @@ async fn seed_activity(app: &App, master: &MasterData, count: usize) -> anyhow::
             _ => ("rating_token", "browser"),
         };
         reasons.sort();
+        // A third of raters also rate some of the mode's indicators, near their overall level.
+        let mode = if channel.mode() == hcp_domain::channel::Mode::Online { "online" } else { "offline" };
+        let mut given = Vec::new();
+        if g.chance(33) {
+            for i in catalogue.indicators.iter().filter(|i| i.modes.iter().any(|m| m == mode)) {
+                if g.chance(60) {
+                    let v = i64::from(level.value()) + [-1, 0, 0, 0, 1][g.below(5) as usize];
+                    given.push(format!("{}={}", i.code, v.clamp(1, 5)));
+                }
+            }
+        }
+        let indicators = given.join(",");
         let row = Rating {
             id: uuid::Uuid::now_v7().to_string(),
             matter_id: matter.id.clone(),
@@ -384,7 +396,7 @@ async fn seed_activity(app: &App, master: &MasterData, count: usize) -> anyhow::
             follows_id: None,
             channel,
             level: i64::from(level.value()),
-            indicators: String::new(),
+            indicators,
             referral: catalogue.needs_referral(&reasons),
             reasons: reasons.join(","),
             text,

@@ -163,7 +163,7 @@ enum Command {
         #[arg(long = "as", value_name = "USERNAME")]
         as_user: Option<String>,
     },
-    /// Load a catalogue version (TOML, as data/catalogue-v1.toml) and put it in force
+    /// Load a catalogue version (TOML, as data/catalogue-v2.toml) and put it in force
     Catalogue { file: PathBuf },
     /// The official working-day calendar
     Calendar {

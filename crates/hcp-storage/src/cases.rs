@@ -6,7 +6,7 @@ use hcp_domain::appeal::{AppealState, Route};
 use hcp_domain::case_flow::CaseState;
 use hcp_domain::notices::Step;
 use hcp_domain::records::{AppealRow, CaseEvent, Entry, Invalidation, RecordKind};
-use hcp_domain::stats::{level_column, rollup_keys};
+use hcp_domain::stats::{level_column, rollup_counts};
 use sqlx::Row;
 
 use crate::db::Db;
@@ -343,10 +343,10 @@ impl Db {
             entries.push(Entry { kind: RecordKind::RatingInvalidated, id: inv.rating_id.clone(), content: inv.record().content_hash() });
             // Take the rating out of every group it was counted in: the same list that counted it.
             if rating.counts_in_statistics() {
-                let col = level_column(rating.level);
-                for (dim, key) in rollup_keys(&rating) {
+                for (dim, key, level) in rollup_counts(&rating) {
+                    let col = level_column(level);
                     let sql = format!("UPDATE rollup_ratings SET {col} = {col} - 1 WHERE dim = $1 AND dim_key = $2 AND biz_day = $3");
-                    on_tx!(&mut tx, t => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dim.code()).bind(key).bind(rating.biz_day.key()).execute(&mut **t).await?.rows_affected());
+                    on_tx!(&mut tx, t => sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dim).bind(key).bind(rating.biz_day.key()).execute(&mut **t).await?.rows_affected());
                 }
             }
         }

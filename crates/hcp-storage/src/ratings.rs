@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use hcp_domain::records::{Case, CaseEvent, Entry, Rating, RecordKind};
-use hcp_domain::stats::rollup_keys;
+use hcp_domain::stats::rollup_counts;
 use hcp_domain::{BizDay, Timestamp};
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
@@ -145,7 +145,7 @@ async fn writer_loop(db: Db, mut rx: mpsc::Receiver<(NewRating, Reply)>) {
 }
 
 /// Rating counts per rollup group and day, summed over a batch.
-type GroupKey<'a> = (&'static str, &'a str, i64);
+type GroupKey = (&'static str, String, i64);
 
 const RATING_COL_COUNT: usize = 32;
 
@@ -241,9 +241,8 @@ impl Db {
                 entries.extend(tx.open_case(case, opened).await?);
             }
             if r.counts_in_statistics() {
-                let idx = (r.level.clamp(1, 5) - 1) as usize;
-                for (dim, key) in rollup_keys(r) {
-                    ratings.entry((dim.code(), key, r.biz_day.key())).or_insert([0; 5])[idx] += 1;
+                for (dim, key, level) in rollup_counts(r) {
+                    ratings.entry((dim, key, r.biz_day.key())).or_insert([0; 5])[(level.clamp(1, 5) - 1) as usize] += 1;
                 }
             }
             if !matter_ids.contains(&r.matter_id) {

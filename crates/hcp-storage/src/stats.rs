@@ -70,4 +70,28 @@ impl Db {
         }
         Ok(out)
     }
+
+    /// Per-indicator level counts for business days `from..=to`: county-wide, or within one unit.
+    #[tracing::instrument(skip_all)]
+    pub async fn indicator_counts(&self, from: BizDay, to: BizDay, unit: Option<&str>) -> Result<Vec<(String, LevelCounts)>> {
+        use hcp_domain::stats::{INDICATOR_DIM, UNIT_INDICATOR_DIM, unit_indicator_key};
+        // Within a unit: the keys `UNIT/…`, by their prefix (a unit code may hold `_`, a LIKE wildcard, and
+        // a collation may order punctuation as it likes).
+        let (dim, prefix) = match unit {
+            Some(u) => (UNIT_INDICATOR_DIM, unit_indicator_key(u, "")),
+            None => (INDICATOR_DIM, String::new()),
+        };
+        let sql = "SELECT dim_key, CAST(SUM(n1) AS BIGINT) AS n1, CAST(SUM(n2) AS BIGINT) AS n2, CAST(SUM(n3) AS BIGINT) AS n3, \
+                   CAST(SUM(n4) AS BIGINT) AS n4, CAST(SUM(n5) AS BIGINT) AS n5 FROM rollup_ratings \
+                   WHERE dim = $1 AND biz_day >= $2 AND biz_day <= $3 AND substr(dim_key, 1, length($4)) = $4 GROUP BY dim_key ORDER BY dim_key";
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query(sql).bind(dim).bind(from.key()).bind(to.key()).bind(&prefix).fetch_all(pool).await? {
+                let key: String = r.try_get("dim_key")?;
+                let code = key.rsplit('/').next().unwrap_or(&key).to_string();
+                out.push((code, LevelCounts { by_level: [r.try_get("n1")?, r.try_get("n2")?, r.try_get("n3")?, r.try_get("n4")?, r.try_get("n5")?] }));
+            }
+        });
+        Ok(out)
+    }
 }

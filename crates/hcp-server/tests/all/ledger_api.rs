@@ -552,8 +552,16 @@ both!(master_data_catalogue_and_openapi, |app| {
     assert!(items.as_array().unwrap().iter().any(|i| i["name"] == "居民身份证换领"));
     let (s, cat) = app.get("/catalogue", None).await;
     assert_eq!(s, 200);
-    assert_eq!(cat["version"], 1);
+    assert_eq!(cat["version"], 2);
+    assert!(cat["indicators"].as_array().unwrap().iter().any(|i| i["code"] == "N05" && i["label"] == "平台完善性"));
     assert_eq!(cat["levels"].as_array().unwrap().len(), 5);
+    // A database still on the shipped version 1 moves to version 2 at its next start; a county's own stays.
+    let v1 = include_str!("../../../../data/catalogue-v1.toml");
+    hcp_app::settings::load_catalogue(&app.state.db, v1).await.unwrap();
+    assert_eq!(hcp_app::settings::ensure_catalogue(&app.state.db).await.unwrap().version, 2);
+    let own = v1.replace("version = 1", "version = 7").replace("默认评价内容目录（基础版）", "陇县评价内容目录");
+    hcp_app::settings::load_catalogue(&app.state.db, &own).await.unwrap();
+    assert_eq!(hcp_app::settings::ensure_catalogue(&app.state.db).await.unwrap().version, 7);
     assert!(cat["reasons"].as_array().unwrap().iter().any(|r| r["code"] == "108" && r["referral"] == "discipline"));
     let resp = app.client.get(format!("{}/api/openapi.json", app.base)).send().await.unwrap();
     let doc: Value = resp.json().await.unwrap();

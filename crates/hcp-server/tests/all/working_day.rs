@@ -298,3 +298,84 @@ both!(matters_are_imported_from_a_spreadsheet_saved_in_gbk_or_utf8, |app| {
     assert_eq!((s, code(&v)), (415, "unsupported_media_type"), "{v}");
     app
 });
+
+both!(indicator_levels_are_given_on_the_page_stored_and_counted, |app| {
+    app.matter("IND-1", true).await;
+    let svc = app.service("IND-1", "ZX-01").await;
+    let url = svc["rating_url"].as_str().unwrap().to_string();
+    // A receipt's QR code is on-site service: its indicators, not the online platform's.
+    let page = app.client.get(format!("{url}?level=4")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("分项评价") && page.contains("<legend>服务效率</legend>") && page.contains("name=\"ind_E02\""), "{page}");
+    assert!(!page.contains("平台完善性"), "online indicators are not offered on site");
+    // Without a level chosen, nothing but the levels.
+    let first = app.client.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(!first.contains("分项评价"));
+    // An indicator that is not for the channel is refused, on the form, keeping what was typed.
+    let r = app.client.post(&url).form(&[("level", "4"), ("ind_E01", "5"), ("ind_N05", "2"), ("text", "窗口很好")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("不适用于该评价渠道") && html.contains("窗口很好"), "{html}");
+    assert!(html.contains("name=\"ind_E01\" value=\"5\" checked"), "the levels given stay chosen: {html}");
+    let r = app.client.post(&url).form(&[("level", "4"), ("ind_E01", "5"), ("text", "窗口很好")]).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let stored = app.count("SELECT COUNT(*) FROM ratings WHERE matter_no = 'IND-1' AND indicators = 'E01=5'").await;
+    assert_eq!(stored, 1, "stored as given");
+    // Through the API, levels for indicators are checked against the channel.
+    app.matter("IND-2", true).await;
+    let s2 = app.service("IND-2", "ZX-01").await;
+    let body = json!({"matter_no": "IND-2", "service_no": s2["service_no"], "channel": "pad", "level": 2, "reasons": ["208"],
+        "indicators": {"E01": 2, "E02": 3, "N05": 1}});
+    let (s, v) = app.post("/ratings", Some(&app.device_key), &body).await;
+    assert_eq!((s, code(&v), field(&v)), (422, "indicator_not_for_channel", "indicators.N05"), "{v}");
+    let body = json!({"matter_no": "IND-2", "service_no": s2["service_no"], "channel": "pad", "level": 2, "reasons": ["208"],
+        "indicators": {"E01": 2, "E02": 3}});
+    let (s, v) = app.post("/ratings", Some(&app.device_key), &body).await;
+    assert_eq!(s, 201, "{v}");
+    // Counted by indicator, county-wide and within the unit; the catalogue's other indicators show 0.
+    for path in ["/stats/indicators", "/stats/indicators?unit=LX-SCJ"] {
+        let (s, v) = app.get(path, None).await;
+        assert_eq!(s, 200, "{v}");
+        let ind = |code: &str| v["indicators"].as_array().unwrap().iter().find(|i| i["code"] == code).unwrap().clone();
+        let e01 = ind("E01");
+        assert_eq!(
+            (e01["total"].as_i64(), e01["counts"]["level5"].as_i64(), e01["counts"]["level2"].as_i64()),
+            (Some(2), Some(1), Some(1)),
+            "{v}"
+        );
+        assert_eq!(e01["mean"], 3.5);
+        assert_eq!(e01["satisfaction_rate"], 0.5);
+        assert_eq!((ind("E02")["total"].as_i64(), ind("E02")["counts"]["level3"].as_i64()), (Some(1), Some(1)));
+        let n05 = ind("N05");
+        assert_eq!((n05["label"].as_str(), n05["total"].as_i64(), n05["mean"].clone()), (Some("平台完善性"), Some(0), Value::Null));
+    }
+    let (_, other) = app.get("/stats/indicators?unit=LX-GAJ", None).await;
+    assert!(other["indicators"].as_array().unwrap().iter().all(|i| i["total"] == 0), "{other}");
+    let (s, v) = app.get("/stats/indicators?unit=NOPE", None).await;
+    assert_eq!((s, code(&v)), (422, "unknown_reference"));
+    app
+});
+
+both!(the_navigation_offers_only_what_the_role_may_do, |app| {
+    let nav_of = |html: &str| -> Vec<String> {
+        let nav = html.split("<nav aria-label=\"工作人员导航\">").nth(1).and_then(|r| r.split("</nav>").next()).unwrap_or_default();
+        nav.split("href=\"").skip(1).map(|p| p.split('"').next().unwrap_or_default().to_string()).collect()
+    };
+    for (user, want) in [
+        ("clerk_scj", vec!["/staff/cases"]),
+        ("scj_staff", vec!["/staff/cases", "/staff/dashboard", "/staff/paper"]),
+        ("duban", vec!["/staff/cases", "/staff/dashboard"]),
+        ("assessor", vec![]),
+        ("admin", vec!["/staff/cases", "/staff/dashboard", "/staff/paper", "/staff/keys", "/staff/settings", "/staff/province"]),
+    ] {
+        let cookie = app.sign_in(user).await;
+        let html =
+            app.client.get(format!("{}/staff/cases", app.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+        assert_eq!(nav_of(&html), want, "{user}");
+        // Every page offered opens for them.
+        for path in &want {
+            let r = app.client.get(format!("{}{path}", app.base)).header("cookie", &cookie).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{user} {path}");
+        }
+    }
+    app
+});

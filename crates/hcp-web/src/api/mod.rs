@@ -78,6 +78,7 @@ pub fn routes() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(master::list_items))
         .routes(routes!(master::list_staff))
         .routes(routes!(stats::satisfaction))
+        .routes(routes!(stats::indicators))
         .routes(routes!(calendar::add_working_days))
         .routes(routes!(calendar::calendar))
         .routes(routes!(cases::list_cases))

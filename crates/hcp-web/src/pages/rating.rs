@@ -3,6 +3,8 @@
 //! and real-name or anonymous, and posts the form to the one rating use case. `?big=1` is the elder-friendly
 //! mode (大字版), kept on every link and form of the journey.
 
+use std::collections::BTreeMap;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -40,6 +42,10 @@ struct RatePage {
     chosen: Option<(u8, &'static str)>,
     bad: bool,
     reasons: Vec<(String, String, bool)>,
+    /// the catalogue's indicators for the channel's mode: `(code, label, level chosen)`
+    indicators: Vec<(String, String, Option<u8>)>,
+    /// the levels an indicator may be given, best first: `(level, label)`
+    scale: Vec<(u8, &'static str)>,
     text: String,
     anonymous: bool,
     error: Option<String>,
@@ -81,9 +87,18 @@ fn refused(e: &AppError, big: bool) -> Response {
 #[derive(Default)]
 struct Filled {
     reasons: Vec<String>,
+    indicators: BTreeMap<String, i64>,
     text: String,
     anonymous: bool,
     error: Option<String>,
+}
+
+/// The catalogue's name of a channel's mode (`online`, `offline`).
+fn mode_code(channel: Channel) -> &'static str {
+    match channel.mode() {
+        hcp_domain::channel::Mode::Online => "online",
+        hcp_domain::channel::Mode::Offline => "offline",
+    }
 }
 
 /// What a link that was already used says at once: when and how it was used, and where the rater may go on
@@ -125,7 +140,21 @@ async fn form_page(state: &AppState, raw: &str, level: Option<Level>, big: bool,
                 .collect()
         })
         .unwrap_or_default();
+    // Per-indicator levels (S-2): optional, one tap each, offered once a level is chosen.
+    let indicators = if level.is_some() {
+        state
+            .catalogue
+            .indicators
+            .iter()
+            .filter(|i| i.modes.iter().any(|m| m == mode_code(channel)))
+            .map(|i| (i.code.clone(), i.label.clone(), filled.indicators.get(&i.code).and_then(|v| u8::try_from(*v).ok())))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = RatePage {
+        indicators,
+        scale: Level::ALL.iter().rev().map(|l| (l.value(), l.label())).collect(),
         big,
         channel: channel.code(),
         mode_href: match (level, big) {
@@ -179,10 +208,23 @@ pub async fn submit(
         )
         .await;
     };
-    let filled =
-        Filled { reasons: form.all("reasons", 30), text: form.text("text"), anonymous: form.raw("anonymous") == Some("1"), error: None };
+    // `ind_E01=4`: a level for an indicator of the catalogue (the use case checks it applies to the channel).
+    let indicators: BTreeMap<String, i64> = state
+        .catalogue
+        .indicators
+        .iter()
+        .filter_map(|i| form.raw(&format!("ind_{}", i.code)).and_then(|v| v.trim().parse::<i64>().ok()).map(|v| (i.code.clone(), v)))
+        .collect();
+    let filled = Filled {
+        reasons: form.all("reasons", 30),
+        indicators,
+        text: form.text("text"),
+        anonymous: form.raw("anonymous") == Some("1"),
+        error: None,
+    };
     let input = RatingIn {
         reasons: filled.reasons.clone(),
+        indicators: filled.indicators.clone(),
         text: Some(filled.text.clone()).filter(|t| !t.is_empty()),
         anonymous: filled.anonymous,
         token: Some(raw.clone()),

@@ -28,11 +28,21 @@ use crate::state::AppState;
 pub struct Frame {
     pub who: String,
     pub role_label: &'static str,
-    pub admin: bool,
-    /// whether the paper form is offered (not to window staff, whose own service it may rate)
-    pub paper: bool,
+    /// the pages this person may use, `(path, name)`: nothing is offered that would only refuse them
+    pub nav: Vec<(&'static str, &'static str)>,
     pub csrf: String,
 }
+
+/// The back office's pages with the act each needs (the paper form is not for window staff, whose own
+/// service it may rate; keys, settings and the provincial link are the administrators').
+const PAGES: [(&str, &str, Act); 6] = [
+    ("/staff/cases", "工单", Act::ReadCases),
+    ("/staff/dashboard", "统计", Act::ReadLoopStats),
+    ("/staff/paper", "书面评价录入", Act::EnterPaperRating),
+    ("/staff/keys", "密钥管理", Act::ManageKeys),
+    ("/staff/settings", "系统设置", Act::ManageKeys),
+    ("/staff/province", "省级报送", Act::ManageProvinceLink),
+];
 
 /// A signed-in staff member on a page.
 pub struct Session {
@@ -51,8 +61,7 @@ impl Session {
         let frame = Frame {
             who: user.username.clone(),
             role_label: user.role.label(),
-            admin: state.authorize(&caller, Act::ManageKeys).is_ok(),
-            paper: state.authorize(&caller, Act::EnterPaperRating).is_ok(),
+            nav: PAGES.iter().filter(|(_, _, act)| state.authorize(&caller, *act).is_ok()).map(|(path, name, _)| (*path, *name)).collect(),
             csrf,
         };
         Some(Session { caller, user, frame, cookie })
