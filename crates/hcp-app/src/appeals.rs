@@ -75,8 +75,10 @@ pub async fn appeal_step(app: &App, caller: &Caller, id: &str, input: &AppealIn)
     if matches!(input, AppealIn::Apply { .. }) && summary.state == CaseState::Closed {
         return Err(AppError::invalid("case_closed", "action", "工单已办结，不能再申请复核"));
     }
+    let answering = app.master().answering_units(&summary.case.unit_code);
     let actor = Actor {
         in_case_unit: user.unit_code == summary.case.unit_code,
+        town_above: answering.iter().skip(1).any(|u| *u == user.unit_code),
         unit_approver: matches!(&principal, Principal::Staff { role: hcp_domain::access::Role::UnitApprover, .. }),
         bureau,
     };

@@ -424,10 +424,14 @@ pub fn possible(app: &App, caller: &Caller, file: &CaseFile) -> Possible {
     let st = file.summary.state;
     let overdue = case_out(app, &file.summary).reply_overdue;
     let bad_review = file.summary.case.kind == hcp_domain::cases::CaseKind::BadReview && file.summary.case.rating_id.is_some();
-    let approver_here = may(Act::ReviewAppeal) && matches!(&p, Principal::Staff { unit, .. } if *unit == file.summary.case.unit_code);
+    let case_unit = &file.summary.case.unit_code;
+    let approver_here = may(Act::ReviewAppeal) && matches!(&p, Principal::Staff { unit, .. } if unit == case_unit);
+    // A village station's or town centre's 复核 is decided by its town (hall units give an opinion only).
+    let town_approver = may(Act::ReviewAppeal)
+        && matches!(&p, Principal::Staff { unit, .. } if app.master().answering_units(case_unit).iter().skip(1).any(|u| u == unit));
     let (opinion, decide) = match file.appeal {
         Some(AppealRow { route: Route::Hall, state: AppealState::PendingUnit }) => (approver_here, false),
-        Some(AppealRow { state: AppealState::PendingUnit, .. }) => (false, approver_here),
+        Some(AppealRow { state: AppealState::PendingUnit, .. }) => (false, approver_here || town_approver),
         Some(AppealRow { state: AppealState::PendingBureau, .. }) => (false, may(Act::DecideAppealAsBureau)),
         _ => (false, false),
     };

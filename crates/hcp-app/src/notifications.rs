@@ -234,8 +234,9 @@ async fn rows_for(app: &App, source: &str, s: &CaseSummary, h: &Happening) -> Ap
             }
             Audience::Unit | Audience::UnitApprovers | Audience::County => {
                 let (units, roles): (Vec<String>, &[Role]) = match n.audience {
-                    Audience::Unit => (vec![c.unit_code.clone()], &[Role::UnitHandler, Role::UnitApprover]),
-                    Audience::UnitApprovers => (vec![c.unit_code.clone()], &[Role::UnitApprover]),
+                    // A village station's or town centre's case reaches its town too (the town answers for it).
+                    Audience::Unit => (master.answering_units(&c.unit_code), &[Role::UnitHandler, Role::UnitApprover, Role::TownAdmin]),
+                    Audience::UnitApprovers => (master.answering_units(&c.unit_code), &[Role::UnitApprover]),
                     _ => (vec![master.top_of(&c.unit_code)], &[Role::BureauAdmin]),
                 };
                 for (user, email, mobile) in app.db.staff_contacts(&units, roles).await? {

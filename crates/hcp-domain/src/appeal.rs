@@ -74,6 +74,9 @@ pub enum AppealAction {
 pub struct Actor {
     /// belongs to the unit the case is about
     pub in_case_unit: bool,
+    /// belongs to a town unit above a village station or town centre the case is about (the town decides
+    /// for its centre and villages)
+    pub town_above: bool,
     /// is that unit's approver (单位负责人)
     pub unit_approver: bool,
     /// is a county bureau administrator
@@ -118,8 +121,8 @@ pub fn apply(current: Option<AppealState>, route: Route, actor: Actor, action: &
             if route == Route::Hall {
                 return Err(forbidden("驻厅单位的复核须先由本单位提出初步意见，再报县行政审批服务局核准"));
             }
-            if !(actor.in_case_unit && actor.unit_approver) {
-                return Err(forbidden("非驻厅单位的复核须由本单位负责人核准"));
+            if !((actor.in_case_unit || actor.town_above) && actor.unit_approver) {
+                return Err(forbidden("非驻厅单位的复核须由本单位负责人（便民服务站由所在镇）核准"));
             }
             need(note, "note")?;
             Ok(if *upheld { Upheld } else { Rejected })
@@ -146,10 +149,11 @@ pub fn days_pending(cal: &crate::work_calendar::WorkCalendar, applied_on: time::
 mod tests {
     use super::*;
 
-    const STAFF: Actor = Actor { in_case_unit: true, unit_approver: false, bureau: false };
-    const APPROVER: Actor = Actor { in_case_unit: true, unit_approver: true, bureau: false };
-    const BUREAU: Actor = Actor { in_case_unit: false, unit_approver: false, bureau: true };
-    const OUTSIDER: Actor = Actor { in_case_unit: false, unit_approver: true, bureau: false };
+    const STAFF: Actor = Actor { in_case_unit: true, town_above: false, unit_approver: false, bureau: false };
+    const APPROVER: Actor = Actor { in_case_unit: true, town_above: false, unit_approver: true, bureau: false };
+    const BUREAU: Actor = Actor { in_case_unit: false, town_above: false, unit_approver: false, bureau: true };
+    const OUTSIDER: Actor = Actor { in_case_unit: false, town_above: false, unit_approver: true, bureau: false };
+    const TOWN_APPROVER: Actor = Actor { in_case_unit: false, town_above: true, unit_approver: true, bureau: false };
 
     fn apply_() -> AppealAction {
         AppealAction::Apply { reason: "评价人当日未到窗口".into(), evidence: "叫号记录与监控截图".into() }
@@ -182,6 +186,11 @@ mod tests {
         let decide = AppealAction::Decide { upheld: false, note: "评价属实".into() };
         assert_eq!(apply(Some(s), Route::Unit, OUTSIDER, &decide).unwrap_err().code, "appeal_forbidden");
         assert_eq!(apply(Some(s), Route::Unit, APPROVER, &decide).unwrap(), AppealState::Rejected);
+        // A village station's 复核 is decided by its town's approver.
+        assert_eq!(apply(Some(s), Route::Unit, TOWN_APPROVER, &decide).unwrap(), AppealState::Rejected);
+        let hall = apply(None, Route::Hall, STAFF, &apply_()).unwrap();
+        let opinion = AppealAction::Opinion { agree: true, note: "x".into() };
+        assert_eq!(apply(Some(hall), Route::Hall, TOWN_APPROVER, &opinion).unwrap_err().code, "appeal_forbidden");
         assert_eq!(apply(Some(AppealState::Rejected), Route::Unit, APPROVER, &decide).unwrap_err().code, "appeal_wrong_step");
     }
 

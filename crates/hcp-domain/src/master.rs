@@ -121,6 +121,27 @@ impl MasterData {
         false
     }
 
+    /// Who answers for a unit's cases and decides its 复核: the unit itself and, for a village station or a
+    /// town's 便民服务中心, the town units above it (the centre and the town government), nearest first. A
+    /// village station has no approver of its own; its town decides.
+    pub fn answering_units(&self, unit: &str) -> Vec<String> {
+        let mut out = vec![unit.to_string()];
+        let mut cur = self.units.get(unit);
+        for _ in 0..8 {
+            let Some(u) = cur else { break };
+            if !matches!(u.kind, UnitKind::Village | UnitKind::Town) {
+                break;
+            }
+            let Some(parent) = u.parent_code.as_deref().and_then(|p| self.units.get(p)) else { break };
+            if parent.kind != UnitKind::Town {
+                break;
+            }
+            out.push(parent.code.clone());
+            cur = Some(parent);
+        }
+        out
+    }
+
     /// The top of the tree `unit` is in (the county, or the province).
     pub fn top_of(&self, unit: &str) -> String {
         let mut cur = unit.to_string();

@@ -263,6 +263,18 @@ impl Db {
         }))
     }
 
+    /// The windows at which a matter was served (each once).
+    pub async fn windows_of_matter(&self, matter_id: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query("SELECT DISTINCT window_code FROM services WHERE matter_id = $1 AND window_code IS NOT NULL ORDER BY window_code")
+                .bind(matter_id).fetch_all(pool).await? {
+                out.push(r.try_get("window_code")?);
+            }
+        });
+        Ok(out)
+    }
+
     /// The most recent service occasion of a matter, if any.
     /// The latest service recorded at `window` since `since` (micros), if it is not rated yet: what the window's
     /// rating device should offer. `(matter_no, seq, item_code, staff_code)`.

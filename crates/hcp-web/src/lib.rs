@@ -81,6 +81,7 @@ pub fn build_router(state: AppState) -> Router {
         .route("/staff/cases/{id}/appeal", post(staff::case::appeal))
         .route("/staff/dashboard", get(staff::dashboard::page))
         .route("/staff/paper", get(staff::paper::page).post(staff::paper::submit))
+        .route("/staff/matters", get(staff::matters::page).post(staff::matters::submit))
         .route("/staff/receipt", get(staff::receipt::page))
         .route("/staff/keys", get(staff::keys::page).post(staff::keys::submit))
         .route("/staff/province", get(staff::province::page).post(staff::province::submit))

@@ -513,3 +513,118 @@ both!(the_provincial_link_page_shows_what_was_refused_and_sends_it_again, |app| 
     assert!(html.contains("没有被拒收的记录"), "{html}");
     app
 });
+
+/// A staff account made for a test, signed in on the pages.
+async fn account(app: &common::TestApp, c: &reqwest::Client, user: &str, role: hcp_domain::access::Role, unit: &str) -> String {
+    let hash = hcp_app::passwords::hash(common::PASSWORD).unwrap();
+    app.state.db.insert_user(user, &hash, role, unit).await.unwrap();
+    page_session(app, c, user).await
+}
+
+/// Posts a back-office form with the page's token.
+async fn post_form(app: &common::TestApp, c: &reqwest::Client, cookies: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    // The token of the page the form is on (a case's 复核 form posts to …/appeal from the case page).
+    let page = path.split('?').next().unwrap().trim_end_matches("/appeal");
+    let (_, token) = form_token(app, c, page, cookies).await;
+    let mut form: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    form.push(("csrf", token));
+    c.post(format!("{}{path}", app.base)).header("cookie", cookies).form(&form).send().await.unwrap()
+}
+
+both!(a_village_station_registers_a_matter_prints_its_receipt_and_enters_the_paper_form, |app| {
+    use hcp_domain::access::Role;
+    let c = client();
+    let v1 = account(&app, &c, "v1_staff", Role::UnitHandler, "LX-CG-V1").await;
+    let page = c.get(format!("{}/staff/matters", app.base)).header("cookie", &v1).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("办件登记") && page.contains("东关社区便民服务站") && page.contains("东关社区代办点"), "its unit and window");
+    assert!(!page.contains("城关镇综合窗口1"), "not the town's windows");
+    let mut fields = vec![
+        ("unit_code", "LX-CG-V1"),
+        ("item_code", "61032705043"),
+        ("applicant_kind", "person"),
+        ("applicant_name", "王秀兰"),
+        ("applicant_phone", "1390000123"),
+        ("window_code", "CG-V1"),
+        ("proc_channel", "offline"),
+        ("completed", "1"),
+        ("promise_limit", "10工作日"),
+    ];
+    // A wrong phone: the error stands next to it, in words, and everything typed stays.
+    let r = post_form(&app, &c, &v1, "/staff/matters", &fields).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"e_applicant_phone\"") && html.contains("手机号码格式不正确"), "{html}");
+    assert!(html.contains("value=\"王秀兰\"") && html.contains("value=\"10工作日\""), "kept: {html}");
+    assert!(html.contains("aria-invalid=\"true\" aria-describedby=\"e_applicant_phone\""));
+    fields[4] = ("applicant_phone", "13900001234");
+    let r = post_form(&app, &c, &v1, "/staff/matters", &fields).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    let no = html.split("已登记办件 ").nth(1).unwrap().split('<').next().unwrap().trim().to_string();
+    assert!(no.starts_with("LX-CG-V1-"), "a number made for the station: {no}");
+    assert!(html.contains(&format!("/staff/receipt?matter_no={no}")) && html.contains("录入书面评价表"), "{html}");
+    assert!(html.contains(&format!("服务编号 {no}-S1")), "{html}");
+    let m = app.state.db.find_matter(&no).await.unwrap().unwrap();
+    assert_eq!((m.unit_code.as_str(), m.details.promise), ("LX-CG-V1", Some((10, 1))));
+    assert!(m.completed_at.is_some());
+    // The receipt, with the QR code of the service just given.
+    let r = c.get(format!("{}/staff/receipt?matter_no={no}", app.base)).header("cookie", &v1).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let receipt = r.text().await.unwrap();
+    assert!(receipt.contains(&no) && receipt.contains("<svg"), "a printable receipt with its code");
+    // The paper form the applicant filled in, opened for this matter.
+    let paper = c
+        .get(format!("{}/staff/paper?matter_no={no}&service_no={no}-S1", app.base))
+        .header("cookie", &v1)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(paper.contains(&format!("value=\"{no}\"")), "prefilled");
+    let r = post_form(
+        &app,
+        &c,
+        &v1,
+        "/staff/paper",
+        &[("matter_no", &no), ("service_no", &format!("{no}-S1")), ("level", "2"), ("reasons", "208"), ("anonymous", "0")],
+    )
+    .await;
+    let html = r.text().await.unwrap();
+    assert!(html.contains("差评已自动立案交办"), "{html}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM cases WHERE unit_code = 'LX-CG-V1'").await, 1);
+
+    // The station applies for 复核; the town's approver (at the town centre) decides it.
+    let (_, list) = app.get("/cases?state=open", Some(&app.system_key)).await;
+    let case = list.as_array().unwrap().iter().find(|c| c["unit_code"] == "LX-CG-V1").unwrap()["id"].as_str().unwrap().to_string();
+    let path = format!("/staff/cases/{case}/appeal");
+    let r = post_form(&app, &c, &v1, &path, &[("action", "apply"), ("reason", "评价人误选等级"), ("evidence", "本人电话确认")]).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let boss = page_session(&app, &c, "cg_boss").await;
+    let html = c.get(format!("{}/staff/cases/{case}", app.base)).header("cookie", &boss).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("作出决定"), "the town decides for its village: {html}");
+    let r = post_form(&app, &c, &boss, &path, &[("action", "decide"), ("upheld", "true"), ("note", "经电话核实为误选")]).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let (_, v) = app.get(&format!("/cases/{case}"), Some(&app.system_key)).await;
+    assert_eq!(v["state"], "closed", "{v}");
+    app
+});
+
+both!(hall_window_staff_print_the_receipt_of_a_matter_they_served, |app| {
+    use hcp_domain::access::Role;
+    let c = client();
+    let clerk = account(&app, &c, "zx_clerk", Role::WindowStaff, "LX-ZWZX").await;
+    // A department's matter served at a hall window, and one that was not.
+    app.matter("HALL-1", true).await;
+    app.service("HALL-1", "ZX-01").await;
+    app.matter("HALL-2", true).await;
+    let r = c.get(format!("{}/staff/receipt?matter_no=HALL-1", app.base)).header("cookie", &clerk).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains("HALL-1"));
+    let r = c.get(format!("{}/staff/receipt?matter_no=HALL-2", app.base)).header("cookie", &clerk).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<html") && html.contains("无权访问"), "a page, not JSON: {html}");
+    app
+});

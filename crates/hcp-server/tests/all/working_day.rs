@@ -361,11 +361,14 @@ both!(the_navigation_offers_only_what_the_role_may_do, |app| {
         nav.split("href=\"").skip(1).map(|p| p.split('"').next().unwrap_or_default().to_string()).collect()
     };
     for (user, want) in [
-        ("clerk_scj", vec!["/staff/cases"]),
-        ("scj_staff", vec!["/staff/cases", "/staff/dashboard", "/staff/paper"]),
+        ("clerk_scj", vec!["/staff/cases", "/staff/matters"]),
+        ("scj_staff", vec!["/staff/cases", "/staff/matters", "/staff/dashboard", "/staff/paper"]),
         ("duban", vec!["/staff/cases", "/staff/dashboard"]),
         ("assessor", vec![]),
-        ("admin", vec!["/staff/cases", "/staff/dashboard", "/staff/paper", "/staff/keys", "/staff/settings", "/staff/province"]),
+        (
+            "admin",
+            vec!["/staff/cases", "/staff/matters", "/staff/dashboard", "/staff/paper", "/staff/keys", "/staff/settings", "/staff/province"],
+        ),
     ] {
         let cookie = app.sign_in(user).await;
         let html =

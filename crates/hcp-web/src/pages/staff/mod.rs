@@ -5,6 +5,7 @@
 pub mod case;
 pub mod dashboard;
 pub mod keys;
+pub mod matters;
 pub mod paper;
 pub mod province;
 pub mod queue;
@@ -35,8 +36,9 @@ pub struct Frame {
 
 /// The back office's pages with the act each needs (the paper form is not for window staff, whose own
 /// service it may rate; keys, settings and the provincial link are the administrators').
-const PAGES: [(&str, &str, Act); 6] = [
+const PAGES: [(&str, &str, Act); 7] = [
     ("/staff/cases", "工单", Act::ReadCases),
+    ("/staff/matters", "办件登记", Act::RegisterMatter),
     ("/staff/dashboard", "统计", Act::ReadLoopStats),
     ("/staff/paper", "书面评价录入", Act::EnterPaperRating),
     ("/staff/keys", "密钥管理", Act::ManageKeys),

@@ -2,7 +2,7 @@
 //! staff, whose own service the form may rate — through the one rating use case (channel `paper`).
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use hcp_app::ratings::{RatingIn, rate};
@@ -22,9 +22,23 @@ struct PaperPage {
     notice: Option<String>,
     levels: Vec<(u8, &'static str)>,
     reason_sets: Vec<(&'static str, Vec<(String, String)>)>,
+    /// the matter (and service) the form is for, when the page was opened from a registration
+    matter_no: String,
+    service_no: String,
+}
+
+/// `?matter_no=&service_no=`: the form filled in for a matter just registered.
+#[derive(serde::Deserialize, Default)]
+pub struct PaperQuery {
+    pub matter_no: Option<String>,
+    pub service_no: Option<String>,
 }
 
 fn paper_page(state: &AppState, session: &Session, error: Option<String>, notice: Option<String>) -> Response {
+    paper_page_for(state, session, error, notice, PaperQuery::default())
+}
+
+fn paper_page_for(state: &AppState, session: &Session, error: Option<String>, notice: Option<String>, q: PaperQuery) -> Response {
     let reasons =
         |level: Level| state.catalogue.reasons_for(level, Channel::Paper.mode()).map(|r| (r.code.clone(), r.label.clone())).collect();
     let page = PaperPage {
@@ -33,11 +47,13 @@ fn paper_page(state: &AppState, session: &Session, error: Option<String>, notice
         reason_sets: Level::ALL.into_iter().filter(|l| l.is_bad()).map(|l| (l.label(), reasons(l))).collect(),
         notice,
         error,
+        matter_no: q.matter_no.unwrap_or_default().chars().take(50).collect(),
+        service_no: q.service_no.unwrap_or_default().chars().take(60).collect(),
     };
     session.page(form_status(&page.error), &page)
 }
 
-pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap) -> Response {
+pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, Query(q): Query<PaperQuery>) -> Response {
     let session = match Session::of(&state, caller, &headers) {
         Some(s) => s,
         None => return super::sign_in(),
@@ -45,7 +61,7 @@ pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: Head
     if let Err(e) = state.authorize(&session.caller, Act::EnterPaperRating) {
         return error_page(&e);
     }
-    paper_page(&state, &session, None, None)
+    paper_page_for(&state, &session, None, None, q)
 }
 
 pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, ClientIp(peer): ClientIp, form: Form) -> Response {
