@@ -85,6 +85,11 @@ pub struct CaseDetail {
     /// what the complainant wrote, for cases opened by a complaint or suggestion
     #[serde(skip_serializing_if = "Option::is_none")]
     pub complaint: Option<ComplaintView>,
+    /// the other cases about the same matter
+    pub related: Vec<CaseOut>,
+    /// the rectification item (台账) a 限期整改 outcome opened
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rectification: Option<crate::rectify::RectificationOut>,
 }
 
 pub fn case_out(app: &App, s: &CaseSummary) -> CaseOut {
@@ -151,6 +156,10 @@ pub struct CaseFile {
     pub rating: Option<Rating>,
     pub complaint: Option<Complaint>,
     pub appeal: Option<AppealRow>,
+    /// the other cases about the same matter (a complaint beside the bad review it follows), oldest first
+    pub related: Vec<CaseSummary>,
+    /// the 台账 item a 限期整改 outcome opened
+    pub rectification: Option<hcp_storage::rectifications::Rectification>,
 }
 
 impl CaseFile {
@@ -177,6 +186,8 @@ impl CaseFile {
             case: case_out(app, &self.summary),
             history: self.events.iter().map(event_out).collect(),
             complaint: self.complaint.as_ref().map(|c| complaint_view(app, c)),
+            related: self.related.iter().map(|r| case_out(app, r)).collect(),
+            rectification: self.rectification.as_ref().map(crate::rectify::item_out),
         }
     }
 }
@@ -200,7 +211,16 @@ pub async fn case_file(app: &App, caller: &Caller, id: &str) -> AppResult<CaseFi
     };
     let complaint = if rating.is_none() { app.db.complaint_of_case(id).await? } else { None };
     let appeal = app.db.appeal_of(id).await?;
-    Ok(CaseFile { summary, events, rating, complaint, appeal })
+    // Cases of the same matter the caller may read (a matter's cases are all its unit's).
+    let related = app
+        .db
+        .cases_of_matter(&summary.case.matter_no)
+        .await?
+        .into_iter()
+        .filter(|r| r.case.id != summary.case.id && app.may(caller, Act::ReadCases, &r.case.unit_code))
+        .collect();
+    let rectification = app.db.rectification_of(id).await?;
+    Ok(CaseFile { summary, events, rating, complaint, appeal, related, rectification })
 }
 
 /// A case with its history, as the API shows it.

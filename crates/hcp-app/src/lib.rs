@@ -21,6 +21,8 @@ pub mod notifications;
 pub mod passwords;
 pub mod province;
 pub mod ratings;
+pub mod rectify;
+pub mod related;
 pub mod session;
 pub mod settings;
 pub mod sms;

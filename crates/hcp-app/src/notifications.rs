@@ -174,6 +174,9 @@ fn happening(e: &CaseEvent) -> Option<Happening> {
             Happening::AppealOpinion { agree }
         }
         EventDetail::AppealDecided { upheld, .. } => Happening::AppealDecided { upheld },
+        EventDetail::Merged { .. } => Happening::Merged,
+        EventDetail::RectificationOverdue { rectify_by, .. } => Happening::RectificationOverdue { rectify_by: rectify_by.date() },
+        EventDetail::RectificationDone { note, .. } => Happening::RectificationDone { note },
         EventDetail::DeadlinesRecomputed { respond_by, reply_by, previous_respond_by, previous_reply_by, .. } => {
             Happening::DeadlinesRecomputed {
                 respond_by: (respond_by != previous_respond_by).then(|| respond_by.date()),

@@ -29,10 +29,15 @@ pub enum EventKind {
     AppealDecided,
     ReasonsAdded,
     DeadlinesRecomputed,
+    Merged,
+    MergedIn,
+    RectificationProgress,
+    RectificationOverdue,
+    RectificationDone,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::Opened,
         EventKind::Responded,
         EventKind::Callback,
@@ -47,6 +52,11 @@ impl EventKind {
         EventKind::AppealDecided,
         EventKind::ReasonsAdded,
         EventKind::DeadlinesRecomputed,
+        EventKind::Merged,
+        EventKind::MergedIn,
+        EventKind::RectificationProgress,
+        EventKind::RectificationOverdue,
+        EventKind::RectificationDone,
     ];
 
     pub fn code(self) -> &'static str {
@@ -65,6 +75,11 @@ impl EventKind {
             EventKind::AppealDecided => "appeal_decided",
             EventKind::ReasonsAdded => "reasons_added",
             EventKind::DeadlinesRecomputed => "deadlines_recomputed",
+            EventKind::Merged => "merged",
+            EventKind::MergedIn => "merged_in",
+            EventKind::RectificationProgress => "rectification_progress",
+            EventKind::RectificationOverdue => "rectification_overdue",
+            EventKind::RectificationDone => "rectification_done",
         }
     }
 
@@ -89,6 +104,11 @@ impl EventKind {
             EventKind::AppealDecided => "复核决定",
             EventKind::ReasonsAdded => "补充差评原因",
             EventKind::DeadlinesRecomputed => "期限重算",
+            EventKind::Merged => "并入其他工单",
+            EventKind::MergedIn => "合并工单",
+            EventKind::RectificationProgress => "整改进展",
+            EventKind::RectificationOverdue => "整改超期督办",
+            EventKind::RectificationDone => "整改完成",
         }
     }
 }
@@ -189,6 +209,41 @@ pub enum EventDetail {
         /// still provisional (another year's notice is missing)
         provisional: bool,
     },
+    /// This case and another about the same matter are one concern: this one is closed into the other, which
+    /// carries on (a complaint about a matter already under a bad review, or the other way round).
+    Merged {
+        into: String,
+        note: String,
+    },
+    /// Another case about the same matter was closed into this one.
+    MergedIn {
+        from: String,
+        note: String,
+    },
+    /// A step of the rectification a 限期整改 outcome promised (the 台账), with what shows it.
+    RectificationProgress {
+        note: String,
+        #[serde(default)]
+        evidence: String,
+    },
+    /// The rectification's deadline passed while it was open; escalated to the top of the tree.
+    RectificationOverdue {
+        rectify_by: BizDay,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        escalated_to: Option<String>,
+    },
+    /// The unit recorded the rectification done; the rater is told.
+    RectificationDone {
+        note: String,
+        #[serde(default)]
+        evidence: String,
+    },
+}
+
+/// The last eight characters of a case id, as people quote it.
+pub fn short(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    chars[chars.len().saturating_sub(8)..].iter().collect()
 }
 
 /// An outcome as recorded: the outcome's own fields, tagged `outcome`.
@@ -244,6 +299,11 @@ impl EventDetail {
             EventDetail::AppealDecided { .. } => EventKind::AppealDecided,
             EventDetail::ReasonsAdded { .. } => EventKind::ReasonsAdded,
             EventDetail::DeadlinesRecomputed { .. } => EventKind::DeadlinesRecomputed,
+            EventDetail::Merged { .. } => EventKind::Merged,
+            EventDetail::MergedIn { .. } => EventKind::MergedIn,
+            EventDetail::RectificationProgress { .. } => EventKind::RectificationProgress,
+            EventDetail::RectificationOverdue { .. } => EventKind::RectificationOverdue,
+            EventDetail::RectificationDone { .. } => EventKind::RectificationDone,
         }
     }
 
@@ -349,6 +409,18 @@ impl EventDetail {
                 }
                 if *provisional {
                     v.push(("说明", "仍有年份的节假日安排未公布，期限暂按周一至周五计算".into()));
+                }
+                v
+            }
+            EventDetail::Merged { into, note } => vec![("并入工单", short(into)), ("说明", note.clone())],
+            EventDetail::MergedIn { from, note } => vec![("并入的工单", short(from)), ("说明", note.clone())],
+            EventDetail::RectificationProgress { note, evidence } | EventDetail::RectificationDone { note, evidence } => {
+                vec![("情况", note.clone()), ("佐证", evidence.clone())]
+            }
+            EventDetail::RectificationOverdue { rectify_by, escalated_to } => {
+                let mut v = vec![("整改期限", rectify_by.to_string())];
+                if let Some(e) = escalated_to {
+                    v.push(("督办单位", e.clone()));
                 }
                 v
             }

@@ -54,6 +54,16 @@ pub enum Happening {
         respond_by: Option<Date>,
         reply_by: Option<Date>,
     },
+    /// The case was closed into another about the same matter.
+    Merged,
+    /// The rectification a 限期整改 outcome promised is past its deadline.
+    RectificationOverdue {
+        rectify_by: Date,
+    },
+    /// The unit recorded the rectification done.
+    RectificationDone {
+        note: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -263,6 +273,24 @@ fn untidy_notices(h: &Happening, c: &CaseContext) -> Vec<Notice> {
             format!("评价人对答复不满意，工单已退回重新办理，请于{}（含）前再次答复。", day(&c.reply_by)),
         )],
         Happening::Closed => Vec::new(),
+        Happening::Merged => vec![rater("rater_merged", format!("{what}与同一办件的其他意见合并办理，办理结果将一并答复您。"))],
+        Happening::RectificationOverdue { rectify_by } => vec![
+            staff(
+                Audience::Unit,
+                "unit_rectification_overdue",
+                format!("整改超期：{}", c.kind_label),
+                format!("该工单承诺的限期整改（期限 {}）尚未完成，已提请督办，请尽快整改并记录。", day(rectify_by)),
+            ),
+            staff(
+                Audience::County,
+                "county_rectification_overdue",
+                format!("督办：{}整改超期", c.unit_name),
+                format!("{}的一件{}承诺于 {} 前完成整改，至今未完成，请督办。", c.unit_name, c.kind_label, day(rectify_by)),
+            ),
+        ],
+        Happening::RectificationDone { note } => {
+            vec![rater("rater_rectified", format!("{what}涉及的问题已整改完成：{}。感谢您的监督。", clip(note, 60)))]
+        }
         Happening::DeadlinesRecomputed { respond_by, reply_by } => {
             let mut moved = Vec::new();
             if let Some(d) = respond_by {

@@ -126,6 +126,12 @@ impl Step {
             // A deadline recomputed on a newly loaded holiday notice is the calendar's correction, not a step
             // of the handling (the province computes its own deadlines on its own calendar).
             EventKind::DeadlinesRecomputed => return Vec::new(),
+            // The case closed into another is reported closed; the one that carries on, and the 台账's own
+            // steps after the reply, change nothing the province was told.
+            EventKind::Merged => None,
+            EventKind::MergedIn | EventKind::RectificationProgress | EventKind::RectificationOverdue | EventKind::RectificationDone => {
+                return Vec::new();
+            }
             EventKind::Responded => Some(Step::Responded),
             EventKind::Callback => Some(Step::Callback),
             EventKind::Outcome => Some(Step::Outcome),

@@ -379,6 +379,14 @@ impl ComplaintSource {
         }
     }
 
+    pub fn label(self) -> &'static str {
+        match self {
+            ComplaintSource::Online => "网上提交",
+            ComplaintSource::PhoneLine => "投诉电话",
+            ComplaintSource::SuggestionBox => "意见箱",
+        }
+    }
+
     pub fn parse(s: &str, field: &str) -> Result<Self, DomainError> {
         match s {
             "online" => Ok(ComplaintSource::Online),

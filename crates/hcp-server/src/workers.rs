@@ -22,6 +22,11 @@ pub async fn run_sweeper(app: App, interval: Duration) {
             Ok(n) => tracing::info!(marked = n, "cases marked overdue and escalated"),
             Err(e) => tracing::warn!(error = %e, "deadline sweep failed"),
         }
+        match hcp_app::rectify::sweep_overdue(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(escalated = n, "overdue rectifications escalated"),
+            Err(e) => tracing::warn!(error = %e, "rectification sweep failed"),
+        }
         match hcp_app::invitations::sweep(&app).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(reminded = n, "invitations to rate reminded"),

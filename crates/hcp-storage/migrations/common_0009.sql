@@ -24,3 +24,22 @@ ALTER TABLE case_status ADD COLUMN provisional BOOLEAN;
 UPDATE case_status SET respond_by = (SELECT c.respond_by FROM cases c WHERE c.id = case_status.case_id),
                        provisional = (SELECT c.provisional FROM cases c WHERE c.id = case_status.case_id);
 CREATE INDEX case_status_provisional ON case_status(provisional, state);
+
+-- Cases about the same matter are shown together (a complaint beside the bad review it follows).
+CREATE INDEX cases_matter ON cases(matter_no);
+
+-- The 台账: each 限期整改 outcome as a rectification item with its own deadline, open until the unit records it
+-- done (a projection of the case's events, kept in the transaction that appends them).
+CREATE TABLE rectifications (
+    case_id     TEXT PRIMARY KEY REFERENCES cases(id),
+    unit_code   TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    rectify_by  BIGINT NOT NULL,
+    state       TEXT NOT NULL,
+    opened_at   BIGINT NOT NULL,
+    progress    BIGINT NOT NULL,
+    done_at     BIGINT,
+    updated_at  BIGINT NOT NULL
+);
+CREATE INDEX rectifications_due ON rectifications(state, rectify_by);
+CREATE INDEX rectifications_unit ON rectifications(unit_code, state);

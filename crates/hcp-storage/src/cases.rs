@@ -130,6 +130,43 @@ impl Db {
         Ok(Some(head.seq))
     }
 
+    /// Every case about a matter (bad reviews, 追评 cases, complaints), oldest first.
+    pub async fn cases_of_matter(&self, matter_no: &str) -> Result<Vec<CaseSummary>> {
+        if matter_no.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {}, {STATUS_SELECT} FROM cases c JOIN case_status s ON s.case_id = c.id WHERE c.matter_no = $1 ORDER BY c.opened_at",
+            prefixed("c", CASE_COLS, "c_")
+        );
+        let mut out = Vec::new();
+        on_db!(self, pool => {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql)).bind(matter_no).fetch_all(pool).await? {
+                out.push(summary_from_row(&r)?);
+            }
+        });
+        Ok(out)
+    }
+
+    /// Closes one case into another, in one transaction: `merged` (on the case closed, state closed) and
+    /// `into` (on the case that carries on, its state unchanged), both on the ledger, each guarded by the state
+    /// it was seen in. `false` when either changed first.
+    pub async fn merge_cases(&self, merged: &CaseEvent, merged_was: CaseState, into: &CaseEvent, into_was: CaseState) -> Result<bool> {
+        let mut tx = Tx::write(self).await?;
+        let head = tx.lock_head().await?;
+        for (e, was) in [(merged, merged_was), (into, into_was)] {
+            let moved = on_tx!(&mut tx, t => sqlx::query("UPDATE case_status SET state = $1, updated_at = $2 WHERE case_id = $3 AND state = $4")
+                .bind(e.state_after.code()).bind(e.at).bind(&e.case_id).bind(was.code()).execute(&mut **t).await?.rows_affected());
+            if moved != 1 {
+                return Ok(false);
+            }
+        }
+        let entries = [tx.insert_event(merged).await?, tx.insert_event(into).await?];
+        tx.append(head, &entries, merged.at.max(into.at)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Cases not closed whose deadlines were computed across a year whose holiday notice was missing.
     pub async fn provisional_cases(&self) -> Result<Vec<CaseSummary>> {
         let sql = format!(

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod pii;
 pub mod province;
 pub mod ratings;
+pub mod rectifications;
 pub mod rows;
 pub mod stats;
 pub mod tx;

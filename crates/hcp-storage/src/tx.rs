@@ -88,7 +88,37 @@ impl Tx {
                 .bind(&e.id).bind(&e.case_id).bind(e.kind.code()).bind(&e.actor).bind(e.at).bind(e.state_after.code()).bind(&e.note)
                 .execute(&mut **t).await?;
         });
+        self.project_rectification(e).await?;
         Ok(Entry { kind: RecordKind::CaseEvent, id: e.id.clone(), content: e.record().content_hash() })
+    }
+
+    /// Keeps the 台账 in step with the events that make it: a 限期整改 outcome opens the item (or moves its
+    /// deadline when the outcome is decided again after a reopening), progress counts, done closes it.
+    async fn project_rectification(&mut self, e: &CaseEvent) -> Result<()> {
+        use hcp_domain::case_event::{EventDetail, EventKind, OutcomeDetail};
+        if !matches!(e.kind, EventKind::Outcome | EventKind::RectificationProgress | EventKind::RectificationDone) {
+            return Ok(());
+        }
+        match e.detail() {
+            Ok(EventDetail::Outcome { outcome: OutcomeDetail::Ledger { reason, rectify_by } }) => {
+                on_tx!(self, t => sqlx::query(
+                    "INSERT INTO rectifications (case_id, unit_code, reason, rectify_by, state, opened_at, progress, updated_at) \
+                     SELECT c.id, c.unit_code, $2, $3, 'open', $4, 0, $4 FROM cases c WHERE c.id = $1 \
+                     ON CONFLICT (case_id) DO UPDATE SET reason = excluded.reason, rectify_by = excluded.rectify_by, state = 'open', \
+                     done_at = NULL, updated_at = excluded.updated_at")
+                    .bind(&e.case_id).bind(reason).bind(rectify_by.key()).bind(e.at).execute(&mut **t).await?.rows_affected());
+            }
+            Ok(EventDetail::RectificationProgress { .. }) => {
+                on_tx!(self, t => sqlx::query("UPDATE rectifications SET progress = progress + 1, updated_at = $2 WHERE case_id = $1")
+                    .bind(&e.case_id).bind(e.at).execute(&mut **t).await?.rows_affected());
+            }
+            Ok(EventDetail::RectificationDone { .. }) => {
+                on_tx!(self, t => sqlx::query("UPDATE rectifications SET state = 'done', done_at = $2, updated_at = $2 WHERE case_id = $1")
+                    .bind(&e.case_id).bind(e.at).execute(&mut **t).await?.rows_affected());
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Adds completed and rated matters of one unit and item on `day` to every participation group.

@@ -524,7 +524,7 @@ async fn account(app: &common::TestApp, c: &reqwest::Client, user: &str, role: h
 /// Posts a back-office form with the page's token.
 async fn post_form(app: &common::TestApp, c: &reqwest::Client, cookies: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     // The token of the page the form is on (a case's 复核 form posts to …/appeal from the case page).
-    let page = path.split('?').next().unwrap().trim_end_matches("/appeal");
+    let page = path.split('?').next().unwrap().trim_end_matches("/appeal").trim_end_matches("/merge").trim_end_matches("/rectification");
     let (_, token) = form_token(app, c, page, cookies).await;
     let mut form: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, v.to_string())).collect();
     form.push(("csrf", token));
@@ -626,5 +626,75 @@ both!(hall_window_staff_print_the_receipt_of_a_matter_they_served, |app| {
     assert_eq!(r.status().as_u16(), 403);
     let html = r.text().await.unwrap();
     assert!(html.contains("<html") && html.contains("无权访问"), "a page, not JSON: {html}");
+    app
+});
+
+both!(a_complaint_from_the_public_form_stands_beside_the_bad_review_of_its_matter_and_can_be_merged, |app| {
+    let c = client();
+    let review = app.bad_review("CMP-1", false).await;
+    // The form asks for no codes: units by name, grouped; or the matter number from the receipt.
+    let form = c.get(format!("{}/complaint", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("<optgroup label=\"县级部门和办事大厅\">") && form.contains("陇县市场监督管理局"), "{form}");
+    assert!(form.contains("<optgroup label=\"城关镇人民政府\">") && form.contains("东关社区便民服务站"));
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (app, c) = (&app, c.clone());
+        async move {
+            let (cookie, token) = form_token(app, &c, "/complaint", "").await;
+            let mut f = fields;
+            f.push(("csrf", token));
+            c.post(format!("{}/complaint", app.base)).header("cookie", cookie).form(&f).send().await.unwrap()
+        }
+    };
+    // Neither a unit nor a matter: the error stands by the unit, the text stays.
+    let r = post(vec![("kind", "complaint".into()), ("text", "窗口人员态度不好，让我跑了三趟".into())]).await;
+    assert_eq!(r.status().as_u16(), 422);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("id=\"e_unit_code\"") && html.contains("让我跑了三趟"), "{html}");
+    // A matter number that does not exist is said so by its field.
+    let r = post(vec![("kind", "complaint".into()), ("matter_no", "NOPE-9".into()), ("text", "x".into())]).await;
+    assert!(r.text().await.unwrap().contains("没有找到这个办件编号"));
+    // The matter number of the receipt: the case goes to the matter's unit and stands beside the bad review.
+    let r = post(vec![
+        ("kind", "complaint".into()),
+        ("matter_no", "CMP-1".into()),
+        ("text", "上次差评后仍无人联系，窗口还是只开一个".into()),
+        ("name", "张三丰".into()),
+        ("phone", "13800138000".into()),
+    ])
+    .await;
+    assert_eq!(r.status().as_u16(), 201);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("已收到，编号") && html.contains("陇县市场监督管理局") && html.contains("答复处理结果"), "{html}");
+    let (_, v) = app.get(&format!("/cases/{review}"), Some(&app.system_key)).await;
+    let related = v["related"].as_array().unwrap();
+    assert_eq!(related.len(), 1, "{v}");
+    assert_eq!(related[0]["kind"], "complaint");
+    let complaint = related[0]["id"].as_str().unwrap().to_string();
+    // The handler sees the complaint's own words, where it came from and the contact rule, beside the review;
+    // no 复核 for a complaint.
+    let handler = page_session(&app, &c, "scj_staff").await;
+    let page =
+        c.get(format!("{}/staff/cases/{complaint}", app.base)).header("cookie", &handler).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("投诉内容") && page.contains("上次差评后仍无人联系") && page.contains("网上提交"), "{page}");
+    assert!(page.contains("留有手机号码：须联系核实并答复") && !page.contains("评价等级") && !page.contains("复核（差评不属实申请）"));
+    assert!(page.contains("同一办件的其他工单") && page.contains(&format!("/staff/cases/{review}")));
+    // Merged into the bad review: closed, on the ledger of both, the review carries on.
+    let r = post_form(&app, &c, &handler, &format!("/staff/cases/{complaint}/merge"), &[("into", &review), ("note", "同一诉求，一并办理")])
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(r.headers().get("location").unwrap().to_str().unwrap(), format!("/staff/cases/{review}"));
+    let (_, merged) = app.get(&format!("/cases/{complaint}"), Some(&app.system_key)).await;
+    assert_eq!(merged["state"], "closed");
+    assert!(merged["history"].as_array().unwrap().iter().any(|e| e["kind"] == "merged" && e["details"]["into"] == review.as_str()));
+    let (_, kept) = app.get(&format!("/cases/{review}"), Some(&app.system_key)).await;
+    assert_eq!(kept["state"], "open");
+    assert!(kept["history"].as_array().unwrap().iter().any(|e| e["kind"] == "merged_in" && e["details"]["from"] == complaint.as_str()));
+    // Nothing merges twice, nor across matters.
+    let (s, v) = app.post(&format!("/cases/{complaint}/merge"), Some(&app.system_key), &json!({"into": review, "note": "x"})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("case_closed")), "{v}");
+    let elsewhere = app.bad_review("CMP-2", true).await;
+    let (s, v) = app.post(&format!("/cases/{elsewhere}/merge"), Some(&app.system_key), &json!({"into": review, "note": "x"})).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("merge_other_matter")), "{v}");
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     app
 });

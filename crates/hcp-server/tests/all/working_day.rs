@@ -361,13 +361,22 @@ both!(the_navigation_offers_only_what_the_role_may_do, |app| {
         nav.split("href=\"").skip(1).map(|p| p.split('"').next().unwrap_or_default().to_string()).collect()
     };
     for (user, want) in [
-        ("clerk_scj", vec!["/staff/cases", "/staff/matters"]),
-        ("scj_staff", vec!["/staff/cases", "/staff/matters", "/staff/dashboard", "/staff/paper"]),
-        ("duban", vec!["/staff/cases", "/staff/dashboard"]),
+        ("clerk_scj", vec!["/staff/cases", "/staff/ledger", "/staff/matters"]),
+        ("scj_staff", vec!["/staff/cases", "/staff/ledger", "/staff/matters", "/staff/dashboard", "/staff/paper"]),
+        ("duban", vec!["/staff/cases", "/staff/ledger", "/staff/dashboard"]),
         ("assessor", vec![]),
         (
             "admin",
-            vec!["/staff/cases", "/staff/matters", "/staff/dashboard", "/staff/paper", "/staff/keys", "/staff/settings", "/staff/province"],
+            vec![
+                "/staff/cases",
+                "/staff/ledger",
+                "/staff/matters",
+                "/staff/dashboard",
+                "/staff/paper",
+                "/staff/keys",
+                "/staff/settings",
+                "/staff/province",
+            ],
         ),
     ] {
         let cookie = app.sign_in(user).await;
@@ -380,5 +389,95 @@ both!(the_navigation_offers_only_what_the_role_may_do, |app| {
             assert_eq!(r.status().as_u16(), 200, "{user} {path}");
         }
     }
+    app
+});
+
+both!(a_rectification_is_tracked_to_done_and_escalated_when_late, |app| {
+    app.expect_jobs("notify");
+    let act = |id: String, path: &'static str, body: Value| {
+        let app = &app;
+        async move { app.post(&format!("/cases/{id}/{path}"), Some(&app.system_key), &body).await }
+    };
+    // A real-name bad review: the rater can be told.
+    let id = app.bad_review("RECT-1", false).await;
+    for body in [
+        json!({"action": "respond", "note": "已安排核实"}),
+        json!({"action": "callback", "method": "电话", "reached": true, "summary": "评价人反映排队久"}),
+        json!({"action": "decide", "outcome": "ledger", "reason": "排队叫号系统需改造", "rectify_by": "2027-03-31"}),
+        json!({"action": "reply", "text": "已列入台账，2027年3月底前完成改造"}),
+    ] {
+        let (s, v) = act(id.clone(), "actions", body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    // After the reply the item stays open in the 台账, with its own deadline.
+    let (s, list) = app.get("/rectifications", Some(&app.system_key)).await;
+    assert_eq!(s, 200, "{list}");
+    let item = list.as_array().unwrap().iter().find(|i| i["case_id"] == id.as_str()).expect("listed").clone();
+    assert_eq!(
+        (item["state"].as_str(), item["rectify_by"].as_str(), item["overdue"].as_bool()),
+        (Some("open"), Some("2027-03-31"), Some(false))
+    );
+    assert_eq!(item["unit_name"], "陇县市场监督管理局");
+    // Progress with what shows it; done needs evidence; nothing after done.
+    let (s, v) =
+        act(id.clone(), "rectification", json!({"action": "progress", "note": "已完成招标", "evidence": "采购合同 LX-2026-118"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["rectification"]["progress"], 1);
+    let (s, v) = act(id.clone(), "rectification", json!({"action": "done", "note": "新叫号系统已上线"})).await;
+    assert_eq!((s, code(&v), field(&v)), (422, "missing_field", "evidence"), "{v}");
+    let (s, v) = act(id.clone(), "rectification", json!({"action": "finish", "note": "x"})).await;
+    assert_eq!((s, code(&v)), (422, "invalid_action"), "{v}");
+    let (s, v) =
+        act(id.clone(), "rectification", json!({"action": "done", "note": "新叫号系统已上线", "evidence": "验收报告 2027-03-20"})).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["rectification"]["state"], "done");
+    let kinds: Vec<&str> = v["history"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.ends_with(&["rectification_progress", "rectification_done"]), "{kinds:?}");
+    let (s, v) = act(id.clone(), "rectification", json!({"action": "progress", "note": "x"})).await;
+    assert_eq!((s, code(&v)), (422, "rectification_done"));
+    // The rater is told it is done.
+    hcp_app::notifications::derive(&app.state).await.unwrap();
+    assert_eq!(app.count("SELECT COUNT(*) FROM notifications WHERE template = 'rater_rectified'").await, 1);
+    // A case without a 限期整改 outcome has no item.
+    let other = app.bad_review("RECT-2", true).await;
+    let (s, v) = act(other.clone(), "rectification", json!({"action": "progress", "note": "x"})).await;
+    assert_eq!((s, code(&v)), (422, "no_rectification"), "{v}");
+
+    // An item past its deadline is escalated once, however many nodes sweep.
+    let late = app.bad_review("RECT-3", true).await;
+    act(late.clone(), "actions", json!({"action": "respond", "note": "x"})).await;
+    act(late.clone(), "actions", json!({"action": "decide", "outcome": "ledger", "reason": "指南需修订", "rectify_by": "2027-01-15"}))
+        .await;
+    // Time passes: the deadline is now behind us (the projection's date moved back as a clock would).
+    match &app.state.db {
+        hcp_storage::Db::Sqlite(p) => {
+            sqlx::query("UPDATE rectifications SET rectify_by = 20261130 WHERE state = 'open'").execute(p).await.unwrap();
+        }
+        hcp_storage::Db::Pg(p) => {
+            sqlx::query("UPDATE rectifications SET rectify_by = 20261130 WHERE state = 'open'").execute(p).await.unwrap();
+        }
+    }
+    let (a, b) = tokio::join!(hcp_app::rectify::sweep_overdue(&app.state), hcp_app::rectify::sweep_overdue(&app.state));
+    assert_eq!(a.unwrap() + b.unwrap(), 1, "once");
+    assert_eq!(hcp_app::rectify::sweep_overdue(&app.state).await.unwrap(), 0);
+    let (_, v) = app.get(&format!("/cases/{late}"), Some(&app.system_key)).await;
+    let escalated = v["history"].as_array().unwrap().iter().find(|e| e["kind"] == "rectification_overdue").expect("escalated").clone();
+    assert_eq!(escalated["details"]["escalated_to"], "LX");
+    assert_eq!(v["rectification"]["overdue"], true);
+    hcp_app::notifications::derive(&app.state).await.unwrap();
+    // The 台账 page lists both, the late one marked; its export opens in Excel with the Chinese intact.
+    let cookie = app.sign_in("scj_staff").await;
+    let get = |path: &'static str| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move { app.client.get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap() }
+    };
+    let html = get("/staff/ledger").await.text().await.unwrap();
+    assert!(html.contains("整改中 1 项，其中已超期 1 项") && html.contains("指南需修订") && html.contains("排队叫号系统需改造"), "{html}");
+    let r = get("/staff/ledger?format=csv").await;
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let csv = r.bytes().await.unwrap();
+    assert!(csv.starts_with("\u{feff}单位,工单,整改事项".as_bytes()), "{}", String::from_utf8_lossy(&csv));
+    assert!(String::from_utf8_lossy(&csv).contains("指南需修订,2026-11-30,已超期"));
+    assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     app
 });

@@ -2,6 +2,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use hcp_app::appeals::{self, AppealIn};
 use hcp_app::cases::{self, CaseDetail, CaseOut, FiledReply, LoopOut, StepIn};
+use hcp_app::rectify::{RectificationOut, RectifyIn};
+use hcp_app::related::MergeIn;
 use hcp_domain::BizDay;
 use hcp_domain::bizday::Period;
 use serde::Deserialize;
@@ -43,6 +45,56 @@ pub async fn list_cases(
     responses((status = 200, body = CaseDetail), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn get_case(State(state): State<AppState>, Who(caller): Who, Path(id): Path<String>) -> ApiResult<Json<CaseDetail>> {
     Ok(Json(cases::get_case(&state, &caller, &id).await?))
+}
+
+/// A step of the rectification a 限期整改 outcome promised (the 台账): `progress` with a note, or `done` with a
+/// note and evidence (the rater is told). For those who handle the case's unit; also after the case is closed.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/rectification", tag = "cases", request_body = RectifyIn, params(("id" = String, Path, description = "case id")),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = CaseDetail), (status = 422, body = ErrorBody, description = "no_rectification, rectification_done, missing_field"),
+        (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn rectify(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    Path(id): Path<String>,
+    body: ApiJson<RectifyIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    Ok(Json(hcp_app::rectify::rectify(&state, &caller, &id, &body.value).await?))
+}
+
+/// Close this case into another one about the same matter (a complaint and a bad review that are one concern):
+/// both open and handled by the caller; the merge is on the ledger of both. Returns the case that carries on.
+#[utoipa::path(post, path = "/api/v1/cases/{id}/merge", tag = "cases", request_body = MergeIn, params(("id" = String, Path, description = "case id")),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = CaseDetail), (status = 409, body = ErrorBody, description = "case_changed"),
+        (status = 422, body = ErrorBody, description = "merge_other_matter, case_closed, merge_self"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn merge(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    Path(id): Path<String>,
+    body: ApiJson<MergeIn>,
+) -> ApiResult<Json<CaseDetail>> {
+    Ok(Json(hcp_app::related::merge(&state, &caller, &id, &body.value).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LedgerQuery {
+    /// one unit of the caller's tree
+    pub unit: Option<String>,
+}
+
+/// The 台账: every rectification item of the caller's units, open ones by deadline first (overdue flagged), then
+/// the done ones.
+#[utoipa::path(get, path = "/api/v1/rectifications", tag = "cases", params(LedgerQuery),
+    security(("machine_key" = []), ("session" = [])),
+    responses((status = 200, body = [RectificationOut]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn rectifications(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    ApiQuery(q): ApiQuery<LedgerQuery>,
+) -> ApiResult<Json<Vec<RectificationOut>>> {
+    Ok(Json(hcp_app::rectify::ledger(&state, &caller, q.unit.as_deref()).await?))
 }
 
 /// One step of a case's handling (S-10 … S-13): respond, record a callback, decide the outcome, extend the

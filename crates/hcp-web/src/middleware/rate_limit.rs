@@ -17,7 +17,7 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
     let path = req.uri().path();
     let post = req.method() == Method::POST;
     let limited = post
-        && (matches!(path, "/api/v1/complaints" | "/api/v1/session" | "/kiosk" | "/staff/sign-in" | "/device/setup")
+        && (matches!(path, "/api/v1/complaints" | "/complaint" | "/api/v1/session" | "/kiosk" | "/staff/sign-in" | "/device/setup")
             || path.starts_with("/r/")
             || path.starts_with("/f/")
             || path.starts_with("/api/v1/feedback/"));

@@ -4,6 +4,7 @@
 //! ours (`assets/app.css`); there is no inline script anywhere. Each page extracts, calls a use case of
 //! `hcp_app` and renders.
 
+pub mod complaint;
 pub mod device;
 pub mod feedback;
 pub mod kiosk;

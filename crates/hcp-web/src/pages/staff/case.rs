@@ -62,6 +62,17 @@ struct CasePage {
     can_apply: bool,
     can_opinion: bool,
     can_decide_appeal: bool,
+    /// a bad review (the 复核 section is only for those)
+    bad_review: bool,
+    /// for a complaint or suggestion: `(where it came from, the contact rule)`
+    complaint: Option<(&'static str, &'static str)>,
+    /// the other cases of the same matter: `(id, short id, kind, state, unit)`
+    related: Vec<(String, String, &'static str, &'static str, String)>,
+    /// open cases of the same matter this one may be closed into: `(id, label)`
+    merge_into: Vec<(String, String)>,
+    /// the 台账 item: `(reason, deadline, state label, overdue, progress count)`
+    rectification: Option<(String, String, &'static str, bool, i64)>,
+    can_rectify: bool,
 }
 
 /// How the history names an actor.
@@ -135,6 +146,52 @@ fn build(state: &AppState, session: &Session, file: &CaseFile, error: Option<Str
         can_apply: can.apply_appeal,
         can_opinion: can.appeal_opinion,
         can_decide_appeal: can.decide_appeal,
+        bad_review: c.kind == hcp_domain::cases::CaseKind::BadReview,
+        complaint: file.complaint.as_ref().map(|q| {
+            let rule = if q.anonymous {
+                "匿名（不回访、不答复）"
+            } else if q.contact_phone.is_some() {
+                "留有手机号码：须联系核实并答复"
+            } else {
+                "未留联系方式：无法回访"
+            };
+            (q.source.label(), rule)
+        }),
+        related: file
+            .related
+            .iter()
+            .map(|r| {
+                (
+                    r.case.id.clone(),
+                    hcp_domain::case_event::short(&r.case.id),
+                    r.case.kind.label(),
+                    r.state.label(),
+                    master.unit_name(&r.case.unit_code).unwrap_or_else(|| r.case.unit_code.clone()),
+                )
+            })
+            .collect(),
+        merge_into: if can.handle && file.summary.state != hcp_domain::case_flow::CaseState::Closed {
+            file.related
+                .iter()
+                .filter(|r| {
+                    r.state != hcp_domain::case_flow::CaseState::Closed
+                        && state.may(&session.caller, hcp_domain::access::Act::HandleCase, &r.case.unit_code)
+                })
+                .map(|r| {
+                    (
+                        r.case.id.clone(),
+                        format!("{}工单 {}（{}）", r.case.kind.label(), hcp_domain::case_event::short(&r.case.id), r.state.label()),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        rectification: file.rectification.as_ref().map(|r| {
+            let out = hcp_app::rectify::item_out(r);
+            (r.reason.clone(), out.rectify_by, if r.state == "open" { "整改中" } else { "已完成" }, out.overdue, r.progress)
+        }),
+        can_rectify: can.handle && file.rectification.as_ref().is_some_and(|r| r.state == "open"),
     }
 }
 
@@ -205,6 +262,28 @@ pub async fn step(State(state): State<AppState>, Who(caller): Who, headers: Head
     };
     let result = take_step(&state, &caller, &id, &input).await.map(|_| ());
     after(&state, caller, &headers, &id, result).await
+}
+
+/// A step of the rectification (台账) from its form.
+pub async fn rectify(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, Path(id): Path<String>, form: Form) -> Response {
+    if !Session::form_ok(&state, &headers, form.raw("csrf")) {
+        return case_page(&state, caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+    }
+    let input = hcp_app::rectify::RectifyIn { action: form.text("action"), note: form.text("note"), evidence: form.text("evidence") };
+    let result = hcp_app::rectify::rectify(&state, &caller, &id, &input).await.map(|_| ());
+    after(&state, caller, &headers, &id, result).await
+}
+
+/// Closing this case into another of the same matter, from its form: to the case that carries on.
+pub async fn merge(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, Path(id): Path<String>, form: Form) -> Response {
+    if !Session::form_ok(&state, &headers, form.raw("csrf")) {
+        return case_page(&state, caller, &headers, &id, Some("页面已过期，请刷新后重试".into()), None).await;
+    }
+    let input = hcp_app::related::MergeIn { into: form.text("into"), note: form.text("note") };
+    match hcp_app::related::merge(&state, &caller, &id, &input).await {
+        Ok(d) => see_other(&format!("/staff/cases/{}", d.case.id)),
+        Err(e) => after(&state, caller, &headers, &id, Err(e)).await,
+    }
 }
 
 /// A 复核 step from its form.

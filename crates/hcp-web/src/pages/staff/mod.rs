@@ -5,6 +5,7 @@
 pub mod case;
 pub mod dashboard;
 pub mod keys;
+pub mod ledger;
 pub mod matters;
 pub mod paper;
 pub mod province;
@@ -36,8 +37,9 @@ pub struct Frame {
 
 /// The back office's pages with the act each needs (the paper form is not for window staff, whose own
 /// service it may rate; keys, settings and the provincial link are the administrators').
-const PAGES: [(&str, &str, Act); 7] = [
+const PAGES: [(&str, &str, Act); 8] = [
     ("/staff/cases", "工单", Act::ReadCases),
+    ("/staff/ledger", "整改台账", Act::ReadCases),
     ("/staff/matters", "办件登记", Act::RegisterMatter),
     ("/staff/dashboard", "统计", Act::ReadLoopStats),
     ("/staff/paper", "书面评价录入", Act::EnterPaperRating),
