@@ -2,7 +2,10 @@
 // decoder (zbarimg), the rater opens that URL on a phone-sized screen and gives 非常不满意 with a reason; the
 // unit's handler signs in, walks the case to its reply in the back office; the rater gets the reply by SMS (a
 // real local HTTP receiver), opens their link and gives a verdict; the public results page shows the unit.
-// axe-core checks the rater's pages for serious or critical violations. Screenshots go to out/.
+// A county's working day: a village station registers a matter, prints its receipt and enters a paper form; a
+// citizen's complaint about the same matter stands beside it; the handler merges them and follows a 限期整改 to
+// done; the town's approver decides the station's 复核. axe-core checks the older pages for serious or critical
+// violations and the new ones for any. Screenshots go to out/.
 //
 // Environment: HCP_BIN (the haochaping binary), CHROMIUM (default /usr/bin/chromium).
 
@@ -135,6 +138,13 @@ try {
     for (const v of bad) console.log(`       ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
     check(bad.length === 0, `axe: no serious or critical violation on ${name}`);
   }
+  // New pages are held to every impact level.
+  async function axeAll(page, name) {
+    await page.addScriptTag({ path: axePath });
+    const res = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
+    for (const v of res.violations) console.log(`       ${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+    check(res.violations.length === 0, `axe: no violation of any impact on ${name}`);
+  }
   async function shot(page, name) {
     await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
   }
@@ -163,9 +173,9 @@ try {
   await axe(rater, "the confirmation page");
   await shot(rater, "phone-rating-done");
   await rater.goto(decoded);
-  await rater.getByRole("link", { name: /非常满意/ }).first().click();
-  await rater.getByRole("button", { name: "提交评价" }).click();
-  check((await rater.title()).includes("已评价"), "a second rating of the same service is explained, not counted");
+  check((await rater.title()).includes("已评价") && (await rater.locator("a.level").count()) === 0, "a used link says so at once, without the levels");
+  check((await rater.locator("body").innerText()).includes("非常不满意"), "with the rating it made");
+  await axeAll(rater, "a used rating link");
 
   console.log("the self-service terminal");
   const kioskCtx = await browser.newContext({ viewport: { width: 1080, height: 1920 }, bypassCSP: true, locale: "zh-CN" });
@@ -176,10 +186,8 @@ try {
   await kiosk.locator("#matter_no").fill("E2E-0001");
   await kiosk.locator("#phone4").fill(APPLICANT_PHONE.slice(-4));
   await kiosk.getByRole("button", { name: "开始评价" }).click();
-  check(kiosk.url().includes("/r/E2E-0001.") && kiosk.url().includes("c=hall_terminal"), "the terminal leads to the same rating page");
-  await kiosk.getByRole("link", { name: "非常满意", exact: true }).click();
-  await kiosk.getByRole("button", { name: "提交评价" }).click();
-  check((await kiosk.title()).includes("已评价"), "already rated from the QR code: explained, not counted twice");
+  check(kiosk.url().includes("/r/E2E-0001.") && kiosk.url().split("/r/")[1].split(".")[3] === "t" && !kiosk.url().includes("?"), "the terminal leads to the rating page with its own signed link");
+  check((await kiosk.title()).includes("已评价"), "already rated from the QR code: said at once, not counted twice");
 
   console.log("the window device (评价器) on a tablet");
   const tablet = await browser.newContext({ viewport: { width: 1024, height: 768 }, bypassCSP: true, locale: "zh-CN" });
@@ -301,6 +309,116 @@ try {
   await adm.getByRole("button", { name: "吊销 综合受理2号窗口评价器" }).click();
   const probe = await fetch(`${base}/api/v1/ratings`, { method: "POST", headers: { authorization: `Bearer ${issued}`, "content-type": "application/json" }, body: "{}" });
   check(probe.status === 401, "the revoked key is refused");
+
+  console.log("a county's working day: a village station, a complaint, the 台账, a town's 复核");
+  const station = await desktop.newPage();
+  async function signIn(page, user) {
+    await page.goto(`${base}/staff/sign-in`);
+    await page.locator("#username").fill(user);
+    await page.locator("#password").fill("Longxian-2026");
+    await page.getByRole("button", { name: "登录" }).click();
+  }
+  await signIn(station, "dongguan");
+  await station.getByRole("link", { name: "办件登记" }).click();
+  await axeAll(station, "the registration page");
+  await station.locator("#item_code").selectOption("61032705043");
+  await station.locator("#applicant_name").fill("王秀兰");
+  await station.locator("#applicant_phone").fill("1370000111");
+  await station.locator("#window_code").selectOption("CG-V1");
+  await station.locator("#promise_limit").fill("10工作日");
+  await station.getByRole("button", { name: "登记办件" }).click();
+  check((await station.locator("#e_applicant_phone").innerText()).includes("手机号码格式不正确"), "a wrong phone is said next to it");
+  check((await station.locator("#applicant_name").inputValue()) === "王秀兰", "what was typed stays");
+  await axeAll(station, "the registration page with an error");
+  await station.locator("#applicant_phone").fill("13700001111");
+  await station.getByRole("button", { name: "登记办件" }).click();
+  const doneText = await station.locator("#done_h").innerText();
+  const villageNo = doneText.replace("已登记办件", "").trim();
+  check(villageNo.startsWith("LX-CG-V1-"), `the station's matter is registered: ${villageNo}`);
+  await shot(station, "desktop-station-registered");
+  const paperHref = await station.getByRole("link", { name: "录入书面评价表" }).getAttribute("href");
+  await station.getByRole("link", { name: /打印办件回执/ }).click();
+  check((await station.locator("body").innerText()).includes(villageNo) && (await station.locator("svg").count()) > 0, "its receipt, with the QR code");
+  await shot(station, "desktop-station-receipt");
+  await station.goto(`${base}${paperHref}`);
+  check((await station.locator("#matter_no").inputValue()) === villageNo, "the paper form opens for the matter");
+  await station.locator('input[name="level"][value="2"]').check();
+  await station.locator('input[name="reasons"][value="208"]').check();
+  await station.locator("#text").fill("排队一个多小时");
+  await station.getByRole("button", { name: "录入" }).click();
+  check((await station.locator(".notice").innerText()).includes("差评已自动立案交办"), "the paper bad review opens a case");
+
+  const citizen = await phone.newPage();
+  await citizen.goto(`${base}/complaint`);
+  await axeAll(citizen, "the complaint form");
+  await citizen.locator("#matter_no").fill(villageNo);
+  await citizen.locator("#text").fill("上次评了差评，代办点还是只有一个人");
+  await citizen.locator("#phone").fill("13700001111");
+  await citizen.getByRole("button", { name: "提交" }).click();
+  check((await citizen.locator("#done_h").innerText()).includes("已收到"), "the complaint is received");
+  await axeAll(citizen, "the complaint confirmation");
+  await shot(citizen, "phone-complaint-done");
+
+  await station.goto(`${base}/staff/cases`);
+  await station.locator("table.queue tr", { hasText: villageNo }).filter({ hasText: "差评" }).first().locator("a").click();
+  const reviewUrl = station.url();
+  check((await station.locator("body").innerText()).includes("同一办件的其他工单"), "the handler sees the complaint beside the bad review");
+  await station.locator("section", { hasText: "同一办件的其他工单" }).locator("a").first().click();
+  check((await station.locator("body").innerText()).includes("代办点还是只有一个人"), "the complaint's own words");
+  await axeAll(station, "a complaint's case page");
+  await shot(station, "desktop-complaint-case");
+  await station.locator("#merge_note").fill("同一诉求，一并办理");
+  await station.getByRole("button", { name: "合并工单" }).click();
+  check(station.url() === reviewUrl, "merged into the bad review");
+  await station.locator("#note").fill("已安排核实");
+  await station.getByRole("button", { name: "确认响应" }).click();
+  await station.locator("#summary").fill("已电话联系王女士");
+  await station.getByRole("button", { name: "记录回访" }).click();
+  await station.locator('input[name="outcome"][value="ledger"]').check();
+  await station.locator("#reason").fill("代办点需增设一名代办员");
+  await station.locator("#rectify_by").fill("2027-03-31");
+  await station.getByRole("button", { name: "确定处理结果" }).click();
+  await station.locator("#text").fill("已列入台账，3月底前增设代办员");
+  await station.getByRole("button", { name: "答复并报备" }).click();
+  check((await station.locator("#rect-h").innerText()).includes("整改中"), "after the reply the rectification stays open");
+  await station.locator("#rect_note").fill("已选定代办员人选");
+  await station.getByRole("button", { name: "记录整改" }).click();
+  await station.locator('input[name="action"][value="done"]').check();
+  await station.locator("#rect_note").fill("代办员已到岗");
+  await station.locator("#rect_evidence").fill("镇党委会议纪要 2027-3 号");
+  await station.getByRole("button", { name: "记录整改" }).click();
+  check((await station.locator("#rect-h").innerText()).includes("已完成"), "the rectification is tracked to done");
+  await axeAll(station, "a bad review's case page with its rectification");
+  await shot(station, "desktop-case-rectified");
+  await station.getByRole("link", { name: "整改台账" }).click();
+  check((await station.locator("table").innerText()).includes("代办点需增设一名代办员"), "the 台账 lists it");
+  await axeAll(station, "the 台账");
+
+  // A second paper bad review at the station; the station applies for 复核, the town's approver decides.
+  const second = await api("POST", "/matters", {
+    matter_no: "E2E-V1-2", item_code: "61032705043", unit_code: "LX-CG-V1", accepted_at: new Date(Date.now() - 600_000).toISOString(),
+    completed_at: new Date().toISOString(), applicant: { kind: "person", name: "赵大爷" },
+  });
+  check(second.status === 201, "a second matter of the station");
+  await station.goto(`${base}/staff/paper?matter_no=E2E-V1-2`);
+  await station.locator('input[name="level"][value="1"]').check();
+  await station.locator('input[name="reasons"][value="199"]').check();
+  await station.locator('input[name="anonymous"][value="1"]').check();
+  await station.getByRole("button", { name: "录入" }).click();
+  await station.goto(`${base}/staff/cases`);
+  await station.locator("table.queue tr", { hasText: "E2E-V1-2" }).first().locator("a").click();
+  const appealUrl = station.url();
+  await station.locator("#ap_reason").fill("评价人为隔壁村民，当日未来办事");
+  await station.locator("#ap_evidence").fill("登记簿当日无此人");
+  await station.getByRole("button", { name: "申请复核" }).click();
+  const town = await (await browser.newContext({ viewport: { width: 1366, height: 900 }, bypassCSP: true, locale: "zh-CN" })).newPage();
+  await signIn(town, "cg_shenhe");
+  await town.goto(appealUrl);
+  await town.locator('input[name="upheld"][value="true"]').check();
+  await town.locator("#de_note").fill("经核实不属实");
+  await town.getByRole("button", { name: "作出决定" }).click();
+  check((await town.locator("h1").innerText()).includes("已办结"), "the town's approver decided the village's 复核");
+  await shot(town, "desktop-town-appeal");
 
   console.log("the rater's feedback");
   let replyText;

@@ -131,6 +131,8 @@ pub async fn seed(app: &App, matters: usize) -> anyhow::Result<DemoInfo> {
         ("duban", Role::Oversight, "LX"),
         ("gaj_handler", Role::UnitHandler, "LX-GAJ"),
         ("chengguan", Role::TownAdmin, "LX-CG"),
+        ("cg_shenhe", Role::UnitApprover, "LX-CG-BMZX"),
+        ("dongguan", Role::UnitHandler, "LX-CG-V1"),
     ]
     .into_iter()
     .map(|(u, r, unit)| (u.to_string(), r.code().to_string(), unit.to_string()))
