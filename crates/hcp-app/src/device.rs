@@ -37,3 +37,49 @@ pub async fn pending(app: &App, window: &str) -> AppResult<Option<Pending>> {
         staff: staff.and_then(|s| master.staff_name(&s)),
     }))
 }
+
+/// A press the device could not get accepted for good, as it reports it.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefusedIn {
+    pub matter_no: String,
+    pub service_no: Option<String>,
+    pub level: i64,
+    /// the refusal's code as the device was answered
+    pub code: String,
+    /// the device's clock at the press (RFC 3339), as it queued it
+    pub rated_at: Option<String>,
+}
+
+/// Keeps a device's report of a press that was refused for good, so that the county sees it (a device holds
+/// no personal data; what it reports is checked like any input).
+#[tracing::instrument(skip_all)]
+pub async fn report_refused(app: &App, key: &hcp_storage::keys::ApiKey, input: &RefusedIn) -> AppResult<()> {
+    let matter_no = hcp_domain::ids::parse_code(&input.matter_no, "matter_no", 50)?;
+    let service_no = input.service_no.as_deref().map(|s| hcp_domain::ids::parse_code(s, "service_no", 60)).transpose()?;
+    let code = hcp_domain::ids::parse_code(&input.code, "code", 40)?;
+    let level = hcp_domain::Level::new(input.level, "level")?;
+    let pressed_at = input.rated_at.as_deref().map(|t| hcp_domain::Timestamp::parse_rfc3339(t, "rated_at")).transpose()?;
+    app.db
+        .record_dead_letter(&hcp_storage::dead_letters::DeadLetter {
+            id: uuid::Uuid::now_v7().to_string(),
+            key_id: key.id.clone(),
+            unit_code: key.unit_code.clone(),
+            window_code: key.window_code.clone(),
+            matter_no,
+            service_no,
+            level: i64::from(level.value()),
+            code,
+            pressed_at: pressed_at.map(|t| t.to_rfc3339()),
+            reported_at: hcp_domain::Timestamp::now().micros(),
+        })
+        .await?;
+    Ok(())
+}
+
+/// The devices' dead letters of the caller's tree (for those who administer devices), newest first.
+pub async fn dead_letters(app: &App, caller: &crate::Caller) -> AppResult<Vec<hcp_storage::dead_letters::DeadLetter>> {
+    app.authorize(caller, hcp_domain::access::Act::ManageKeys)?;
+    let units = app.units_for(caller, hcp_domain::access::Act::ManageKeys);
+    Ok(app.db.dead_letters(&units, 500).await?)
+}

@@ -43,3 +43,19 @@ CREATE TABLE rectifications (
 );
 CREATE INDEX rectifications_due ON rectifications(state, rectify_by);
 CREATE INDEX rectifications_unit ON rectifications(unit_code, state);
+
+-- Presses a window device could not get accepted for good (not a network problem: a refusal), reported by the
+-- device so that the county sees them; the device keeps its own copy too. No personal data: a device takes none.
+CREATE TABLE device_dead_letters (
+    id          TEXT PRIMARY KEY,
+    key_id      TEXT NOT NULL,
+    unit_code   TEXT NOT NULL,
+    window_code TEXT,
+    matter_no   TEXT NOT NULL,
+    service_no  TEXT,
+    level       BIGINT NOT NULL,
+    code        TEXT NOT NULL,
+    pressed_at  TEXT,
+    reported_at BIGINT NOT NULL
+);
+CREATE INDEX device_dead_letters_unit ON device_dead_letters(unit_code, reported_at);

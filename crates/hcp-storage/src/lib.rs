@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod chain;
 pub mod complaints;
 pub mod db;
+pub mod dead_letters;
 pub mod error;
 pub mod invitations;
 pub mod keys;

@@ -41,6 +41,14 @@
     f.push({ item: item, why: why });
     localStorage.setItem(FAILED, JSON.stringify(f.slice(-200)));
     failedNote.textContent = "有 " + f.length + " 条评价未被接受，请联系管理员";
+    // Told to the county too (best effort: the device keeps its own copy).
+    var b = item.body || {};
+    fetch("/device/refused", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ matter_no: b.matter_no, service_no: b.service_no, level: b.level, code: String(why).slice(0, 40), rated_at: b.rated_at })
+    }).catch(function () {});
   }
   function hideReasons() { reasonSets.forEach(function (s) { s.hidden = true; }); }
   function showIdle() {

@@ -525,6 +525,7 @@ async fn account(app: &common::TestApp, c: &reqwest::Client, user: &str, role: h
 async fn post_form(app: &common::TestApp, c: &reqwest::Client, cookies: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     // The token of the page the form is on (a case's 复核 form posts to …/appeal from the case page).
     let page = path.split('?').next().unwrap().trim_end_matches("/appeal").trim_end_matches("/merge").trim_end_matches("/rectification");
+    let page = if page.starts_with("/staff/notifications/") { "/staff/notifications" } else { page };
     let (_, token) = form_token(app, c, page, cookies).await;
     let mut form: Vec<(&str, String)> = fields.iter().map(|(k, v)| (*k, v.to_string())).collect();
     form.push(("csrf", token));
@@ -696,5 +697,81 @@ both!(a_complaint_from_the_public_form_stands_beside_the_bad_review_of_its_matte
     let (s, v) = app.post(&format!("/cases/{elsewhere}/merge"), Some(&app.system_key), &json!({"into": review, "note": "x"})).await;
     assert_eq!((s, v["error"]["code"].as_str()), (422, Some("merge_other_matter")), "{v}");
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
+    app
+});
+
+both!(the_back_office_shows_inspections_filed_replies_failed_notifications_and_device_dead_letters, |app| {
+    let c = client();
+    app.expect_jobs("notify");
+    // An assessor records an inspection on the page; it is listed and exported.
+    let assessor = page_session(&app, &c, "assessor").await;
+    let r = post_form(
+        &app,
+        &c,
+        &assessor,
+        "/staff/inspections",
+        &[("unit_code", "LX-SCJ"), ("score_norms", "88"), ("findings", "窗口未公示办事指南"), ("open_case", "1")],
+    )
+    .await;
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("已记录") && html.contains("窗口未公示办事指南") && html.contains("service_norms 88"), "{html}");
+    let r =
+        post_form(&app, &c, &assessor, "/staff/inspections", &[("unit_code", "LX-SCJ"), ("score_norms", "150"), ("findings", "x")]).await;
+    assert_eq!(r.status().as_u16(), 422, "a score out of range is refused on the page");
+    let csv =
+        c.get(format!("{}/staff/inspections?format=csv", app.base)).header("cookie", &assessor).send().await.unwrap().text().await.unwrap();
+    assert!(csv.starts_with('\u{feff}') && csv.contains("窗口未公示办事指南"), "{csv}");
+    // A reply filed for supervision.
+    let case = app.bad_review("REC-1", true).await;
+    for body in [
+        json!({"action": "respond", "note": "x"}),
+        json!({"action": "decide", "outcome": "explained", "explanation": "按规定须本人到场", "legal_basis": "《居民身份证法》"}),
+        json!({"action": "reply", "text": "已向您说明须本人到场的依据"}),
+    ] {
+        let (s, v) = app.post(&format!("/cases/{case}/actions"), Some(&app.system_key), &body).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let admin = page_session(&app, &c, "admin").await;
+    let html = c.get(format!("{}/staff/replies", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("已向您说明须本人到场的依据") && html.contains("解释说明"), "{html}");
+    // Messages that could not be sent (no transport here): listed, and re-run from the page.
+    let mobile = app.state.secrets.encrypt("13900000001").unwrap();
+    app.state.db.set_user_contact("scj_staff", None, Some(mobile)).await.unwrap();
+    app.bad_review("REC-2", true).await;
+    hcp_app::notifications::derive(&app.state).await.unwrap();
+    let notifier = hcp_app::notifications::Notifier::new(None, None);
+    while hcp_app::notifications::send_due(&app.state, &notifier).await.unwrap() > 0 {}
+    let html = c.get(format!("{}/staff/notifications", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("未配置通道") && html.contains("重新发送"), "{html}");
+    let action = html.split("action=\"/staff/notifications/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = post_form(&app, &c, &admin, &format!("/staff/notifications/{action}"), &[]).await;
+    assert_eq!(
+        (r.status().as_u16(), r.headers().get("location").map(|l| l.to_str().unwrap().to_string())),
+        (303, Some("/staff/notifications".into()))
+    );
+    // A press the device could not get accepted, reported by the device, seen by the county.
+    let (csrf_cookie, token) = form_token(&app, &c, "/device/setup", "").await;
+    let r = c
+        .post(format!("{}/device/setup", app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    let device = set_cookie(&r, "hcp_device");
+    let report = json!({"matter_no": "REC-9", "service_no": "REC-9-S1", "level": 2, "code": "already_rated", "rated_at": "2026-12-01T09:30:00+08:00"});
+    let r = c.post(format!("{}/device/refused", app.base)).header("cookie", &device).json(&report).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let r = c.post(format!("{}/device/refused", app.base)).json(&report).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 401, "only a set-up device reports");
+    let bad = json!({"matter_no": "REC 9", "level": 9, "code": "x"});
+    let r = c.post(format!("{}/device/refused", app.base)).header("cookie", &device).json(&bad).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let html = c.get(format!("{}/staff/dead-letters", app.base)).header("cookie", &admin).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("REC-9") && html.contains("已评价过") && html.contains("综合受理1号窗口"), "{html}");
+    let handler = page_session(&app, &c, "scj_staff").await;
+    let r = c.get(format!("{}/staff/dead-letters", app.base)).header("cookie", &handler).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 403, "for those who administer devices");
     app
 });

@@ -361,10 +361,21 @@ both!(the_navigation_offers_only_what_the_role_may_do, |app| {
         nav.split("href=\"").skip(1).map(|p| p.split('"').next().unwrap_or_default().to_string()).collect()
     };
     for (user, want) in [
-        ("clerk_scj", vec!["/staff/cases", "/staff/ledger", "/staff/matters"]),
-        ("scj_staff", vec!["/staff/cases", "/staff/ledger", "/staff/matters", "/staff/dashboard", "/staff/paper"]),
-        ("duban", vec!["/staff/cases", "/staff/ledger", "/staff/dashboard"]),
-        ("assessor", vec![]),
+        ("clerk_scj", vec!["/staff/cases", "/staff/ledger", "/staff/matters", "/staff/replies"]),
+        (
+            "scj_staff",
+            vec![
+                "/staff/cases",
+                "/staff/ledger",
+                "/staff/matters",
+                "/staff/dashboard",
+                "/staff/paper",
+                "/staff/inspections",
+                "/staff/replies",
+            ],
+        ),
+        ("duban", vec!["/staff/cases", "/staff/ledger", "/staff/dashboard", "/staff/inspections", "/staff/replies"]),
+        ("assessor", vec!["/staff/inspections"]),
         (
             "admin",
             vec![
@@ -373,13 +384,18 @@ both!(the_navigation_offers_only_what_the_role_may_do, |app| {
                 "/staff/matters",
                 "/staff/dashboard",
                 "/staff/paper",
+                "/staff/inspections",
+                "/staff/replies",
+                "/staff/notifications",
                 "/staff/keys",
+                "/staff/dead-letters",
                 "/staff/settings",
                 "/staff/province",
             ],
         ),
     ] {
         let cookie = app.sign_in(user).await;
+        // The back office's front door leads everyone to a page they may use (an assessor to the inspections).
         let html =
             app.client.get(format!("{}/staff/cases", app.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
         assert_eq!(nav_of(&html), want, "{user}");

@@ -240,6 +240,17 @@ pub async fn rate_json(
     }
 }
 
+/// A press the device could not get accepted for good, reported by its script so that the county sees it.
+pub async fn refused(State(state): State<AppState>, headers: HeaderMap, body: ApiJson<hcp_app::device::RefusedIn>) -> Response {
+    let Some(key) = device_of(&state, &headers).await else {
+        return ApiError(AppError::Unauthenticated).into_response();
+    };
+    match hcp_app::device::report_refused(&state, &key, &body.value).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
 /// The same press without JavaScript: a form post, answered with the device page.
 pub async fn rate_form(State(state): State<AppState>, headers: HeaderMap, ClientIp(peer): ClientIp, form: Form) -> Response {
     let Some(key) = device_of(&state, &headers).await else {

@@ -11,6 +11,7 @@ pub mod paper;
 pub mod province;
 pub mod queue;
 pub mod receipt;
+pub mod records;
 pub mod settings;
 pub mod sign_in;
 
@@ -37,13 +38,17 @@ pub struct Frame {
 
 /// The back office's pages with the act each needs (the paper form is not for window staff, whose own
 /// service it may rate; keys, settings and the provincial link are the administrators').
-const PAGES: [(&str, &str, Act); 8] = [
+const PAGES: [(&str, &str, Act); 12] = [
     ("/staff/cases", "工单", Act::ReadCases),
     ("/staff/ledger", "整改台账", Act::ReadCases),
     ("/staff/matters", "办件登记", Act::RegisterMatter),
     ("/staff/dashboard", "统计", Act::ReadLoopStats),
     ("/staff/paper", "书面评价录入", Act::EnterPaperRating),
+    ("/staff/inspections", "监督查评", Act::ReadInspections),
+    ("/staff/replies", "答复备案", Act::ReadCases),
+    ("/staff/notifications", "失败通知", Act::ManageNotifications),
     ("/staff/keys", "密钥管理", Act::ManageKeys),
+    ("/staff/dead-letters", "评价器异常", Act::ManageKeys),
     ("/staff/settings", "系统设置", Act::ManageKeys),
     ("/staff/province", "省级报送", Act::ManageProvinceLink),
 ];

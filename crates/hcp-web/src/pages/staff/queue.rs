@@ -41,6 +41,8 @@ pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: Head
     };
     let queue = match hcp_app::cases::work_queue(&state, &session.caller).await {
         Ok(q) => q,
+        // Someone without cases (an assessor) lands on the first page they may use.
+        Err(hcp_app::AppError::Forbidden(_)) if !session.frame.nav.is_empty() => return crate::pages::see_other(session.frame.nav[0].0),
         Err(e) => return error_page(&e),
     };
     let master = state.master();
