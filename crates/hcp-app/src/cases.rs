@@ -89,7 +89,7 @@ pub struct CaseDetail {
     pub related: Vec<CaseOut>,
     /// the rectification item (台账) a 限期整改 outcome opened
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rectification: Option<crate::rectify::RectificationOut>,
+    pub rectification: Option<RectificationOut>,
 }
 
 pub fn case_out(app: &App, s: &CaseSummary) -> CaseOut {
@@ -148,6 +148,39 @@ fn complaint_view(app: &App, c: &Complaint) -> ComplaintView {
     }
 }
 
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RectificationOut {
+    pub case_id: String,
+    pub unit_code: String,
+    pub unit_name: Option<String>,
+    /// why it was to be rectified (the outcome's reason)
+    pub reason: String,
+    /// `YYYY-MM-DD`
+    pub rectify_by: String,
+    /// `open` or `done`
+    pub state: String,
+    pub overdue: bool,
+    /// progress notes recorded so far
+    pub progress: i64,
+    pub opened_at: String,
+    pub done_at: Option<String>,
+}
+
+pub fn item_out(r: &hcp_storage::rectifications::Rectification) -> RectificationOut {
+    RectificationOut {
+        case_id: r.case_id.clone(),
+        unit_code: r.unit_code.clone(),
+        unit_name: None,
+        reason: r.reason.clone(),
+        rectify_by: r.rectify_by.to_string(),
+        state: r.state.clone(),
+        overdue: r.state == "open" && BizDay::today() > r.rectify_by,
+        progress: r.progress,
+        opened_at: Timestamp(r.opened_at).to_rfc3339(),
+        done_at: r.done_at.map(|t| Timestamp(t).to_rfc3339()),
+    }
+}
+
 /// A case with everything about it that its pages show.
 #[derive(Debug, Clone)]
 pub struct CaseFile {
@@ -187,7 +220,7 @@ impl CaseFile {
             history: self.events.iter().map(event_out).collect(),
             complaint: self.complaint.as_ref().map(|c| complaint_view(app, c)),
             related: self.related.iter().map(|r| case_out(app, r)).collect(),
-            rectification: self.rectification.as_ref().map(crate::rectify::item_out),
+            rectification: self.rectification.as_ref().map(item_out),
         }
     }
 }

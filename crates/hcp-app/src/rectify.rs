@@ -3,52 +3,19 @@
 //! an item past its deadline is escalated once to the top of the tree. Every step is an event of the case, on
 //! the ledger; the item itself is their projection.
 
+use hcp_domain::Timestamp;
 use hcp_domain::access::{Act, Target};
 use hcp_domain::case_event::EventDetail;
 use hcp_domain::ids::parse_text;
 use hcp_domain::records::CaseEvent;
-use hcp_domain::{BizDay, Timestamp};
-use hcp_storage::rectifications::Rectification;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::App;
 use crate::caller::Caller;
 use crate::cases::{CaseDetail, get_case, load_case};
+pub use crate::cases::{RectificationOut, item_out};
 use crate::error::{AppError, AppResult};
-
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct RectificationOut {
-    pub case_id: String,
-    pub unit_code: String,
-    pub unit_name: Option<String>,
-    /// why it was to be rectified (the outcome's reason)
-    pub reason: String,
-    /// `YYYY-MM-DD`
-    pub rectify_by: String,
-    /// `open` or `done`
-    pub state: String,
-    pub overdue: bool,
-    /// progress notes recorded so far
-    pub progress: i64,
-    pub opened_at: String,
-    pub done_at: Option<String>,
-}
-
-pub fn item_out(r: &Rectification) -> RectificationOut {
-    RectificationOut {
-        case_id: r.case_id.clone(),
-        unit_code: r.unit_code.clone(),
-        unit_name: None,
-        reason: r.reason.clone(),
-        rectify_by: r.rectify_by.to_string(),
-        state: r.state.clone(),
-        overdue: r.state == "open" && BizDay::today() > r.rectify_by,
-        progress: r.progress,
-        opened_at: Timestamp(r.opened_at).to_rfc3339(),
-        done_at: r.done_at.map(|t| Timestamp(t).to_rfc3339()),
-    }
-}
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

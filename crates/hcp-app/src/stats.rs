@@ -25,6 +25,12 @@ pub struct LevelCountsOut {
     pub level1: i64,
 }
 
+impl From<LevelCounts> for LevelCountsOut {
+    fn from(c: LevelCounts) -> Self {
+        LevelCountsOut { level5: c.by_level[4], level4: c.by_level[3], level3: c.by_level[2], level2: c.by_level[1], level1: c.by_level[0] }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GroupOut {
     pub key: String,
@@ -92,13 +98,7 @@ pub async fn satisfaction(app: &App, caller: &Caller, by: Option<&str>, period: 
                 name: group_name(app, dim, &g.key),
                 key: g.key,
                 total: c.total(),
-                counts: LevelCountsOut {
-                    level5: c.by_level[4],
-                    level4: c.by_level[3],
-                    level3: c.by_level[2],
-                    level2: c.by_level[1],
-                    level1: c.by_level[0],
-                },
+                counts: LevelCountsOut::from(c),
                 bad_reviews: c.bad(),
                 satisfaction_rate: c.satisfaction_rate(),
                 good_rate: c.good_rate(),
@@ -167,13 +167,7 @@ pub async fn indicators(app: &App, period: Period, unit: Option<&str>) -> AppRes
             set,
             modes,
             total,
-            counts: LevelCountsOut {
-                level5: c.by_level[4],
-                level4: c.by_level[3],
-                level3: c.by_level[2],
-                level2: c.by_level[1],
-                level1: c.by_level[0],
-            },
+            counts: LevelCountsOut::from(c),
             mean: (total > 0).then(|| (weighted as f64 / total as f64 * 100.0).round() / 100.0),
             satisfaction_rate: c.satisfaction_rate(),
         }

@@ -325,3 +325,34 @@ fn province_commands_for_the_operator() {
     assert_eq!(code, 2);
     assert!(err.contains("--province-public-key"), "{err}");
 }
+
+#[test]
+fn a_station_imports_its_spreadsheet_of_matters_saved_in_gbk() {
+    let dir = Dir(std::env::temp_dir().join(format!("hcp-cli-{}", uuid::Uuid::new_v4().simple())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // Master data saved by Excel on Chinese Windows: GBK, read as such.
+    let (units, _, _) = encoding_rs::GBK.encode(
+        "code,name,parent_code,kind,region_code,credit_code,hall_stationed\nLX,陇县人民政府,,county,610327,,0\nLX-CG,城关镇人民政府,LX,town,610327100,,0\nLX-CG-V1,东关社区便民服务站,LX-CG,village,610327100201,,0\n",
+    );
+    std::fs::write(dir.0.join("units.csv"), &units).unwrap();
+    let (code, out, err) = run(&dir, &["import", "units", "units.csv"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(dir.0.join("items.csv"), "code,name,item_type,owner_unit_code\n61032705043,残疾人两项补贴申领,05,LX\n").unwrap();
+    assert_eq!(run(&dir, &["import", "items", "items.csv"]).0, 0);
+    let (code, _, err) = run(
+        &dir,
+        &["users", "create", "--username", "dongguan", "--password", "Strong-pass-2026", "--role", "unit_handler", "--unit", "LX-CG-V1"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let sheet = "办件编号,事项编码,单位编码,申请人,受理时间,办结时间,承诺时限\nV1-001,61032705043,LX-CG-V1,王秀兰,2026-11-20 09:30,2026-11-20 10:00,10工作日\nV1-002,61032705043,LX-CG,李四,2026-11-21 09:30,,\n";
+    let (gbk, _, _) = encoding_rs::GBK.encode(sheet);
+    std::fs::write(dir.0.join("办件.csv"), &gbk).unwrap();
+    // Without an account to import as: told how, nothing imported.
+    let (code, _, err) = run(&dir, &["import", "matters", "办件.csv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--as"), "{err}");
+    // As the station: its own matter is imported; the town's is refused by line, in Chinese (exit 1).
+    let (code, out, _) = run(&dir, &["import", "matters", "办件.csv", "--as", "dongguan"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("imported 1 matters") && out.contains("1 refused") && out.contains("第 3 行"), "{out}");
+}

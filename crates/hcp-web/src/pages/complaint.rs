@@ -11,7 +11,7 @@ use hcp_app::complaints::{ComplaintIn, ContactIn, submit_complaint};
 use hcp_app::{AppError, Caller};
 use hcp_domain::master::UnitKind;
 
-use super::{csrf_ok, csrf_token, render, with_cookie};
+use super::{Filled, csrf_ok, csrf_token, render, with_cookie};
 use crate::extract::Form;
 use crate::state::AppState;
 
@@ -23,25 +23,10 @@ type Group = (String, Vec<(String, String)>);
 struct ComplaintPage {
     csrf: String,
     groups: Vec<Group>,
-    values: Vec<(String, String)>,
-    /// `(field, message)`; the field `""` is the form as a whole
-    error: Option<(String, String)>,
+    /// what was typed, and the error by its field
+    filled: Filled,
     /// after submitting: the reference, and what happens next
     done: Option<(String, Vec<String>)>,
-}
-
-impl ComplaintPage {
-    fn value(&self, name: &str) -> &str {
-        self.values.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
-
-    fn error_for(&self, name: &str) -> Option<&str> {
-        self.error.as_ref().filter(|(f, _)| f == name).map(|(_, m)| m.as_str())
-    }
-
-    fn form_error(&self) -> Option<&str> {
-        self.error.as_ref().filter(|(f, _)| f.is_empty()).map(|(_, m)| m.as_str())
-    }
 }
 
 /// The county's units as a person looks for them: county departments and halls, then each town with its
@@ -92,7 +77,7 @@ fn page_with(
     } else {
         StatusCode::OK
     };
-    with_cookie(render(status, &ComplaintPage { csrf, groups: groups(state), values, error, done }), cookie)
+    with_cookie(render(status, &ComplaintPage { csrf, groups: groups(state), filled: Filled { values, error }, done }), cookie)
 }
 
 pub async fn page(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -204,3 +204,33 @@ pub async fn device_script() -> Response {
 pub async fn stylesheet() -> Response {
     asset(include_str!("../../assets/app.css"), "text/css; charset=utf-8")
 }
+
+/// What a form held and the error to show by its field: how the pages keep everything typed when they refuse
+/// it. The field `""` is the form as a whole.
+#[derive(Default)]
+pub(crate) struct Filled {
+    pub values: Vec<(String, String)>,
+    pub error: Option<(String, String)>,
+}
+
+impl Filled {
+    pub fn value(&self, name: &str) -> &str {
+        self.values.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn checked(&self, name: &str, value: &str) -> bool {
+        self.value(name) == value
+    }
+
+    pub fn error_for(&self, name: &str) -> Option<&str> {
+        self.error.as_ref().filter(|(f, _)| f == name).map(|(_, m)| m.as_str())
+    }
+
+    pub fn form_error(&self) -> Option<&str> {
+        self.error_for("")
+    }
+
+    pub fn has_error(&self) -> bool {
+        self.error.is_some()
+    }
+}

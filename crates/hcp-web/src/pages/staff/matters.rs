@@ -16,6 +16,7 @@ use hcp_domain::national::TimeLimit;
 use super::{Frame, Session, error_page, form_status};
 use crate::extract::Form;
 use crate::extract::caller::Who;
+use crate::pages::Filled;
 use crate::state::AppState;
 
 /// The fields of the form, in order, with their labels: an error names one of them.
@@ -45,30 +46,10 @@ struct MattersPage {
     items: Choices,
     windows: Choices,
     staff: Choices,
-    /// what was typed, by field name
-    values: Vec<(String, String)>,
-    /// the field an error is about (`""` for the form as a whole) and the message
-    error: Option<(String, String)>,
+    /// what was typed, and the error by its field
+    filled: Filled,
     /// the matter just registered, with its service number if one was recorded
     done: Option<(String, Option<String>)>,
-}
-
-impl MattersPage {
-    fn value(&self, name: &str) -> &str {
-        self.values.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or("")
-    }
-
-    fn error_for(&self, name: &str) -> Option<&str> {
-        self.error.as_ref().filter(|(f, _)| f == name).map(|(_, m)| m.as_str())
-    }
-
-    fn form_error(&self) -> Option<&str> {
-        self.error.as_ref().filter(|(f, _)| !FIELDS.iter().any(|(n, _)| n == f)).map(|(_, m)| m.as_str())
-    }
-
-    fn checked(&self, name: &str, value: &str) -> bool {
-        self.value(name) == value
-    }
 }
 
 /// The form's field a use case's error names (`applicant.phone` → `applicant_phone`).
@@ -83,7 +64,11 @@ fn field_of(e: &AppError) -> String {
         "agent.id_number" => "agent_id".into(),
         "handler_code" => "staff_code".into(),
         "served_at" => "accepted_at".into(),
-        f => f.split('.').next().unwrap_or(f).to_string(),
+        f => {
+            let f = f.split('.').next().unwrap_or(f);
+            // An error of no field of the form is the form's.
+            if FIELDS.iter().any(|(n, _)| *n == f) { f.to_string() } else { String::new() }
+        }
     }
 }
 
@@ -119,7 +104,7 @@ fn matters_page(
 ) -> Response {
     let (units, items, windows, staff) = options(state, &session.caller);
     let status = form_status(&error.as_ref().map(|e| e.1.clone()));
-    let page = MattersPage { frame: session.frame.clone(), units, items, windows, staff, values, error, done };
+    let page = MattersPage { frame: session.frame.clone(), units, items, windows, staff, filled: Filled { values, error }, done };
     session.page(status, &page)
 }
 
