@@ -216,12 +216,17 @@ try {
   check((await dev.locator("#rate h1").innerText()).includes("请您评价"), "a service at the window is pushed to the device");
   await axe(dev, "the window device (rating)");
   await shot(dev, "tablet-device-rate");
-  // A double tap is one rating.
+  // An optional indicator first, then the level; a double tap is one rating.
+  await dev.locator("details.inds summary").click();
+  await dev.locator('input[name="ind_E02"][value="5"]').check();
   await dev.evaluate(() => { const b = document.querySelector('#rate button[value="4"]'); b.click(); b.click(); });
   await dev.waitForFunction(() => document.getElementById("status").textContent.includes("感谢"));
   await dev.waitForFunction(() => (JSON.parse(localStorage.getItem("hcp-device-queue") || "[]")).length === 0);
   const again2 = await api("POST", "/ratings", { matter_no: "E2E-0002", service_no: s2, channel: "business_system", level: 5 });
   check(again2.status === 409 && again2.body.error.code === "already_rated", "the press was stored (a second rating is refused)");
+  const storedPress = await api("GET", `/ratings/${again2.body.id}`);
+  check(storedPress.body.level === 4 && storedPress.body.indicators && storedPress.body.indicators.E02 === 5, "with the indicator tapped before the level");
+  check((await dev.locator("#rate-form input[type=radio]:checked").count()) === 0, "nothing of the previous citizen's choices stays");
   // The screen returns to its welcome after the idle time.
   await dev.waitForSelector("#idle:not([hidden])", { timeout: 8_000 });
   check(true, "back to the welcome screen after the idle time");

@@ -242,6 +242,10 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
                 if level <= 2 {
                     body["reasons"] = json!([if level == 2 { "204" } else { "103" }]);
                 }
+                // A third of raters also rate indicators (each adds two rollup groups).
+                if i % 3 == 0 {
+                    body["indicators"] = json!({"N01": level, "N03": level, "N05": level});
+                }
                 let start = Instant::now();
                 let ok = matches!(client.post(&url).bearer_auth(&key).json(&body).send().await, Ok(r) if r.status().as_u16() == 201);
                 lat.push(start.elapsed());
@@ -267,7 +271,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
     let rate = args.ratings as f64 / elapsed.as_secs_f64();
     println!();
     println!(
-        "ingestion over HTTP ({} ratings, {} connections, 18% bad reviews opening cases; durable commit with ledger + rollup + outbox):",
+        "ingestion over HTTP ({} ratings, {} connections, 18% bad reviews opening cases, a third with 3 indicator levels; durable commit with ledger + rollups + outbox):",
         args.ratings, args.concurrency
     );
     println!("  throughput      {rate:.0} ratings/s ({:.2} s)", elapsed.as_secs_f64());

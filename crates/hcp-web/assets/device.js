@@ -63,6 +63,10 @@
   }
   function offer(s) {
     current = s;
+    // Nothing of the previous citizen's choices stays.
+    document.querySelectorAll("#rate-form input[type=radio]:checked").forEach(function (r) { r.checked = false; });
+    var d = document.querySelector("#rate-form details");
+    if (d) d.open = false;
     document.querySelectorAll("input[name=matter_no]").forEach(function (i) { i.value = s.matter_no; });
     document.querySelectorAll("input[name=service_no]").forEach(function (i) { i.value = s.service_no; });
     what.textContent = s.item + (s.staff ? " · 服务人员 " + s.staff : "");
@@ -150,9 +154,15 @@
       status.textContent = "网络中断时间过长，暂时不能保存更多评价，请联系工作人员。";
       return;
     }
+    // The indicators rated before the level (optional), then cleared for the next citizen.
+    var indicators = {};
+    document.querySelectorAll("#rate-form input[type=radio]:checked").forEach(function (r) {
+      indicators[r.name.slice(4)] = parseInt(r.value, 10);
+      r.checked = false;
+    });
     var item = {
       key: "dev-" + current.matter_no + "-" + current.service_no + "-" + now,
-      body: { matter_no: current.matter_no, service_no: current.service_no, level: level, reasons: reasons, rated_at: new Date(now + clockOffset).toISOString() }
+      body: { matter_no: current.matter_no, service_no: current.service_no, level: level, reasons: reasons, indicators: indicators, rated_at: new Date(now + clockOffset).toISOString() }
     };
     rated[current.matter_no + "/" + current.service_no] = true;
     q.push(item);

@@ -549,6 +549,7 @@ both!(a_village_station_registers_a_matter_prints_its_receipt_and_enters_the_pap
         ("proc_channel", "offline"),
         ("completed", "1"),
         ("promise_limit", "10工作日"),
+        ("legal_limit", "20工作日"),
     ];
     // A wrong phone: the error stands next to it, in words, and everything typed stays.
     let r = post_form(&app, &c, &v1, "/staff/matters", &fields).await;
@@ -566,7 +567,7 @@ both!(a_village_station_registers_a_matter_prints_its_receipt_and_enters_the_pap
     assert!(html.contains(&format!("/staff/receipt?matter_no={no}")) && html.contains("录入书面评价表"), "{html}");
     assert!(html.contains(&format!("服务编号 {no}-S1")), "{html}");
     let m = app.state.db.find_matter(&no).await.unwrap().unwrap();
-    assert_eq!((m.unit_code.as_str(), m.details.promise), ("LX-CG-V1", Some((10, 1))));
+    assert_eq!((m.unit_code.as_str(), m.details.promise, m.details.legal), ("LX-CG-V1", Some((10, 1)), Some((20, 1))));
     assert!(m.completed_at.is_some());
     // The receipt, with the QR code of the service just given.
     let r = c.get(format!("{}/staff/receipt?matter_no={no}", app.base)).header("cookie", &v1).send().await.unwrap();
@@ -773,5 +774,58 @@ both!(the_back_office_shows_inspections_filed_replies_failed_notifications_and_d
     let handler = page_session(&app, &c, "scj_staff").await;
     let r = c.get(format!("{}/staff/dead-letters", app.base)).header("cookie", &handler).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 403, "for those who administer devices");
+    app
+});
+
+both!(the_window_device_takes_indicator_levels_with_the_press, |app| {
+    let c = client();
+    let (csrf_cookie, token) = form_token(&app, &c, "/device/setup", "").await;
+    let r = c
+        .post(format!("{}/device/setup", app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    let cookies = format!("{}; {csrf_cookie}", set_cookie(&r, "hcp_device"));
+    app.matter("DEV-IND-1", true).await;
+    let s1 = app.service("DEV-IND-1", "ZX-01").await;
+    let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("分项评价") && html.contains("name=\"ind_E02\"") && !html.contains("平台完善性"), "on-site indicators only");
+    // Without JavaScript: the indicators travel with the level in the form.
+    let token = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = c
+        .post(format!("{}/device/rate-form", app.base))
+        .header("cookie", &cookies)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("matter_no", "DEV-IND-1"),
+            ("service_no", s1["service_no"].as_str().unwrap()),
+            ("ind_E01", "5"),
+            ("ind_E02", "4"),
+            ("level", "5"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM ratings WHERE matter_no = 'DEV-IND-1' AND indicators = 'E01=5,E02=4' AND channel = 'pad'").await,
+        1
+    );
+    // The script's JSON press carries them too.
+    app.matter("DEV-IND-2", true).await;
+    let s2 = app.service("DEV-IND-2", "ZX-01").await;
+    let body = json!({"matter_no": "DEV-IND-2", "service_no": s2["service_no"], "level": 4, "indicators": {"E03": 3}});
+    let r = c
+        .post(format!("{}/device/rate", app.base))
+        .header("cookie", &cookies)
+        .header("idempotency-key", "dev-ind-2")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM ratings WHERE matter_no = 'DEV-IND-2' AND indicators = 'E03=3'").await, 1);
     app
 });

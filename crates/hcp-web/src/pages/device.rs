@@ -88,6 +88,10 @@ struct DevicePage {
     ask_level: Option<i64>,
     /// the server's clock, so that the device stamps presses in server time whatever its own clock says
     server_now_ms: i64,
+    /// the on-site indicators a citizen may rate before the overall level (optional): `(code, label)`
+    indicators: Vec<(String, String)>,
+    /// the levels an indicator may be given, best first
+    scale: Vec<(u8, &'static str)>,
 }
 
 impl DevicePage {
@@ -120,6 +124,14 @@ async fn device_page(state: &AppState, headers: &HeaderMap, key: &ApiKey, messag
         pending: pending(state, &window).await.ok().flatten(),
         message,
         reason_sets: reason_sets(state),
+        indicators: state
+            .catalogue
+            .indicators
+            .iter()
+            .filter(|i| i.modes.iter().any(|m| m == "offline"))
+            .map(|i| (i.code.clone(), i.label.clone()))
+            .collect(),
+        scale: Level::ALL.iter().rev().map(|l| (l.value(), l.label())).collect(),
         ask_level,
         server_now_ms: Timestamp::now().micros() / 1_000,
     };
@@ -212,6 +224,9 @@ pub struct DeviceRating {
     pub level: i64,
     #[serde(default)]
     pub reasons: Vec<String>,
+    /// per-indicator levels chosen before the overall level (optional)
+    #[serde(default)]
+    pub indicators: std::collections::BTreeMap<String, i64>,
     pub rated_at: Option<String>,
 }
 
@@ -230,6 +245,7 @@ pub async fn rate_json(
     let input = RatingIn {
         service_no: Some(d.service_no),
         reasons: d.reasons,
+        indicators: d.indicators,
         rated_at: d.rated_at,
         ..RatingIn::new(d.matter_no, Channel::Pad, d.level)
     };
@@ -265,7 +281,15 @@ pub async fn rate_form(State(state): State<AppState>, headers: HeaderMap, Client
     if (1..=2).contains(&level) && reasons.is_empty() {
         return device_page(&state, &headers, &key, None, Some(level)).await;
     }
-    let input = RatingIn { service_no: form.get("service_no"), reasons, ..RatingIn::new(form.text("matter_no"), Channel::Pad, level) };
+    // `ind_E01=4`: the indicators the citizen rated before the level (optional).
+    let indicators = state
+        .catalogue
+        .indicators
+        .iter()
+        .filter_map(|i| form.get(&format!("ind_{}", i.code)).and_then(|v| v.parse().ok()).map(|v| (i.code.clone(), v)))
+        .collect();
+    let input =
+        RatingIn { service_no: form.get("service_no"), reasons, indicators, ..RatingIn::new(form.text("matter_no"), Channel::Pad, level) };
     let origin = crate::extract::origin(&headers, peer, form.digest.clone(), None);
     let msg = match rate(&state, &Caller::Key(key.clone()), input, origin).await {
         Ok(_) => "感谢您的评价！".to_string(),

@@ -20,7 +20,7 @@ use crate::pages::Filled;
 use crate::state::AppState;
 
 /// The fields of the form, in order, with their labels: an error names one of them.
-const FIELDS: [(&str, &str); 15] = [
+const FIELDS: [(&str, &str); 16] = [
     ("matter_no", "办件编号"),
     ("unit_code", "办理单位"),
     ("item_code", "办理事项"),
@@ -30,6 +30,7 @@ const FIELDS: [(&str, &str); 15] = [
     ("applicant_id", "证件号码"),
     ("accepted_at", "受理时间"),
     ("promise_limit", "承诺时限"),
+    ("legal_limit", "法定时限"),
     ("handling", "办件类型"),
     ("proc_channel", "办理渠道"),
     ("agent_name", "代理人"),
@@ -154,9 +155,13 @@ pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: He
         },
         None => now,
     };
-    let promise = match get("promise_limit").map(|p| TimeLimit::parse_text(&p, "promise_limit")).transpose() {
-        Ok(p) => p,
-        Err(e) => return matters_page(&state, &session, values.clone(), Some(("promise_limit".into(), e.message)), None),
+    let limit = |name: &str| get(name).map(|p| TimeLimit::parse_text(&p, name)).transpose();
+    let (promise, legal) = match (limit("promise_limit"), limit("legal_limit")) {
+        (Ok(p), Ok(l)) => (p, l),
+        (Err(e), _) | (_, Err(e)) => {
+            let field = e.field.clone().unwrap_or_default();
+            return matters_page(&state, &session, values.clone(), Some((field, e.message)), None);
+        }
     };
     let window = get("window_code");
     let staff = get("staff_code");
@@ -176,7 +181,7 @@ pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: He
         completed_at: (get("completed").as_deref() == Some("1")).then(|| now.max(accepted).to_rfc3339()),
         project_name: get("project_name"),
         promise_limit: promise.map(|l| TimeLimitIn { amount: l.amount, unit: l.unit.label().to_string() }),
-        legal_limit: None,
+        legal_limit: legal.map(|l| TimeLimitIn { amount: l.amount, unit: l.unit.label().to_string() }),
         handling: get("handling"),
         proc_channel: get("proc_channel"),
         agent: match (get("agent_name"), get("agent_id")) {
