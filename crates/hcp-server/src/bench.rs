@@ -243,7 +243,7 @@ async fn run_inner(args: &BenchArgs, cleanup: &mut Cleanup) -> anyhow::Result<()
                     body["reasons"] = json!([if level == 2 { "204" } else { "103" }]);
                 }
                 // A third of raters also rate indicators (each adds two rollup groups).
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     body["indicators"] = json!({"N01": level, "N03": level, "N05": level});
                 }
                 let start = Instant::now();
