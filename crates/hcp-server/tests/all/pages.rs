@@ -514,6 +514,19 @@ both!(the_provincial_link_page_shows_what_was_refused_and_sends_it_again, |app| 
     app
 });
 
+/// A browser set up as the window device of ZX-01: its device and CSRF cookies.
+async fn device_session(app: &common::TestApp, c: &reqwest::Client) -> String {
+    let (csrf_cookie, token) = form_token(app, c, "/device/setup", "").await;
+    let r = c
+        .post(format!("{}/device/setup", app.base))
+        .header("cookie", &csrf_cookie)
+        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    format!("{}; {csrf_cookie}", set_cookie(&r, "hcp_device"))
+}
+
 /// A staff account made for a test, signed in on the pages.
 async fn account(app: &common::TestApp, c: &reqwest::Client, user: &str, role: hcp_domain::access::Role, unit: &str) -> String {
     let hash = hcp_app::passwords::hash(common::PASSWORD).unwrap();
@@ -752,15 +765,7 @@ both!(the_back_office_shows_inspections_filed_replies_failed_notifications_and_d
         (303, Some("/staff/notifications".into()))
     );
     // A press the device could not get accepted, reported by the device, seen by the county.
-    let (csrf_cookie, token) = form_token(&app, &c, "/device/setup", "").await;
-    let r = c
-        .post(format!("{}/device/setup", app.base))
-        .header("cookie", &csrf_cookie)
-        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
-        .send()
-        .await
-        .unwrap();
-    let device = set_cookie(&r, "hcp_device");
+    let device = device_session(&app, &c).await;
     let report = json!({"matter_no": "REC-9", "service_no": "REC-9-S1", "level": 2, "code": "already_rated", "rated_at": "2026-12-01T09:30:00+08:00"});
     let r = c.post(format!("{}/device/refused", app.base)).header("cookie", &device).json(&report).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 204);
@@ -779,15 +784,7 @@ both!(the_back_office_shows_inspections_filed_replies_failed_notifications_and_d
 
 both!(the_window_device_takes_indicator_levels_with_the_press, |app| {
     let c = client();
-    let (csrf_cookie, token) = form_token(&app, &c, "/device/setup", "").await;
-    let r = c
-        .post(format!("{}/device/setup", app.base))
-        .header("cookie", &csrf_cookie)
-        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
-        .send()
-        .await
-        .unwrap();
-    let cookies = format!("{}; {csrf_cookie}", set_cookie(&r, "hcp_device"));
+    let cookies = device_session(&app, &c).await;
     app.matter("DEV-IND-1", true).await;
     let s1 = app.service("DEV-IND-1", "ZX-01").await;
     let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
