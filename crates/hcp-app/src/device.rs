@@ -38,6 +38,9 @@ pub async fn pending(app: &App, window: &str) -> AppResult<Option<Pending>> {
     }))
 }
 
+/// Refused presses kept per device and day.
+pub const MAX_REPORTS_PER_DAY: i64 = 500;
+
 /// A press the device could not get accepted for good, as it reports it.
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +63,13 @@ pub async fn report_refused(app: &App, key: &hcp_storage::keys::ApiKey, input: &
     let code = hcp_domain::ids::parse_code(&input.code, "code", 40)?;
     let level = hcp_domain::Level::new(input.level, "level")?;
     let pressed_at = input.rated_at.as_deref().map(|t| hcp_domain::Timestamp::parse_rfc3339(t, "rated_at")).transpose()?;
+    // A device presses a few hundred times a day at most: beyond that, reports are counted as received but not
+    // kept, so that one device cannot flood the county's list.
+    let now = hcp_domain::Timestamp::now();
+    if app.db.dead_letters_since(&key.id, now.plus_seconds(-86_400).micros()).await? >= MAX_REPORTS_PER_DAY {
+        tracing::warn!(key = %key.id, "a device reported more refused presses than a day can hold; not kept");
+        return Ok(());
+    }
     app.db
         .record_dead_letter(&hcp_storage::dead_letters::DeadLetter {
             id: uuid::Uuid::now_v7().to_string(),
@@ -71,7 +81,7 @@ pub async fn report_refused(app: &App, key: &hcp_storage::keys::ApiKey, input: &
             level: i64::from(level.value()),
             code,
             pressed_at: pressed_at.map(|t| t.to_rfc3339()),
-            reported_at: hcp_domain::Timestamp::now().micros(),
+            reported_at: now.micros(),
         })
         .await?;
     Ok(())

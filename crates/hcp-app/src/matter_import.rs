@@ -92,12 +92,14 @@ pub async fn import_matters(app: &App, caller: &Caller, bytes: &[u8]) -> AppResu
         }
     }
     let mut out = MatterImport { imported: 0, unchanged: 0, failed: 0, problems: Vec::new() };
+    // Lines are counted as the reader goes (from the last record's place), never from the start again.
+    let mut lines = LineCounter::default();
     for (i, record) in rdr.records().enumerate() {
         // The file's own line, counting the blank lines the reader skips (it places a record after them at
         // their start).
         let line = match &record {
-            Ok(r) => r.position().map(|p| line_at(&text, p.byte() as usize)),
-            Err(e) => e.position().map(|p| line_at(&text, p.byte() as usize)),
+            Ok(r) => r.position().map(|p| lines.line_at(&text, p.byte() as usize)),
+            Err(e) => e.position().map(|p| lines.line_at(&text, p.byte() as usize)),
         }
         .unwrap_or(i + 2);
         if i >= MAX_ROWS {
@@ -147,10 +149,23 @@ pub async fn import_matters(app: &App, caller: &Caller, bytes: &[u8]) -> AppResu
     Ok(out)
 }
 
-/// The line (from 1) of the first character at or after `byte` that is not a line break.
-fn line_at(text: &str, byte: usize) -> usize {
-    let start = text.get(byte..).map(|rest| byte + (rest.len() - rest.trim_start_matches(['\r', '\n']).len())).unwrap_or(byte);
-    text.as_bytes()[..start.min(text.len())].iter().filter(|b| **b == b'\n').count() + 1
+/// Line numbers of places met in order through a text, counted incrementally.
+#[derive(Default)]
+struct LineCounter {
+    byte: usize,
+    line: usize,
+}
+
+impl LineCounter {
+    /// The line (from 1) of the first character at or after `byte` that is not a line break; `byte` does not
+    /// go back (records come in order).
+    fn line_at(&mut self, text: &str, byte: usize) -> usize {
+        let start = text.get(byte..).map(|rest| byte + (rest.len() - rest.trim_start_matches(['\r', '\n']).len())).unwrap_or(byte);
+        let start = start.min(text.len()).max(self.byte);
+        self.line += text.as_bytes()[self.byte..start].iter().filter(|b| **b == b'\n').count();
+        self.byte = start;
+        self.line + 1
+    }
 }
 
 /// The Chinese heading of a field the use case names (`applicant.id_number` → 证件号码).
@@ -223,6 +238,7 @@ mod tests {
         assert_eq!(heading_of("promise_limit.unit"), "承诺时限");
         assert_eq!(applicant_kind("法人"), "legal");
         let text = "a,b\n1,2\n\n\r\n3,4\n";
-        assert_eq!((line_at(text, 4), line_at(text, 8), line_at(text, 9)), (2, 5, 5));
+        let mut lines = LineCounter::default();
+        assert_eq!((lines.line_at(text, 4), lines.line_at(text, 8), lines.line_at(text, 9)), (2, 5, 5));
     }
 }

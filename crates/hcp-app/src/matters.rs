@@ -496,9 +496,10 @@ pub struct UsedLink {
     pub level_label: &'static str,
     pub channel_label: &'static str,
     pub bad_review: bool,
-    /// The rater's page of the case the bad review opened (the reply, a verdict on the handling and the one
-    /// 追评, as the case's state allows): the holder of the rating link is its rater.
-    pub feedback_url: Option<String>,
+    /// Where the case a bad review opened stands, in words. Its reply, verdict and 追评 stay with the rater's own
+    /// link, sent by SMS to the phone given: a receipt's link may be held by others (the unit, the window), so it
+    /// never leads to them.
+    pub case_state: Option<&'static str>,
 }
 
 /// The matter and service a valid rating token names, for the rating page.
@@ -511,13 +512,19 @@ pub async fn describe_token(app: &App, raw_token: &str) -> AppResult<(hcp_domain
     let rated_seq = service.as_ref().map(|s| s.seq).unwrap_or(0);
     let used = match app.db.first_rating_of(&matter.id, rated_seq).await? {
         Some(r) => {
-            let case = if r.level <= 2 { app.db.case_of_rating(&r.id).await? } else { None };
+            let case = match (r.level <= 2).then_some(()) {
+                Some(()) => match app.db.case_of_rating(&r.id).await? {
+                    Some(c) => app.db.get_case(&c).await?.map(|(s, _)| s.state.label()),
+                    None => None,
+                },
+                None => None,
+            };
             Some(UsedLink {
                 rated_at: Timestamp(r.rated_at),
                 level_label: hcp_domain::Level::new(r.level, "level").map(|l| l.label()).unwrap_or("—"),
                 channel_label: r.channel.label(),
                 bad_review: r.level <= 2,
-                feedback_url: case.map(|c| app.feedback_url(&c)),
+                case_state: case,
             })
         }
         None => None,

@@ -59,3 +59,4 @@ CREATE TABLE device_dead_letters (
     reported_at BIGINT NOT NULL
 );
 CREATE INDEX device_dead_letters_unit ON device_dead_letters(unit_code, reported_at);
+CREATE INDEX device_dead_letters_key ON device_dead_letters(key_id, reported_at);

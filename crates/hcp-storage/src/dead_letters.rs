@@ -23,6 +23,12 @@ pub struct DeadLetter {
 }
 
 impl Db {
+    /// Reports of one device key since `since` (micros): a device that reports without end is capped.
+    pub async fn dead_letters_since(&self, key_id: &str, since: i64) -> Result<i64> {
+        Ok(on_db!(self, pool => sqlx::query("SELECT COUNT(*) AS n FROM device_dead_letters WHERE key_id = $1 AND reported_at >= $2")
+            .bind(key_id).bind(since).fetch_one(pool).await?.try_get("n")?))
+    }
+
     pub async fn record_dead_letter(&self, d: &DeadLetter) -> Result<()> {
         on_db!(self, pool => sqlx::query(
             "INSERT INTO device_dead_letters (id, key_id, unit_code, window_code, matter_no, service_no, level, code, pressed_at, reported_at) \

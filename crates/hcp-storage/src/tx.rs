@@ -96,9 +96,16 @@ impl Tx {
     /// deadline when the outcome is decided again after a reopening), progress counts, done closes it.
     async fn project_rectification(&mut self, e: &CaseEvent) -> Result<()> {
         use hcp_domain::case_event::{EventDetail, EventKind, OutcomeDetail};
-        if !matches!(e.kind, EventKind::Outcome | EventKind::RectificationProgress | EventKind::RectificationDone) {
+        if !matches!(
+            e.kind,
+            EventKind::Outcome | EventKind::RectificationProgress | EventKind::RectificationDone | EventKind::RectificationOverdue
+        ) {
             return Ok(());
         }
+        // A step of an item that is no longer open (done meanwhile by another request) changes nothing: the
+        // whole transaction is refused, so no second "done" and no escalation of a finished item.
+        let still_open =
+            |n: u64| if n == 1 { Ok(()) } else { Err(crate::error::StoreError::Conflict(crate::error::Conflict::CaseChanged)) };
         match e.detail() {
             Ok(EventDetail::Outcome { outcome: OutcomeDetail::Ledger { reason, rectify_by } }) => {
                 on_tx!(self, t => sqlx::query(
@@ -109,12 +116,19 @@ impl Tx {
                     .bind(&e.case_id).bind(reason).bind(rectify_by.key()).bind(e.at).execute(&mut **t).await?.rows_affected());
             }
             Ok(EventDetail::RectificationProgress { .. }) => {
-                on_tx!(self, t => sqlx::query("UPDATE rectifications SET progress = progress + 1, updated_at = $2 WHERE case_id = $1")
+                let n = on_tx!(self, t => sqlx::query("UPDATE rectifications SET progress = progress + 1, updated_at = $2 WHERE case_id = $1 AND state = 'open'")
                     .bind(&e.case_id).bind(e.at).execute(&mut **t).await?.rows_affected());
+                still_open(n)?;
             }
             Ok(EventDetail::RectificationDone { .. }) => {
-                on_tx!(self, t => sqlx::query("UPDATE rectifications SET state = 'done', done_at = $2, updated_at = $2 WHERE case_id = $1")
+                let n = on_tx!(self, t => sqlx::query("UPDATE rectifications SET state = 'done', done_at = $2, updated_at = $2 WHERE case_id = $1 AND state = 'open'")
                     .bind(&e.case_id).bind(e.at).execute(&mut **t).await?.rows_affected());
+                still_open(n)?;
+            }
+            Ok(EventDetail::RectificationOverdue { .. }) => {
+                let n = on_tx!(self, t => sqlx::query("UPDATE rectifications SET updated_at = $2 WHERE case_id = $1 AND state = 'open'")
+                    .bind(&e.case_id).bind(e.at).execute(&mut **t).await?.rows_affected());
+                still_open(n)?;
             }
             _ => {}
         }

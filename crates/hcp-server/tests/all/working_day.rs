@@ -144,14 +144,15 @@ both!(the_channel_is_the_one_the_link_was_issued_for, |app| {
     // A used link says so at once, with the rating it made.
     let html = app.client.get(m2["rating_links"]["mobile"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("该服务已评价") && html.contains("二维码") && !html.contains("class=\"level\""), "{html}");
-    // A bad review's used link leads to the case's page (reply, verdict, 追评).
+    // A bad review's used link says where its case stands, but never leads to the rater's own case link (a
+    // receipt's link may be in other hands).
     let m3 = app.matter("CH-3", true).await;
     let tok = token_of(&m3["rating_url"]);
     let (s, v) =
         app.post("/ratings", None, &json!({"matter_no": "CH-3", "channel": "qr", "level": 1, "reasons": ["199"], "token": tok})).await;
     assert_eq!(s, 201, "{v}");
     let html = app.client.get(m3["rating_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("/f/") && html.contains("查看处理进度"), "{html}");
+    assert!(html.contains("核实整改") && html.contains("待响应") && !html.contains("/f/"), "{html}");
     app
 });
 
@@ -481,6 +482,14 @@ both!(a_rectification_is_tracked_to_done_and_escalated_when_late, |app| {
     assert_eq!(escalated["details"]["escalated_to"], "LX");
     assert_eq!(v["rectification"]["overdue"], true);
     hcp_app::notifications::derive(&app.state).await.unwrap();
+    // Two "done" at once (two clerks, or a double click): one is recorded, the other told the case changed.
+    let done = json!({"action": "done", "note": "指南已修订", "evidence": "修订稿 v2"});
+    let (a, b) = tokio::join!(act(late.clone(), "rectification", done.clone()), act(late.clone(), "rectification", done));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {b:?}");
+    let (_, v) = app.get(&format!("/cases/{late}"), Some(&app.system_key)).await;
+    assert_eq!(v["history"].as_array().unwrap().iter().filter(|e| e["kind"] == "rectification_done").count(), 1);
     // The 台账 page lists both, the late one marked; its export opens in Excel with the Chinese intact.
     let cookie = app.sign_in("scj_staff").await;
     let get = |path: &'static str| {
@@ -488,12 +497,12 @@ both!(a_rectification_is_tracked_to_done_and_escalated_when_late, |app| {
         async move { app.client.get(format!("{}{path}", app.base)).header("cookie", cookie).send().await.unwrap() }
     };
     let html = get("/staff/ledger").await.text().await.unwrap();
-    assert!(html.contains("整改中 1 项，其中已超期 1 项") && html.contains("指南需修订") && html.contains("排队叫号系统需改造"), "{html}");
+    assert!(html.contains("整改中 0 项，其中已超期 0 项") && html.contains("指南需修订") && html.contains("排队叫号系统需改造"), "{html}");
     let r = get("/staff/ledger?format=csv").await;
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv = r.bytes().await.unwrap();
     assert!(csv.starts_with("\u{feff}单位,工单,整改事项".as_bytes()), "{}", String::from_utf8_lossy(&csv));
-    assert!(String::from_utf8_lossy(&csv).contains("指南需修订,2026-11-30,已超期"));
+    assert!(String::from_utf8_lossy(&csv).contains("指南需修订,2026-11-30,已完成"));
     assert_eq!(app.state.db.verify_ledger().await.unwrap().first_break, None);
     app
 });

@@ -37,7 +37,14 @@ pub async fn register_matter(
     request_body(content = String, content_type = "text/csv"),
     security(("machine_key" = []), ("session" = [])),
     responses((status = 200, body = MatterImport), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn import_matters(State(state): State<AppState>, Who(caller): Who, CsvBody(body): CsvBody) -> ApiResult<Json<MatterImport>> {
+pub async fn import_matters(
+    State(state): State<AppState>,
+    Who(caller): Who,
+    request: axum::extract::Request,
+) -> ApiResult<Json<MatterImport>> {
+    // Who may import is known before up to 8 MB are read.
+    state.authorize(&caller, hcp_domain::access::Act::RegisterMatter)?;
+    let CsvBody(body) = CsvBody::read(request).await?;
     Ok(Json(hcp_app::matter_import::import_matters(&state, &caller, &body).await?))
 }
 

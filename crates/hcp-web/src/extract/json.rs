@@ -77,10 +77,9 @@ pub const MAX_FILE: usize = 8 * 1024 * 1024;
 /// A CSV file as the request's body (`Content-Type: text/csv`), at most [`MAX_FILE`].
 pub struct CsvBody(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for CsvBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+impl CsvBody {
+    /// Reads the request's body as a CSV file (after the caller was checked).
+    pub async fn read(req: Request) -> Result<Self, ApiError> {
         let csv = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)

@@ -101,25 +101,23 @@ fn mode_code(channel: Channel) -> &'static str {
     }
 }
 
-/// What a link that was already used says at once: when and how it was used, and where the rater may go on
-/// (the case's page, for a bad review).
+/// What a link that was already used says at once: when and how it was used, and for a bad review where its case
+/// stands (its reply and the rater's verdict go only through the rater's own link, by SMS).
 fn used_page(big: bool, used: &UsedLink) -> Response {
     let mut paragraphs = vec![
         format!("本次服务已于 {} 通过“{}”评价为“{}”。", minute(used.rated_at), used.channel_label, used.level_label),
         "每次服务只能评价一次，您的评价已经记录，不需要再评。".into(),
     ];
-    let link = match &used.feedback_url {
-        Some(url) => {
-            paragraphs.push("您的意见已转承办单位核实整改。可以查看处理进度和答复；答复后可对处理结果表态，办结后可追评一次。".into());
-            Some((url.clone(), "查看处理进度、答复与追评".to_string()))
+    match used.case_state {
+        Some(state) => {
+            paragraphs.push(format!(
+                "您的意见已转承办单位核实整改，目前{state}。答复将通过短信发送到办件登记的手机号码，短信中的链接可查看答复、评价处理结果。"
+            ));
         }
-        None if used.bad_review => {
-            paragraphs.push("如有新的意见，可拨打政务服务热线反映。".into());
-            None
-        }
-        None => None,
-    };
-    rater_message(StatusCode::OK, big, "该服务已评价", "status", paragraphs, link)
+        None if used.bad_review => paragraphs.push("如有新的意见，可拨打政务服务热线反映。".into()),
+        None => {}
+    }
+    rater_message(StatusCode::OK, big, "该服务已评价", "status", paragraphs, None)
 }
 
 async fn form_page(state: &AppState, raw: &str, level: Option<Level>, big: bool, filled: Filled, status: StatusCode) -> Response {
