@@ -87,12 +87,9 @@ impl RatingToken {
             }
             _ => return Err(bad()),
         };
-        let t = RatingToken {
-            matter_no: (*matter).to_string(),
-            service_seq: seq.parse().map_err(|_| bad())?,
-            expires_unix: exp.parse().map_err(|_| bad())?,
-            channel,
-        };
+        // Numbers in their one spelling: `+0` or `00` would make one token many (and dodge per-token limits).
+        let number = |s: &str| s.parse::<i64>().ok().filter(|n| n.to_string() == s).ok_or_else(bad);
+        let t = RatingToken { matter_no: (*matter).to_string(), service_seq: number(seq)?, expires_unix: number(exp)?, channel };
         let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| bad())?;
         let m = mac(key, &t).ok_or_else(bad)?;
         m.verify_truncated_left(&sig).map_err(|_| bad())?;
@@ -186,6 +183,10 @@ mod tests {
         // Changing the letter breaks the signature; an unknown letter or two letters are refused outright.
         for forged in [sms.replacen(".s.", ".q.", 1), sms.replacen(".s.", ".z.", 1), sms.replacen(".s.", ".ss.", 1)] {
             assert_eq!(RatingToken::verify(&forged, key, 1_000).unwrap_err().code, "invalid_token", "{forged}");
+        }
+        // One spelling of each number.
+        for respelled in [sms.replacen("M-1.0.", "M-1.+0.", 1), sms.replacen("M-1.0.", "M-1.00.", 1)] {
+            assert_eq!(RatingToken::verify(&respelled, key, 1_000).unwrap_err().code, "invalid_token", "{respelled}");
         }
         // A channel that is never issued as a link is signed as the QR code.
         assert_eq!(RatingToken::new("M-1", 0, 2_000, Channel::Pad).channel, Some(Channel::Qr));
