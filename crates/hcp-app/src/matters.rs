@@ -242,6 +242,14 @@ pub(crate) fn handler(app: &App, caller: &Caller, code: Option<&str>) -> AppResu
     Ok(Some(code))
 }
 
+/// A number for a matter a station registers without one of its own: the unit's code and the moment to the
+/// millisecond, unique enough for one station (a clash is refused by the store, and the clerk tries again).
+pub fn station_matter_no(unit: &str, now: Timestamp) -> String {
+    let t = now.to_datetime().to_offset(hcp_domain::timestamp::SHANGHAI);
+    let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]");
+    format!("{unit}-{}{:03}", t.format(&fmt).unwrap_or_default(), t.millisecond())
+}
+
 /// A matter's applicant as given.
 pub struct Applicant<'a> {
     /// `person` or `legal`

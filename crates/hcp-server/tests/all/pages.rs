@@ -126,16 +126,7 @@ both!(the_window_device_works_without_javascript, |app| {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 422);
-    let r = c
-        .post(format!("{}/device/setup", app.base))
-        .header("cookie", &csrf_cookie)
-        .form(&[("key", app.device_key.as_str()), ("csrf", &token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 303);
-    let device = set_cookie(&r, "hcp_device");
-    let cookies = format!("{device}; {csrf_cookie}");
+    let cookies = device_session(&app, &c).await;
     // The welcome screen, then a service at the window is offered.
     let html = c.get(format!("{}/device", app.base)).header("cookie", &cookies).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("<section id=\"rate\" hidden"), "nothing to rate yet");
@@ -524,6 +515,7 @@ async fn device_session(app: &common::TestApp, c: &reqwest::Client) -> String {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "the device key is taken");
     format!("{}; {csrf_cookie}", set_cookie(&r, "hcp_device"))
 }
 

@@ -126,14 +126,6 @@ pub async fn page(State(state): State<AppState>, Who(caller): Who, headers: Head
     matters_page(&state, &session, defaults, None, None)
 }
 
-/// A number for a matter registered without one: the unit's code and the moment, unique enough for a station
-/// (a clash is refused by the store, and the clerk tries again).
-fn new_matter_no(unit: &str, now: Timestamp) -> String {
-    let t = now.to_datetime().to_offset(hcp_domain::timestamp::SHANGHAI);
-    let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]");
-    format!("{unit}-{}{:03}", t.format(&fmt).unwrap_or_default(), t.millisecond())
-}
-
 pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: HeaderMap, form: Form) -> Response {
     let session = match Session::of(&state, caller, &headers) {
         Some(s) => s,
@@ -147,7 +139,7 @@ pub async fn submit(State(state): State<AppState>, Who(caller): Who, headers: He
     }
     let now = Timestamp::now();
     let unit = get("unit_code").unwrap_or_else(|| session.user.unit_code.clone());
-    let matter_no = get("matter_no").unwrap_or_else(|| new_matter_no(&unit, now));
+    let matter_no = get("matter_no").unwrap_or_else(|| hcp_app::matters::station_matter_no(&unit, now));
     let accepted = match get("accepted_at") {
         Some(t) => match hcp_domain::timestamp::parse_local(&t, "accepted_at") {
             Ok(t) => t,
